@@ -1,0 +1,204 @@
+"""Settings for the integration, read only from environment variables.
+
+Every variable has a default that makes the embedded mode (SQLite, the django-q2 ORM broker,
+both simulators on localhost) work with nothing set. Production sets DATABASE_URL,
+Q_BROKER_URL, the two base URLs, the keys and SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+# Where the embedded mode keeps its SQLite files; the headless demo points it at a fresh folder.
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / ".data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
+ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "django_q",
+    "integration",
+    "exceptions",
+    "reconciliation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite settings that survive several processes (web, workers) writing at once: IMMEDIATE
+# transactions take the write lock up front so the busy timeout applies (PITFALLS.md).
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'integration.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
+    # Workers and servers started by tests run in other processes: they need a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-integration.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app folders so a fresh clone needs no collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- The two remote systems -------------------------------------------------------------
+BLUECHERRY_BASE_URL = env_str("BLUECHERRY_BASE_URL", "http://127.0.0.1:8101/api/v1/")
+BLUECHERRY_API_KEY = env_str("BLUECHERRY_API_KEY", "bc-dev-key")
+SEKO_BASE_URL = env_str("SEKO_BASE_URL", "http://127.0.0.1:8102/api/")
+SEKO_API_KEY = env_str("SEKO_API_KEY", "seko-dev-key")
+SEKO_PUSH_TOKEN = env_str("SEKO_PUSH_TOKEN", "seko-push-dev-token")
+SEKO_PUSH_SECRET = env_str("SEKO_PUSH_SECRET", "")
+
+# Per-call limits for the HTTP clients: (connect, read) seconds, and the retry budget for
+# transient failures inside one call (the flows retry further with their own backoff).
+HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 3.0)
+HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 20.0)
+HTTP_MAX_RETRIES = env_int("HTTP_MAX_RETRIES", 2)
+HTTP_BACKOFF_SECONDS = env_float("HTTP_BACKOFF_SECONDS", 0.5)
+
+# --- The order flow ---------------------------------------------------------------------
+# Blue Cherry's location code for the Seko warehouse; only orders for mapped locations go.
+ORDER_BATCH_SIZE = env_int("ORDER_BATCH_SIZE", 50)
+# Overlap for the updated_at cursors: a row committed late with an older timestamp is still seen.
+CURSOR_OVERLAP_SECONDS = env_int("CURSOR_OVERLAP_SECONDS", 120)
+# A claimed order whose worker died is handed out again after this long.
+ORDER_LEASE_SECONDS = env_int("ORDER_LEASE_SECONDS", 300)
+# Backoff for transient failures: base * 2**attempt, capped, with jitter.
+RETRY_BASE_SECONDS = env_float("RETRY_BASE_SECONDS", 30.0)
+RETRY_MAX_SECONDS = env_float("RETRY_MAX_SECONDS", 1800.0)
+# After this many transient failures in a row a person is told (the retries go on).
+TRANSIENT_ALERT_AFTER = env_int("TRANSIENT_ALERT_AFTER", 3)
+SEKO_CANCEL_REASON_CODE = env_str("SEKO_CANCEL_REASON_CODE", "001")
+SYNC_INTERVAL_MINUTES = env_int("SYNC_INTERVAL_MINUTES", 1)
+
+# --- django-q2 --------------------------------------------------------------------------
+# Chosen on purpose (PITFALLS.md): a task is never redelivered while it may still run
+# (retry > timeout), never redelivered forever (max_attempts), and missed schedule slots are
+# not replayed after downtime (catch_up). Correctness never rests on the broker: state rows
+# and the sweeper in integration.tasks re-enqueue whatever is due.
+Q_BROKER_URL = env_str("Q_BROKER_URL", "")
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "bridge"),
+    "workers": env_int("Q_WORKERS", 2),
+    "recycle": 500,
+    "timeout": env_int("Q_TIMEOUT", 300),
+    "retry": env_int("Q_RETRY", 360),
+    "max_attempts": 1,
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 500,
+    "queue_limit": 50,
+    "poll": env_float("Q_POLL", 0.5),
+    "label": "Tasks",
+}
+if Q_BROKER_URL.startswith("redis://"):
+    Q_CLUSTER["redis"] = Q_BROKER_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

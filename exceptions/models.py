@@ -1,0 +1,73 @@
+"""The exception queue: everything a person must look at, one row per kind and object."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from exceptions import catalogue
+
+
+class IntegrationException(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    kind = models.CharField(max_length=60, db_index=True)
+    owner = models.CharField(max_length=30, db_index=True)
+    category = models.CharField(max_length=20, db_index=True)
+    trace_key = models.CharField(max_length=200, db_index=True, help_text="e.g. order:SO-100234")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    message = models.TextField()
+    problems = models.JSONField(default=list, blank=True, help_text="Every problem found, one per item")
+    request_payload = models.TextField(blank=True)
+    response_payload = models.TextField(blank=True)
+    occurrences = models.PositiveIntegerField(default=1)
+    order = models.ForeignKey(
+        "integration.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="exceptions"
+    )
+    sku = models.CharField(max_length=100, blank=True, db_index=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            # One open exception per kind and object; a repeat bumps `occurrences`.
+            models.UniqueConstraint(
+                fields=["kind", "trace_key"], condition=Q(status="open"), name="one_open_exception_per_kind_and_key"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "owner", "kind"], name="exc_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.trace_key} ({self.status})"
+
+    @property
+    def kind_info(self) -> catalogue.Kind | None:
+        return catalogue.KINDS.get(self.kind)
+
+
+class ExceptionEvent(models.Model):
+    """The history of an exception: raised, repeated, retried, assigned, resolved, by whom."""
+
+    exception = models.ForeignKey(IntegrationException, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=30)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
