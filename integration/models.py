@@ -206,6 +206,8 @@ class SyncCursor(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # One pull per cursor at a time: taken with a compare-and-swap, expires if a worker dies.
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"

@@ -1,0 +1,31 @@
+# Two commands from a fresh clone: `make demo` runs the product, `make test` runs the tests.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test headless lint fmt ci clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) manage.py demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+headless: $(STAMP)
+	$(PY) manage.py demo --headless --orders 300 --seed 7 --json
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf .data .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from integration.models import CarrierMapping, Item, MessageLog, Order, OrderEvent, OrderLine, SyncCursor, WarehouseMapping
+
+
+@admin.register(WarehouseMapping)
+class WarehouseMappingAdmin(admin.ModelAdmin):
+    list_display = ["bc_location", "seko_dc_code", "description", "active", "updated_at"]
+    list_filter = ["active"]
+    search_fields = ["bc_location", "seko_dc_code"]
+
+
+@admin.register(CarrierMapping)
+class CarrierMappingAdmin(admin.ModelAdmin):
+    list_display = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "service_level", "active"]
+    list_filter = ["active", "seko_courier_name"]
+    search_fields = ["bc_ship_via", "seko_courier_name", "seko_courier_service"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    readonly_fields = ["line_no", "sku", "upc", "qty_ordered", "qty_shipped", "qty_cancelled", "unit_price",
+                       "seko_line_number"]
+    can_delete = False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    readonly_fields = ["at", "from_status", "to_status", "note"]
+    can_delete = False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["ord_num", "status", "bc_status", "location", "ship_via", "seko_guid", "sent_at", "updated_at"]
+    list_filter = ["status", "location", "ship_via"]
+    search_fields = ["ord_num", "customer", "seko_guid"]
+    inlines = [OrderLineInline, OrderEventInline]
+    readonly_fields = [f.name for f in Order._meta.fields]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["sku", "upc", "description", "bc_status", "bc_updated_at"]
+    list_filter = ["bc_status"]
+    search_fields = ["sku", "upc"]
+
+
+@admin.register(MessageLog)
+class MessageLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "system", "operation", "method", "status_code", "duration_ms", "order"]
+    list_filter = ["system", "operation", "status_code"]
+    search_fields = ["order__ord_num", "url"]
+    list_select_related = ["order"]
+    readonly_fields = [f.name for f in MessageLog._meta.fields]
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "last_run_at", "last_success_at", "last_error"]

@@ -1,0 +1,94 @@
+"""Start the processes of a demo (simulators, workers, web server) and stop every one of them
+on the way out, whether the demo ends, fails, or is interrupted (Ctrl-C, SIGTERM)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from simulators.launcher import ROOT, RunningSimulator, start_simulator
+
+
+class Supervisor:
+    def __init__(self, data_dir: Path, env: dict[str, str], say: Callable[[str], None]):
+        self.data_dir = data_dir
+        self.env = env
+        self.say = say
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.simulators: list[RunningSimulator] = []
+        self._logs: list = []
+
+    def __enter__(self) -> Supervisor:
+        # SIGTERM ends the demo like Ctrl-C does, so the `finally` blocks stop the children.
+        signal.signal(signal.SIGTERM, self._terminate)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+    @staticmethod
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def _log(self, name: str):
+        handle = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed in stop_all)
+        self._logs.append(handle)
+        return handle
+
+    def simulator(self, name: str, extra_env: dict[str, str] | None = None) -> RunningSimulator:
+        sim = start_simulator(name, self.data_dir / f"sim-{name}.sqlite3", extra_env=extra_env, log_file=self._log(name))
+        self.simulators.append(sim)
+        self.say(f"{name} simulator up at {sim.base_url}")
+        return sim
+
+    def process(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self._log(name), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append((name, process))
+        return process
+
+    def wait_for_url(self, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+    def check_alive(self) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.data_dir / (name + '.log')}")
+
+    def stop_all(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for sim in self.simulators:
+            sim.stop()
+        for handle in self._logs:
+            handle.close()
+        self.processes.clear()
+        self.simulators.clear()

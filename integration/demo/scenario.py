@@ -1,0 +1,152 @@
+"""The demo, run inside a process whose settings already point at a fresh data directory
+(the ``demo`` command arranges that). Headless: seed, generate N orders, drive the real
+workers over real HTTP until nothing is left to do, and report. Interactive: the same system
+plus the web server and a warehouse clock, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db.models import Count
+from django_q.tasks import async_task
+
+from exceptions.models import IntegrationException
+from integration.demo import seed
+from integration.demo.processes import Supervisor
+from integration.models import Order
+from integration.schedules import ensure_schedules
+from simulators.launcher import RunningSimulator
+
+Status = Order.Status
+
+
+def say(message: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimulator]:
+    call_command("migrate", verbosity=0, interactive=False)
+    bluecherry = supervisor.simulator("bluecherry")
+    seko = supervisor.simulator("seko")
+    # The workers read the simulators' addresses from the environment, like production would.
+    supervisor.env.update({"BLUECHERRY_BASE_URL": bluecherry.base_url, "BLUECHERRY_API_KEY": bluecherry.api_key,
+                           "SEKO_BASE_URL": seko.base_url, "SEKO_API_KEY": seko.api_key})
+    settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
+    settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    seed.seed_mappings()
+    seed.seed_seko_reference(seko)
+    supervisor.process("qcluster", ["manage.py", "qcluster"])
+    say("django-q2 cluster started")
+    return bluecherry, seko
+
+
+def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int,
+                 timeout_s: float = 900) -> dict[str, Any]:
+    started = time.monotonic()
+    with Supervisor(data_dir, env, say) as supervisor:
+        bluecherry, seko = start_system(supervisor)
+        items = max(40, orders // 2)
+        generated = seed.generate_bluecherry(bluecherry, orders=orders, items=items, seed=seed_value)
+        say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
+        products = seed.seed_seko_products(seko, bluecherry)
+        say(f"Seko seeded with {products} live products and stock")
+        drive_to_quiescence(supervisor, expected=orders, timeout_s=timeout_s)
+        report = build_report(seko, elapsed_s=time.monotonic() - started)
+    return report
+
+
+def drive_to_quiescence(supervisor: Supervisor, *, expected: int, timeout_s: float) -> None:
+    """Enqueue the order flow's heartbeat directly (the scheduler wakes only every 30 s) until
+    every released order is settled twice in a row."""
+    deadline = time.monotonic() + timeout_s
+    settled_polls = 0
+    last_kick = 0.0
+    while settled_polls < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"orders did not settle within {timeout_s:.0f}s: {order_counts()}")
+        supervisor.check_alive()
+        if time.monotonic() - last_kick > 2:
+            async_task("integration.tasks.sync_orders", task_name="sync_orders")
+            last_kick = time.monotonic()
+        time.sleep(1)
+        counts = order_counts()
+        say("orders: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        unsettled = sum(counts.get(s, 0) for s in (Status.RECEIVED, Status.SENDING))
+        owed = Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True).count()
+        if sum(counts.values()) >= expected and unsettled == 0 and owed == 0:
+            settled_polls += 1
+        else:
+            settled_polls = 0
+
+
+def order_counts() -> dict[str, int]:
+    return dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def build_report(seko: RunningSimulator, *, elapsed_s: float) -> dict[str, Any]:
+    counts = order_counts()
+    released = sum(counts.values())
+    sent = counts.get(Status.SENT, 0)
+    by_kind: Counter[str] = Counter()
+    for problems in Order.objects.exclude(status=Status.SENT).values_list("problems", flat=True):
+        for kind in {p.get("kind") for p in problems or []}:
+            by_kind[kind] += 1
+    seko_orders = seko.control("GET", "_sim/orders")["orders"]
+    open_by_kind = dict(
+        IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
+        .values_list("kind").annotate(n=Count("id")).order_by()
+    )
+    return {
+        "orders": {
+            "released": released,
+            "sent": sent,
+            "quarantined": released - sent,
+            "quarantined_by_kind": dict(sorted(by_kind.items())),
+        },
+        "seko": {
+            "orders_received": len(seko_orders),
+            "max_times_submitted": max((o.get("times_submitted", 0) for o in seko_orders), default=0),
+        },
+        "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
+        "elapsed_s": round(elapsed_s, 1),
+    }
+
+
+def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_value: int) -> None:
+    with Supervisor(data_dir, env, say) as supervisor:
+        bluecherry, seko = start_system(supervisor)
+        credentials = seed.seed_users()
+        ensure_schedules()
+        generated = seed.generate_bluecherry(bluecherry, orders=40, items=60, seed=seed_value)
+        seed.seed_seko_products(seko, bluecherry)
+        say(f"Blue Cherry generated {generated['orders']} released orders")
+        supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "8",
+                                   "config.wsgi:application"])
+        supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
+        say(f"web server up: http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/)")
+        say("demo users (username / password): " + ", ".join(f"{u} / {p}" for u, p in credentials.items()))
+        say("Ctrl-C stops everything")
+        warehouse_clock(supervisor, bluecherry, seko, seed_value)
+
+
+def warehouse_clock(supervisor: Supervisor, bluecherry: RunningSimulator, seko: RunningSimulator, seed_value: int,
+                    tick_s: float = 5.0) -> None:
+    """Keep orders flowing while someone watches: new orders arrive in Blue Cherry, the
+    integration syncs, and the warehouse dispatches some of what it holds."""
+    tick = 0
+    while True:
+        supervisor.check_alive()
+        async_task("integration.tasks.sync_orders", task_name="sync_orders")
+        if tick % 6 == 5:
+            seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick)
+        if tick % 4 == 3:
+            seko.control("POST", "_sim/warehouse/advance", {"orders": 3, "seed": seed_value + tick})
+        tick += 1
+        time.sleep(tick_s)

@@ -1,0 +1,97 @@
+"""Demo data: users per group, the cross-reference tables, and both simulators' reference data.
+
+The simulators are seeded through their control APIs (over HTTP), as a test or a person would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from integration.models import CarrierMapping, WarehouseMapping
+from simulators.launcher import RunningSimulator
+
+GROUPS = ["ops", "cx", "finance", "data", "integration-admin"]
+
+WAREHOUSES = [("UK3PL", "DCCL01", "SEKO Crawley, UK")]
+CARRIERS = [
+    ("RMNDAY", "RoyalMail", "TPN24", "NEXTDAY", "Royal Mail Tracked 24"),
+    ("RM48", "RoyalMail", "TPS48", "STANDARD", "Royal Mail Tracked 48"),
+    ("DPDNXT", "DPD", "12", "NEXTDAY", "DPD Next Day"),
+    ("DHLEXP", "DHL", "EXP", "EXPRESS", "DHL Express"),
+]
+DEMO_STOCK_PER_SKU = 500
+
+
+def seed_users() -> dict[str, str]:
+    """One user per group, plus a superuser; returns username -> password (printed by the demo)."""
+    credentials: dict[str, str] = {}
+    for name in GROUPS:
+        group, _ = Group.objects.get_or_create(name=name)
+        username = name.replace("integration-", "")
+        password = f"{username}-demo"
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.is_staff = name == "integration-admin"
+        user.is_superuser = name == "integration-admin"
+        user.save()
+        user.groups.add(group)
+        credentials[username] = password
+    return credentials
+
+
+@transaction.atomic
+def seed_mappings() -> None:
+    for bc_location, dc, description in WAREHOUSES:
+        WarehouseMapping.objects.update_or_create(
+            bc_location=bc_location, defaults={"seko_dc_code": dc, "description": description, "active": True}
+        )
+    for ship_via, courier, service, level, description in CARRIERS:
+        CarrierMapping.objects.update_or_create(
+            bc_ship_via=ship_via,
+            defaults={"seko_courier_name": courier, "seko_courier_service": service, "service_level": level,
+                      "description": description, "active": True},
+        )
+
+
+def seed_seko_reference(seko: RunningSimulator) -> None:
+    seko.control("POST", "_sim/dcs", [dc for _, dc, _ in WAREHOUSES])
+    seko.control("POST", "_sim/services", [{"CourierName": c, "CourierService": s} for _, c, s, _, _ in CARRIERS])
+
+
+def generate_bluecherry(bluecherry: RunningSimulator, *, orders: int, items: int, seed: int,
+                        mix: dict[str, float] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"orders": orders, "items": items, "seed": seed,
+                            "locations": [w[0] for w in WAREHOUSES], "ship_vias": [c[0] for c in CARRIERS]}
+    if mix is not None:
+        body["mix"] = mix
+    return bluecherry.control("POST", "_sim/generate", body, timeout=120)
+
+
+def bluecherry_items(bluecherry: RunningSimulator) -> list[dict[str, Any]]:
+    result, page = [], 1
+    while page:
+        body = bluecherry.control("GET", f"items?page={page}&page_size=500")
+        result.extend(body["results"])
+        page = body.get("next_page")
+    return result
+
+
+def seed_seko_products(seko: RunningSimulator, bluecherry: RunningSimulator) -> int:
+    """Until the item flow creates Seko's products (the item-master issue), the demo puts every
+    LIVE Blue Cherry item into Seko directly, with stock."""
+    live = [item for item in bluecherry_items(bluecherry) if item["status"] == "LIVE"]
+    products = [
+        {"ProductCode": item["sku"], "ProductDescription": f"{item.get('style_name', '')} {item.get('color_name', '')} "
+         f"{item.get('size', '')}".strip(), "EAN": item.get("upc") or "", "StyleCode": item.get("style") or ""}
+        for item in live
+    ]
+    if products:
+        seko.control("POST", "_sim/products", products)
+        seko.control("POST", "_sim/stock", [
+            {"ProductCode": p["ProductCode"], "DCCode": WAREHOUSES[0][1], "Quantity": DEMO_STOCK_PER_SKU}
+            for p in products
+        ])
+    return len(products)

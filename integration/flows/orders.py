@@ -1,0 +1,450 @@
+"""Flow 2, order injection: Blue Cherry RELEASED orders -> Seko pick slips.
+
+The steps, in order (DESIGN.md):
+
+1. ``pull_released_orders``: new and changed RELEASED orders, cursor on ``updated_at``.
+   A changed order that was waiting or quarantined is checked again from scratch.
+2. ``send_due_orders``: claim a batch of waiting orders (compare-and-swap to SENDING), and for
+   each: validate -> quarantine (one exception per kind, every problem listed) or map -> submit
+   to Seko with the Blue Cherry order number as the idempotency key -> record SENT.
+3. ``send_owed_pick_tickets``: tell Blue Cherry (pick ticket, PICKING) for every SENT order it
+   has not been told about yet. Apart from step 2 so a Blue Cherry outage never re-sends to Seko.
+4. ``pull_cancelled_orders`` / ``send_requested_cancels``: a cancel after release goes to
+   Seko; a refusal (already packing) becomes an exception for CX.
+
+Releases (``release_orders_blocked_by_*``) put quarantined orders back to waiting when the
+cause is fixed, so they are sent with no one pressing a button.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from exceptions import catalogue
+from exceptions import services as queue
+from integration import cursors
+from integration.clients import bluecherry_client, seko_client
+from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
+from integration.flows.items import sku_statuses
+from integration.messagelog import about_order
+from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
+from integration.order_mapper import map_order
+from integration.order_rules import Lookups, Problem, classify_seko_rejection, validate_order
+
+log = logging.getLogger(__name__)
+
+RELEASED_CURSOR = "orders.released"
+CANCELLED_CURSOR = "orders.cancelled"
+
+Status = Order.Status
+
+# Kinds that describe the order's own content; re-checking the order settles all of them.
+VALIDATION_KINDS = [
+    catalogue.MAPPING_WAREHOUSE_UNKNOWN, catalogue.MAPPING_CARRIER_UNKNOWN, catalogue.ORDER_SKU_NOT_LIVE,
+    catalogue.ORDER_ADDRESS_INCOMPLETE, catalogue.ORDER_INVALID_LINES,
+]
+REJECTION_KINDS = [
+    catalogue.ORDER_REJECTED_MAPPING, catalogue.ORDER_REJECTED_PRODUCT, catalogue.ORDER_REJECTED_STOCK,
+    catalogue.ORDER_REJECTED_DATA,
+]
+# Orders in these states may be changed by a new version from Blue Cherry and checked again.
+REWORKABLE = [Status.RECEIVED, Status.QUARANTINED, Status.REJECTED]
+
+
+# --- 1. Pull ------------------------------------------------------------------------------
+
+def pull_released_orders() -> tuple[int, int]:
+    """Pull new and changed RELEASED orders; returns (seen, applied)."""
+    client = bluecherry_client()
+    return cursors.pull(
+        RELEASED_CURSOR, lambda since: client.iter_sales_orders(status="RELEASED", updated_since=since), ingest_order
+    )
+
+
+def ingest_order(payload: dict[str, Any]) -> bool:
+    """Take one version of a RELEASED order. False when this version was already taken."""
+    ord_num = str(payload["ord_num"])
+    updated_at = cursors.parse_timestamp(payload.get("updated_at"))
+    with transaction.atomic():
+        order = Order.objects.filter(ord_num=ord_num).first()
+        if order is None:
+            order = Order.objects.create(ord_num=ord_num, bc_updated_at=updated_at, **_order_fields(payload))
+            _replace_lines(order, payload)
+            _event(order, "", Status.RECEIVED, "Released in Blue Cherry; waiting to be validated and sent")
+            return True
+        if order.bc_updated_at >= updated_at:
+            return False  # seen already: the cursor's overlap re-reads a little on purpose
+        if order.status in REWORKABLE:
+            changed = Order.objects.filter(pk=order.pk, status=order.status).update(
+                status=Status.RECEIVED, bc_updated_at=updated_at, next_attempt_at=None, attempts=0,
+                updated_at=timezone.now(), **_order_fields(payload),
+            )
+            if not changed:
+                return False  # a worker claimed it meanwhile; the next pull sees this version again
+            _replace_lines(order, payload)
+            _event(order, order.status, Status.RECEIVED, "Changed in Blue Cherry; checking it again")
+            return True
+        if order.status == Status.SENDING:
+            return False  # being sent right now; the next pull sees this version again
+        # Already at Seko (or cancelled): iHub cannot amend an order after upload.
+        Order.objects.filter(pk=order.pk).update(bc_updated_at=updated_at, raw=payload)
+        _event(order, order.status, order.status,
+               "Changed in Blue Cherry after it was sent; Seko cannot amend an order, so the change was not passed on")
+        return True
+
+
+def _order_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    order_date = payload.get("order_date")
+    return {
+        "bc_status": str(payload.get("status") or ""),
+        "customer": str(payload.get("customer") or "")[:50],
+        "channel": str(payload.get("channel") or "")[:20],
+        "location": str(payload.get("location") or "")[:20],
+        "ship_via": str(payload.get("ship_via") or "")[:20],
+        "currency": str(payload.get("currency") or "")[:3],
+        "order_date": cursors.parse_timestamp(order_date) if order_date else None,
+        "ship_to": payload.get("ship_to") or {},
+        "raw": payload,
+    }
+
+
+def _replace_lines(order: Order, payload: dict[str, Any]) -> None:
+    OrderLine.objects.filter(order=order).delete()
+    OrderLine.objects.bulk_create([
+        OrderLine(
+            order=order,
+            line_no=int(line.get("line_no") or index),
+            sku=str(line.get("sku") or "")[:100],
+            upc=str(line.get("upc") or "")[:32],
+            qty_ordered=line.get("qty_ordered") if isinstance(line.get("qty_ordered"), int) else 0,
+            qty_shipped=int(line.get("qty_shipped") or 0),
+            qty_cancelled=int(line.get("qty_cancelled") or 0),
+            unit_price=str(line.get("unit_price") or "0"),
+        )
+        for index, line in enumerate(payload.get("lines") or [], start=1)
+    ])
+
+
+# --- 2. Validate and send ------------------------------------------------------------------
+
+def claim_due_orders(limit: int) -> list[Order]:
+    """Claim up to ``limit`` waiting orders for this worker. Each is moved RECEIVED -> SENDING
+    with a compare-and-swap, so two workers never send the same order at once."""
+    now = timezone.now()
+    candidates = list(
+        Order.objects.filter(status=Status.RECEIVED, cancel_requested_at__isnull=True)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[: limit * 2]
+    )
+    claimed: list[int] = []
+    for pk in candidates:
+        if Order.objects.filter(pk=pk, status=Status.RECEIVED).update(status=Status.SENDING, claimed_at=now):
+            claimed.append(pk)
+            if len(claimed) == limit:
+                break
+    return list(Order.objects.filter(pk__in=claimed).order_by("created_at", "id"))
+
+
+def send_due_orders(limit: int | None = None) -> int:
+    """Validate and send one batch of waiting orders; returns how many were handled."""
+    batch = claim_due_orders(limit or settings.ORDER_BATCH_SIZE)
+    if not batch:
+        return 0
+    lookups = _lookups({line.sku for line in OrderLine.objects.filter(order__in=batch)})
+    for order in batch:
+        try:
+            with about_order(order):
+                send_order(order, lookups)
+        except Exception:  # one bad order must not stop the batch; it goes back to waiting
+            log.exception("unexpected failure sending %s", order.ord_num)
+            _retry_later(order, "Unexpected error; see the worker log")
+    return len(batch)
+
+
+def _lookups(skus: set[str]) -> Lookups:
+    return Lookups(
+        warehouses=dict(WarehouseMapping.objects.filter(active=True).values_list("bc_location", "seko_dc_code")),
+        carriers={
+            row[0]: (row[1], row[2])
+            for row in CarrierMapping.objects.filter(active=True).values_list(
+                "bc_ship_via", "seko_courier_name", "seko_courier_service"
+            )
+        },
+        sku_status=sku_statuses(skus),
+    )
+
+
+def send_order(order: Order, lookups: Lookups) -> None:
+    """Validate a claimed (SENDING) order, then quarantine it or send it to Seko."""
+    payload = order.raw
+    problems = validate_order(payload, lookups)
+    if problems:
+        quarantine(order, problems)
+        return
+
+    courier_name, courier_service = lookups.carriers[order.ship_via]
+    dc_code = lookups.warehouses[order.location]
+    body, seko_lines = map_order(payload, dc_code=dc_code, courier_name=courier_name, courier_service=courier_service)
+    seko = seko_client()
+    try:
+        result = seko.submit_order(body)
+        guid = result.guid
+        if result.already_existed or not guid:
+            # Our earlier submit reached Seko but its reply did not reach us: read the GUID.
+            guid = seko.order_status(order.ord_num).guid
+    except Rejected as error:
+        _reject(order, error, body)
+        return
+    except Unauthorized as error:
+        queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("seko"), str(error))
+        _retry_later(order, str(error))
+        return
+    except (Transient, MalformedPayload) as error:
+        # Safe to try again: the order number is Seko's idempotency key.
+        _retry_later(order, str(error), transient=error)
+        return
+
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
+            status=Status.SENT, seko_guid=guid or "", seko_dc_code=dc_code, sent_at=now, problems=[],
+            last_error="", next_attempt_at=None, updated_at=now,
+        )
+        if not changed:
+            log.warning("%s was no longer SENDING when Seko accepted it", order.ord_num)
+            return
+        for line in seko_lines:
+            OrderLine.objects.filter(order=order, line_no__in=line.covers).update(seko_line_number=line.line_number)
+        note = "Accepted by Seko" + (" (it already had it from an earlier attempt)" if result.already_existed else "")
+        _event(order, Status.SENDING, Status.SENT, f"{note}; GUID {guid}")
+    queue.auto_resolve(catalogue.order_key(order.ord_num), VALIDATION_KINDS + REJECTION_KINDS, "Sent to Seko")
+    queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE,
+                                                       catalogue.TRANSPORT_UNAUTHORIZED], "Seko answered again")
+
+
+def quarantine(order: Order, problems: list[Problem]) -> None:
+    """Hold an order that must not be sent: one exception per kind, listing every problem."""
+    key = catalogue.order_key(order.ord_num)
+    changed = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
+        status=Status.QUARANTINED, problems=[p.as_dict() for p in problems], updated_at=timezone.now()
+    )
+    if not changed:
+        return
+    by_kind: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_kind.setdefault(problem.kind, []).append(problem)
+    # A fix may have settled some kinds while others remain: close those no longer true.
+    queue.auto_resolve(key, [k for k in VALIDATION_KINDS + REJECTION_KINDS if k.code not in by_kind],
+                       "No longer found when the order was checked again")
+    for kind, found in by_kind.items():
+        message = f"Order {order.ord_num} was not sent to Seko: " + " ".join(p.message for p in found)
+        sku = next((p.value for p in found if kind == catalogue.ORDER_SKU_NOT_LIVE.code and p.value), "")
+        queue.raise_exception(kind, key, message, problems=[p.as_dict() for p in found], order=order, sku=sku)
+    _event(order, Status.SENDING, Status.QUARANTINED, "; ".join(p.message for p in problems))
+
+
+def _reject(order: Order, error: Rejected, body: dict[str, Any]) -> None:
+    kind = classify_seko_rejection(error.remote_message)
+    problem = Problem(kind.code, f"Seko refused it: {error.remote_message}")
+    changed = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
+        status=Status.REJECTED, problems=[problem.as_dict()], last_error=error.remote_message,
+        updated_at=timezone.now(),
+    )
+    if not changed:
+        return
+    queue.raise_exception(
+        kind, catalogue.order_key(order.ord_num), f"Order {order.ord_num} was rejected by Seko: {error.remote_message}",
+        problems=[problem.as_dict()], order=order,
+        request_payload=json.dumps(body, indent=2),
+        response_payload=error.exchange.response_body if error.exchange else "",
+    )
+    _event(order, Status.SENDING, Status.REJECTED, problem.message)
+
+
+def _retry_later(order: Order, reason: str, transient: ClientError | None = None) -> None:
+    """Put a claimed order back to waiting, due again after a capped, jittered backoff."""
+    attempts = order.attempts + 1
+    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    if isinstance(transient, Transient) and transient.retry_after:
+        delay = max(delay, transient.retry_after)
+    delay = random.uniform(delay / 2, delay)  # jitter: do not come back all at once
+    Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
+        status=Status.RECEIVED, attempts=attempts, next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        last_error=reason[:2000], updated_at=timezone.now(),
+    )
+    if transient is not None and attempts >= settings.TRANSIENT_ALERT_AFTER:
+        queue.raise_exception(
+            catalogue.TRANSPORT_SEKO_UNAVAILABLE, catalogue.system_key("seko"),
+            f"Seko did not answer (last: {reason}). Orders are retried on their own with backoff.",
+        )
+
+
+# --- 3. Tell Blue Cherry -------------------------------------------------------------------
+
+def send_owed_pick_tickets(limit: int = 200) -> int:
+    """Move sent orders to PICKING in Blue Cherry. Repeating a pick ticket is a no-op there,
+    so a crash between the call and our write is safe."""
+    owed = list(
+        Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True, cancel_requested_at__isnull=True)
+        .order_by("sent_at")[:limit]
+    )
+    if not owed:
+        return 0
+    client = bluecherry_client()
+    done = 0
+    for order in owed:
+        with about_order(order):
+            try:
+                client.pick_ticket(order.ord_num, order.seko_guid)
+            except Rejected as error:
+                queue.raise_exception(
+                    catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
+                    f"Blue Cherry refused the pick ticket for {order.ord_num}: {error.remote_message}", order=order,
+                )
+                continue
+            except (Transient, Unauthorized, MalformedPayload) as error:
+                queue.raise_exception(
+                    catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
+                    f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
+                )
+                break  # the rest would fail the same way; the next run tries again
+        if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
+            _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
+            queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
+            done += 1
+    if done:
+        queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
+    return done
+
+
+# --- 4. Cancels ----------------------------------------------------------------------------
+
+def pull_cancelled_orders() -> tuple[int, int]:
+    client = bluecherry_client()
+    return cursors.pull(
+        CANCELLED_CURSOR, lambda since: client.iter_sales_orders(status="CANCELLED", updated_since=since),
+        take_cancel,
+    )
+
+
+def take_cancel(payload: dict[str, Any]) -> bool:
+    """Blue Cherry cancelled an order. Not yet at Seko: cancel it here. At Seko: ask Seko."""
+    order = Order.objects.filter(ord_num=str(payload["ord_num"])).first()
+    if order is None or order.status in (Status.CANCELLED, Status.CANCEL_REFUSED) or order.cancel_requested_at:
+        return False
+    now = timezone.now()
+    for status in REWORKABLE:
+        if Order.objects.filter(pk=order.pk, status=status).update(
+            status=Status.CANCELLED, cancelled_at=now, bc_status="CANCELLED", updated_at=now
+        ):
+            _event(order, status, Status.CANCELLED, "Cancelled in Blue Cherry before it was sent")
+            queue.auto_resolve(catalogue.order_key(order.ord_num), VALIDATION_KINDS + REJECTION_KINDS,
+                               "The order was cancelled in Blue Cherry")
+            return True
+    # SENDING or SENT: the cancel goes to Seko once the order is there (send_requested_cancels).
+    if Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now, bc_status="CANCELLED"
+    ):
+        _event(order, order.status, order.status, "Cancelled in Blue Cherry after release; passing it to Seko")
+        return True
+    return False
+
+
+def send_requested_cancels(limit: int = 200) -> int:
+    """Pass requested cancels on. An order whose send ended without reaching Seko (it was being
+    sent when the cancel came) is simply cancelled here."""
+    now = timezone.now()
+    for order in Order.objects.filter(status__in=REWORKABLE, cancel_requested_at__isnull=False):
+        if Order.objects.filter(pk=order.pk, status=order.status).update(
+            status=Status.CANCELLED, cancelled_at=now, updated_at=now
+        ):
+            _event(order, order.status, Status.CANCELLED, "Cancelled in Blue Cherry before it reached Seko")
+            queue.auto_resolve(catalogue.order_key(order.ord_num), VALIDATION_KINDS + REJECTION_KINDS,
+                               "The order was cancelled in Blue Cherry")
+    due = list(Order.objects.filter(status=Status.SENT, cancel_requested_at__isnull=False)[:limit])
+    if not due:
+        return 0
+    seko = seko_client()
+    done = 0
+    for order in due:
+        with about_order(order):
+            try:
+                seko.cancel_order(order.ord_num, settings.SEKO_CANCEL_REASON_CODE)
+            except Rejected as error:
+                if Order.objects.filter(pk=order.pk, status=Status.SENT).update(
+                    status=Status.CANCEL_REFUSED, last_error=error.remote_message, updated_at=timezone.now()
+                ):
+                    queue.raise_exception(
+                        catalogue.ORDER_CANCEL_REFUSED, catalogue.order_key(order.ord_num),
+                        f"Order {order.ord_num} was cancelled in Blue Cherry but Seko refused the cancel: "
+                        f"{error.remote_message}", order=order,
+                    )
+                    _event(order, Status.SENT, Status.CANCEL_REFUSED, error.remote_message)
+                continue
+            except (Transient, Unauthorized, MalformedPayload) as error:
+                log.warning("cancel of %s not passed to Seko yet: %s", order.ord_num, error)
+                break
+        now = timezone.now()
+        if Order.objects.filter(pk=order.pk, status=Status.SENT).update(
+            status=Status.CANCELLED, cancelled_at=now, updated_at=now
+        ):
+            _event(order, Status.SENT, Status.CANCELLED, "Cancelled at Seko")
+            done += 1
+    return done
+
+
+# --- Releases: the cause was fixed ----------------------------------------------------------
+
+def release_orders_blocked_by_mapping(*, location: str | None = None, ship_via: str | None = None) -> int:
+    """A mapping row was added or changed: every order it blocked goes back to waiting."""
+    held = Order.objects.filter(status__in=[Status.QUARANTINED, Status.REJECTED])
+    if location is not None:
+        held = held.filter(location=location)
+    if ship_via is not None:
+        held = held.filter(ship_via=ship_via)
+    mapping_kinds = {catalogue.MAPPING_WAREHOUSE_UNKNOWN.code, catalogue.MAPPING_CARRIER_UNKNOWN.code,
+                     catalogue.ORDER_REJECTED_MAPPING.code}
+    blocked = [o for o in held.only("pk", "status", "problems") if any(p.get("kind") in mapping_kinds for p in o.problems)]
+    return _release(blocked, "A cross-reference row it needed was saved")
+
+
+def release_orders_blocked_by_sku(sku: str) -> int:
+    """A SKU became LIVE: every order quarantined for it goes back to waiting."""
+    held = Order.objects.filter(status=Status.QUARANTINED, lines__sku=sku).distinct()
+    blocked = [o for o in held.only("pk", "status", "problems")
+               if any(p.get("kind") == catalogue.ORDER_SKU_NOT_LIVE.code for p in o.problems)]
+    return _release(blocked, f"SKU {sku} is now LIVE")
+
+
+def _release(orders: list[Order], reason: str) -> int:
+    released = 0
+    for order in orders:
+        if Order.objects.filter(pk=order.pk, status=order.status).update(
+            status=Status.RECEIVED, next_attempt_at=None, attempts=0, updated_at=timezone.now()
+        ):
+            _event(order, order.status, Status.RECEIVED, f"{reason}; checking it again")
+            released += 1
+    return released
+
+
+def recover_stale_claims() -> int:
+    """Orders left SENDING by a worker that died go back to waiting. Re-sending is safe: the
+    order number is Seko's idempotency key."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ORDER_LEASE_SECONDS)
+    return Order.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).update(
+        status=Status.RECEIVED, next_attempt_at=None
+    )
+
+
+def _event(order: Order, from_status: str, to_status: str, note: str) -> None:
+    OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, note=note[:4000])

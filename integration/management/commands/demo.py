@@ -1,0 +1,117 @@
+"""``manage.py demo``: the whole product on one machine; ``--headless`` runs it without a browser
+to quiescence and prints one JSON object.
+
+Every run starts from empty state in its own data directory: this command re-runs itself in a
+child process whose environment points the settings (database, broker, cluster name) there,
+because Django reads settings once, at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+CHILD_FLAG = "BRIDGE_DEMO_CHILD"
+
+# Time compressed for the demo: retries, pushes and Blue Cherry's batch cycle in seconds.
+COMPRESSED_TIME = {
+    "RETRY_BASE_SECONDS": "1",
+    "RETRY_MAX_SECONDS": "10",
+    "ORDER_LEASE_SECONDS": "60",
+    "HTTP_BACKOFF_SECONDS": "0.2",
+    "Q_POLL": "0.2",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+class Command(BaseCommand):
+    help = "Run the product with both simulators; --headless runs to quiescence and prints JSON."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--headless", action="store_true", help="no web server; run to quiescence and report")
+        parser.add_argument("--orders", type=int, default=300, help="released orders to generate (headless)")
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+        parser.add_argument("--port", type=int, default=8000, help="web server port (interactive)")
+        parser.add_argument("--data-dir", default=None, help="where to keep this run's state (default: fresh)")
+        parser.add_argument("--keep-data", action="store_true", help="keep the headless run's data directory")
+        parser.add_argument("--timeout", type=float, default=900, help="give up after this many seconds (headless)")
+
+    def handle(self, *args, **options) -> None:
+        if os.environ.get(CHILD_FLAG):
+            self._run_child(options)
+        else:
+            sys.exit(self._run_parent(options))
+
+    def _run_parent(self, options: dict) -> int:
+        if options["data_dir"]:
+            data_dir = Path(options["data_dir"]).resolve()
+        elif options["headless"]:
+            data_dir = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
+        else:
+            data_dir = Path(settings.BASE_DIR) / ".data" / "demo"
+        if data_dir.exists() and not options["headless"]:
+            shutil.rmtree(data_dir)  # the interactive demo starts clean too
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **COMPRESSED_TIME,
+            CHILD_FLAG: "1",
+            "DATA_DIR": str(data_dir),
+            "DATABASE_URL": f"sqlite:///{data_dir / 'integration.sqlite3'}",
+            "Q_BROKER_URL": "",
+            "Q_CLUSTER_NAME": f"demo{os.getpid()}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
+
+        def forward(signum: int, frame: object) -> None:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        try:
+            while True:
+                try:
+                    return child.wait()
+                except KeyboardInterrupt:
+                    # The terminal sent SIGINT to the child too; wait for it to stop its processes.
+                    continue
+        finally:
+            if options["headless"] and not options["keep_data"] and not options["data_dir"]:
+                shutil.rmtree(data_dir, ignore_errors=True)
+
+    def _run_child(self, options: dict) -> None:
+        from integration.demo import scenario
+
+        data_dir = Path(os.environ["DATA_DIR"])
+        env = dict(os.environ)
+        env.pop(CHILD_FLAG, None)
+        try:
+            if options["headless"]:
+                report = scenario.run_headless(data_dir, env, orders=options["orders"], seed_value=options["seed"],
+                                               timeout_s=options["timeout"])
+                if options["json"]:
+                    sys.stdout.write(json.dumps(report) + "\n")
+                else:
+                    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+            else:
+                scenario.run_interactive(data_dir, env, port=options["port"], seed_value=options["seed"])
+        except KeyboardInterrupt:
+            scenario.say("stopped")
+            time.sleep(0)
+            sys.exit(130)
+        except Exception as error:
+            scenario.say(f"failed: {error}")
+            sys.exit(1)
