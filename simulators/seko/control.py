@@ -1,0 +1,194 @@
+"""The ``_sim/`` control API: seed data, move the warehouse on, configure pushes and faults,
+and look inside. Same api_key as iHub; faults and quirks never apply here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from . import faults, pushes, rules, warehouse
+from .api import BadRequest, control, read_json
+from .models import (
+    ORDER_STATUSES,
+    Counter,
+    CourierService,
+    DistributionCentre,
+    Product,
+    Push,
+    SalesOrder,
+    SalesOrderLine,
+    Setting,
+    Stock,
+    SubmitAttempt,
+)
+
+KEPT_COUNTERS = ("record", "sequence", "dispatch")
+
+
+def _list_body(request: HttpRequest) -> list[Any]:
+    body = read_json(request)
+    if not isinstance(body, list):
+        raise BadRequest("expected a JSON list")
+    return body
+
+
+def _dict_body(request: HttpRequest) -> dict[str, Any]:
+    body = read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body
+
+
+@control("POST")
+def reset(request: HttpRequest) -> dict[str, Any]:
+    """Everything back to a fresh start, faults and push config included (env defaults). The id
+    counters (InterfaceRecordId, SequenceNumber, DispatchId) carry on: an integration that keeps
+    its state across a simulator reset must not take new pushes for repeats of old ones."""
+    with transaction.atomic():
+        for model in (SalesOrderLine, SalesOrder, SubmitAttempt, Product, Stock, DistributionCentre,
+                      CourierService, Push, Setting):
+            model.objects.all().delete()
+        Counter.objects.exclude(name__in=KEPT_COUNTERS).delete()
+    return {"reset": True}
+
+
+def _count_by_status(rows: QuerySet[Any]) -> dict[str, int]:
+    return dict(rows.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+
+@control("GET")
+def state(request: HttpRequest) -> dict[str, Any]:
+    by_status = _count_by_status(SalesOrder.objects.all())
+    pushes_by_status = _count_by_status(Push.objects.all())
+    return {
+        "products": Product.objects.count(),
+        "orders": {status: by_status.get(status, 0) for status in ORDER_STATUSES},
+        "orders_total": sum(by_status.values()),
+        "stock_rows": Stock.objects.count(),
+        "dcs": DistributionCentre.objects.count(),
+        "courier_services": CourierService.objects.count(),
+        "pending_pushes": pushes_by_status.get(Push.PENDING, 0) + pushes_by_status.get(Push.SENDING, 0),
+        "delivered_pushes": pushes_by_status.get(Push.DELIVERED, 0),
+        "dropped_pushes": pushes_by_status.get(Push.DROPPED, 0),
+    }
+
+
+@control("POST")
+def dcs(request: HttpRequest) -> dict[str, Any]:
+    """Add DC codes (``["DCCL01"]`` or ``[{"DCCode": "DCCL01"}]``); reset removes them."""
+    for item in _list_body(request):
+        dc_code = rules.code(item.get("DCCode") if isinstance(item, dict) else item)
+        if dc_code:
+            DistributionCentre.objects.get_or_create(code=dc_code)
+    return {"dcs": list(DistributionCentre.objects.order_by("code").values_list("code", flat=True))}
+
+
+@control("POST")
+def services(request: HttpRequest) -> dict[str, Any]:
+    """Add (CourierName, CourierService) pairs; reset removes them."""
+    for item in _list_body(request):
+        CourierService.objects.get_or_create(courier_name=rules.code(item["CourierName"]),
+                                             courier_service=rules.code(item["CourierService"]))
+    return {"courier_services": CourierService.objects.count()}
+
+
+@control("POST")
+def products(request: HttpRequest) -> dict[str, Any]:
+    """Upsert ProductMasters directly (either the master itself or {"ProductMaster": ...})."""
+    count = 0
+    with transaction.atomic():
+        for item in _list_body(request):
+            master = rules.normalise_product(item.get("ProductMaster", item))
+            if not master.get("ProductCode"):
+                raise BadRequest("ProductCode is required")
+            Product.objects.update_or_create(code=master["ProductCode"], defaults={"master": master})
+            count += 1
+    return {"products": count}
+
+
+@control("POST")
+def stock(request: HttpRequest) -> dict[str, Any]:
+    """Set free stock per (ProductCode, DCCode); allocations are left alone."""
+    with transaction.atomic():
+        items = _list_body(request)
+        for item in items:
+            Stock.objects.update_or_create(
+                product_code=rules.code(item["ProductCode"]), dc_code=rules.code(item["DCCode"]),
+                defaults={"free": int(item["Quantity"])})
+    return {"stock": len(items)}
+
+
+@control("GET")
+def orders(request: HttpRequest) -> dict[str, Any]:
+    attempts = dict(SubmitAttempt.objects.values_list("sales_order_number", "count"))
+    result = []
+    for order in SalesOrder.objects.order_by("created_at", "id").prefetch_related("lines"):
+        result.append({
+            "SalesOrderNumber": order.sales_order_number, "GUID": order.guid, "Status": order.status,
+            "DCCode": order.dc_code, "CourierName": order.courier_name,
+            "CourierService": order.courier_service,
+            "times_submitted": order.times_submitted, "attempts": attempts.get(order.sales_order_number, 0),
+            "raw_body": order.raw_body,
+            "lines": [{"LineNumber": line.line_number, "ProductCode": line.product_code,
+                       "Quantity": line.quantity, "DispatchedQuantity": line.dispatched_quantity}
+                      for line in order.lines.all()],
+        })
+    return {"orders": result}
+
+
+@control("POST")
+def order_set_status(request: HttpRequest, so: str) -> dict[str, Any]:
+    """Move an order without dispatching it (e.g. to "Pick Complete", so a cancel is refused)."""
+    new_status = _dict_body(request).get("Status")
+    if new_status not in ORDER_STATUSES:
+        raise BadRequest(f"Status must be one of {ORDER_STATUSES}")
+    updated = SalesOrder.objects.filter(sales_order_number=so).update(status=new_status,
+                                                                       status_changed_at=timezone.now())
+    if not updated:
+        raise BadRequest(f"no order {so}")
+    return {"SalesOrderNumber": so, "Status": new_status}
+
+
+@control("POST")
+def warehouse_advance(request: HttpRequest) -> dict[str, Any]:
+    return {"dispatched": warehouse.advance(_dict_body(request))}
+
+
+@control("POST")
+def warehouse_adjust(request: HttpRequest) -> dict[str, Any]:
+    return {"adjustments": warehouse.adjust(_list_body(request))}
+
+
+@control("GET", "POST")
+def config(request: HttpRequest) -> dict[str, Any]:
+    if request.method == "POST":
+        return pushes.update_config(_dict_body(request))
+    return pushes.get_config()
+
+
+@control("POST")
+def push_flush(request: HttpRequest) -> dict[str, Any]:
+    return pushes.deliver(due_only=False)
+
+
+@control("GET")
+def push_outbox(request: HttpRequest) -> dict[str, Any]:
+    return {"pushes": [
+        {"id": p.id, "kind": p.kind, "status": p.status, "failures": p.failures,
+         "delivered_count": p.delivered_count, "drop_reason": p.drop_reason, "last_error": p.last_error,
+         "record": p.record}
+        for p in Push.objects.order_by("id")
+    ]}
+
+
+@control("GET", "POST")
+def fault_config(request: HttpRequest) -> dict[str, Any]:
+    if request.method == "POST":
+        return faults.set_faults(_dict_body(request))
+    return faults.get_faults()
