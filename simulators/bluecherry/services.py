@@ -1,0 +1,471 @@
+"""What the simulated ERP does when it is asked to change something: one function per action,
+each in one transaction (IMMEDIATE on SQLite, so read-check-write cannot interleave with
+another thread). Raise ApiError for anything the caller must be told."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from simulators.bluecherry import faults
+from simulators.bluecherry.httputil import ApiError, fmt_dt, parse_iso_datetime, validation_error
+from simulators.bluecherry.models import (
+    ITEM_STATUSES,
+    AtsBatch,
+    InventoryPosition,
+    Invoice,
+    Item,
+    Notification,
+    SalesOrder,
+    Shipment,
+)
+
+Details = list[dict[str, str]]
+
+SHIPPABLE = ("RELEASED", "PICKING")
+PICKED = ("PICKING", "SHIPPED", "INVOICED")
+
+
+def not_found(what: str, key: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} '{key}' does not exist.")
+
+
+def get_order(ord_num: str) -> SalesOrder:
+    order = SalesOrder.objects.filter(ord_num=ord_num).first()
+    if order is None:
+        raise not_found("Sales order", ord_num)
+    return order
+
+
+# ---- items -----------------------------------------------------------------------------------
+
+
+def set_item_status(sku: str, body: dict[str, Any]) -> Item:
+    status = body.get("status")
+    reference = body.get("wms_reference", "")
+    details: Details = []
+    if status not in ITEM_STATUSES:
+        details.append({"field": "status", "message": f"must be one of {', '.join(ITEM_STATUSES)}"})
+    if reference is not None and not isinstance(reference, str):
+        details.append({"field": "wms_reference", "message": "must be a string"})
+    if details:
+        raise validation_error(details)
+    with transaction.atomic():
+        item = Item.objects.filter(sku=sku).first()
+        if item is None:
+            raise not_found("Item", sku)
+        item.status = status
+        if reference:
+            item.wms_reference = reference
+        item.updated_at = timezone.now()
+        item.save(update_fields=["status", "wms_reference", "updated_at"])
+    return item
+
+
+# ---- pick tickets -----------------------------------------------------------------------------
+
+
+def send_pick_ticket(ord_num: str, body: dict[str, Any]) -> SalesOrder:
+    """RELEASED -> PICKING with the warehouse's reference. The same reference again is a no-op
+    success (the caller may be retrying after a lost reply); anything else that is not a
+    RELEASED order is a conflict."""
+    reference = body.get("wms_reference")
+    if not isinstance(reference, str) or not reference.strip():
+        raise validation_error([{"field": "wms_reference", "message": "is required"}])
+    with transaction.atomic():
+        order = get_order(ord_num)
+        if order.wms_reference == reference and order.status in PICKED:
+            return order
+        if order.status == "PICKING":
+            raise ApiError(
+                409,
+                "conflict",
+                f"Sales order {ord_num} already has pick ticket "
+                f"'{order.wms_reference}'; a second one with '{reference}' is refused.",
+                [{"field": "wms_reference", "message": f"already '{order.wms_reference}'"}],
+            )
+        if order.status != "RELEASED":
+            raise ApiError(
+                409,
+                "conflict",
+                f"Sales order {ord_num} is {order.status}; a pick ticket "
+                "can only be sent for a RELEASED order.",
+                [{"field": "status", "message": order.status}],
+            )
+        order.status = "PICKING"
+        order.wms_reference = reference
+        order.updated_at = timezone.now()
+        order.save(update_fields=["status", "wms_reference", "updated_at"])
+    return order
+
+
+# ---- shipments and invoices ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    ord_num: str
+    wms_dispatch_id: str
+    ship_date: Any
+    carrier: str
+    ship_via: str | None
+    tracking_numbers: list[str]
+    lines: list[dict[str, Any]]
+    cancel_remainder: bool
+
+
+def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
+    details: Details = []
+    for name in ("ord_num", "wms_dispatch_id", "carrier"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            details.append({"field": name, "message": "is required"})
+    ship_date = parse_iso_datetime(body.get("ship_date"))
+    if ship_date is None:
+        details.append({"field": "ship_date", "message": "must be an ISO 8601 date-time"})
+    ship_via = body.get("ship_via")
+    if ship_via is not None and not isinstance(ship_via, str):
+        details.append({"field": "ship_via", "message": "must be a string"})
+    tracking = body.get("tracking_numbers", [])
+    if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
+        details.append({"field": "tracking_numbers", "message": "must be a list of strings"})
+    cancel_remainder = body.get("cancel_remainder", False)
+    if not isinstance(cancel_remainder, bool):
+        details.append({"field": "cancel_remainder", "message": "must be true or false"})
+    lines = body.get("lines")
+    if not isinstance(lines, list) or not lines:
+        details.append({"field": "lines", "message": "must be a non-empty list"})
+        lines = []
+    for index, line in enumerate(lines):
+        where = f"lines[{index}]"
+        if not isinstance(line, dict):
+            details.append({"field": where, "message": "must be an object"})
+            continue
+        line_no, sku, qty = line.get("line_no"), line.get("sku"), line.get("qty_shipped")
+        if line_no is not None and (isinstance(line_no, bool) or not isinstance(line_no, int)):
+            details.append({"field": f"{where}.line_no", "message": "must be a whole number"})
+        if sku is not None and not isinstance(sku, str):
+            details.append({"field": f"{where}.sku", "message": "must be a string"})
+        if line_no is None and not sku:
+            details.append({"field": where, "message": "needs line_no or sku"})
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+            details.append(
+                {"field": f"{where}.qty_shipped", "message": "must be a whole number of at least 0"}
+            )
+    if details:
+        raise validation_error(details, "The shipment is not valid.")
+    return ShipmentRequest(
+        ord_num=body["ord_num"],
+        wms_dispatch_id=body["wms_dispatch_id"],
+        ship_date=ship_date,
+        carrier=body["carrier"],
+        ship_via=ship_via,
+        tracking_numbers=list(tracking),
+        lines=lines,
+        cancel_remainder=cancel_remainder,
+    )
+
+
+def create_shipment(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """Post a dispatch as a shipment, raise its invoice and fire the customer notification.
+    Returns (the numbers, created); the same wms_dispatch_id again returns the first numbers."""
+    request = parse_shipment(body)
+    with transaction.atomic():
+        existing = (
+            Shipment.objects.select_related("order", "invoice")
+            .filter(wms_dispatch_id=request.wms_dispatch_id)
+            .first()
+        )
+        if existing is not None:
+            if existing.order.ord_num != request.ord_num:
+                raise ApiError(
+                    409,
+                    "conflict",
+                    f"Dispatch '{request.wms_dispatch_id}' was already posted for "
+                    f"sales order {existing.order.ord_num}, not {request.ord_num}.",
+                )
+            return _shipment_result(existing), False
+        order = SalesOrder.objects.filter(ord_num=request.ord_num).first()
+        if order is None:
+            raise validation_error(
+                [{"field": "ord_num", "message": f"sales order '{request.ord_num}' does not exist"}],
+                f"Sales order '{request.ord_num}' does not exist.",
+            )
+        _check_shippable(order)
+        allocations = _allocate(order, request)
+        return _post_shipment(order, request, allocations), True
+
+
+def _check_shippable(order: SalesOrder) -> None:
+    if order.status == "CANCELLED":
+        raise ApiError(
+            409,
+            "conflict",
+            f"Sales order {order.ord_num} is cancelled; it cannot be shipped.",
+            [{"field": "ord_num", "message": "order is CANCELLED"}],
+        )
+    if order.shipments.exists():
+        raise ApiError(
+            409,
+            "conflict",
+            f"Sales order {order.ord_num} has already been shipped (one shipment per order).",
+            [{"field": "ord_num", "message": "already shipped"}],
+        )
+    if order.status not in SHIPPABLE:
+        raise ApiError(
+            409,
+            "conflict",
+            f"Sales order {order.ord_num} is {order.status}; only a RELEASED or "
+            "PICKING order can be shipped.",
+            [{"field": "ord_num", "message": f"order is {order.status}"}],
+        )
+
+
+def _open_qty(line: dict[str, Any]) -> int:
+    return (
+        int(line.get("qty_ordered", 0)) - int(line.get("qty_shipped", 0)) - int(line.get("qty_cancelled", 0))
+    )
+
+
+def _allocate(order: SalesOrder, request: ShipmentRequest) -> dict[int, int]:
+    """Quantity shipped per order line_no; 422 with one detail per bad line. A line given by SKU
+    alone goes to the first line of that SKU with room left (an order may repeat a SKU)."""
+    by_no = {int(line["line_no"]): line for line in order.lines}
+    allocated: dict[int, int] = {}
+    details: Details = []
+    for index, wanted in enumerate(request.lines):
+        where, qty, sku = f"lines[{index}]", wanted["qty_shipped"], wanted.get("sku")
+        line_no = wanted.get("line_no")
+        if line_no is not None:
+            line = by_no.get(line_no)
+            if line is None:
+                details.append(
+                    {
+                        "field": f"{where}.line_no",
+                        "message": f"line {line_no} is not on sales order {order.ord_num}",
+                    }
+                )
+                continue
+            if sku and sku != line.get("sku"):
+                details.append(
+                    {
+                        "field": f"{where}.sku",
+                        "message": f"line {line_no} is SKU '{line.get('sku')}', not '{sku}'",
+                    }
+                )
+                continue
+        else:
+            candidates = [line for line in order.lines if line.get("sku") == sku]
+            if not candidates:
+                details.append(
+                    {"field": f"{where}.sku", "message": f"SKU '{sku}' is not on sales order {order.ord_num}"}
+                )
+                continue
+            with_room = [c for c in candidates if _open_qty(c) - allocated.get(int(c["line_no"]), 0) >= qty]
+            line = (with_room or candidates)[0]
+        number = int(line["line_no"])
+        allocated[number] = allocated.get(number, 0) + qty
+        if allocated[number] > _open_qty(line):
+            details.append(
+                {
+                    "field": f"{where}.qty_shipped",
+                    "message": f"ships {allocated[number]} of line {number}; only {_open_qty(line)} is open",
+                }
+            )
+    if details:
+        raise validation_error(details, f"The shipment does not match sales order {order.ord_num}.")
+    return allocated
+
+
+def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[int, int]) -> dict[str, str]:
+    now = timezone.now()
+    invoice_lines: list[dict[str, Any]] = []
+    shipped_lines: list[dict[str, Any]] = []
+    total = Decimal("0.00")
+    for line in order.lines:
+        number = int(line["line_no"])
+        qty = allocated.get(number, 0)
+        if number in allocated:
+            shipped_lines.append({"line_no": number, "sku": line.get("sku", ""), "qty_shipped": qty})
+        line["qty_shipped"] = int(line.get("qty_shipped", 0)) + qty
+        if request.cancel_remainder:
+            line["qty_cancelled"] = int(line.get("qty_cancelled", 0)) + _open_qty(line)
+        if qty:
+            price = Decimal(str(line.get("unit_price", "0")))
+            amount = (price * qty).quantize(Decimal("0.01"))
+            total += amount
+            invoice_lines.append(
+                {
+                    "line_no": number,
+                    "sku": line.get("sku", ""),
+                    "qty": qty,
+                    "unit_price": str(price.quantize(Decimal("0.01"))),
+                    "amount": str(amount),
+                }
+            )
+    order.status = "INVOICED"
+    order.updated_at = now
+    order.save(update_fields=["lines", "status", "updated_at"])
+
+    shipment = Shipment.objects.create(
+        ship_num=_next_number(Shipment, "ship_num", "SH-"),
+        order=order,
+        wms_dispatch_id=request.wms_dispatch_id,
+        ship_date=request.ship_date,
+        ship_day=request.ship_date.date(),
+        carrier=request.carrier,
+        ship_via=request.ship_via or order.ship_via,
+        tracking_numbers=request.tracking_numbers,
+        lines=shipped_lines,
+        cancel_remainder=request.cancel_remainder,
+        created_at=now,
+    )
+    invoice = Invoice.objects.create(
+        invoice_num=_next_number(Invoice, "invoice_num", "IN-"),
+        order=order,
+        shipment=shipment,
+        invoice_date=request.ship_date.date(),
+        customer=order.customer,
+        currency=order.currency,
+        amount=total,
+        lines=invoice_lines,
+        created_at=now,
+    )
+    ship_to = order.ship_to or {}
+    Notification.objects.create(
+        order=order,
+        kind="DISPATCH_CONFIRMATION",
+        recipient=str(ship_to.get("email", "")),
+        subject=f"Your order {order.ord_num} is on its way",
+        payload={
+            "ord_num": order.ord_num,
+            "ship_num": shipment.ship_num,
+            "carrier": request.carrier,
+            "tracking_numbers": request.tracking_numbers,
+            "ship_date": fmt_dt(request.ship_date),
+            "lines": shipped_lines,
+        },
+        created_at=now,
+    )
+    return {"ship_num": shipment.ship_num, "invoice_num": invoice.invoice_num, "order_status": order.status}
+
+
+def _shipment_result(shipment: Shipment) -> dict[str, str]:
+    return {
+        "ship_num": shipment.ship_num,
+        "invoice_num": shipment.invoice.invoice_num,
+        "order_status": shipment.order.status,
+    }
+
+
+def _next_number(model: type[Shipment] | type[Invoice], field: str, prefix: str) -> str:
+    """Next document number after the highest so far; safe because the caller holds the write lock."""
+    last = model.objects.order_by("-id").values_list(field, flat=True).first()
+    number = int(last[len(prefix) :]) + 1 if last and last[len(prefix) :].isdigit() else 100001
+    return f"{prefix}{number:06d}"
+
+
+# ---- inventory ---------------------------------------------------------------------------------
+
+
+def queue_ats_update(body: dict[str, Any]) -> AtsBatch:
+    """Accept a batch for the next cycle. Only the shape is checked now; unknown SKUs and
+    negative quantities fail the batch when it is applied, as in the real batch job."""
+    details: Details = []
+    location = body.get("location")
+    if not isinstance(location, str) or not location.strip():
+        details.append({"field": "location", "message": "is required"})
+    as_of = parse_iso_datetime(body.get("as_of"))
+    if as_of is None:
+        details.append({"field": "as_of", "message": "must be an ISO 8601 date-time"})
+    positions = body.get("positions")
+    if not isinstance(positions, list):
+        details.append({"field": "positions", "message": "must be a list"})
+        positions = []
+    for index, position in enumerate(positions):
+        where = f"positions[{index}]"
+        if not isinstance(position, dict):
+            details.append({"field": where, "message": "must be an object"})
+            continue
+        if not isinstance(position.get("sku"), str) or not position["sku"]:
+            details.append({"field": f"{where}.sku", "message": "is required"})
+        qty = position.get("available_qty")
+        if isinstance(qty, bool) or not isinstance(qty, int):
+            details.append({"field": f"{where}.available_qty", "message": "must be a whole number"})
+    if details:
+        raise validation_error(details, "The ATS update is not valid.")
+    clean = [{"sku": p["sku"], "available_qty": p["available_qty"]} for p in positions]
+    return AtsBatch.objects.create(
+        batch_id=f"ATS-{uuid.uuid4().hex[:20].upper()}",
+        location=location,
+        as_of=as_of,
+        positions=clean,
+        status="QUEUED",
+        created_at=timezone.now(),
+    )
+
+
+def apply_due_batches() -> int:
+    """Apply every queued batch older than the batch cycle, oldest first; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=faults.batch_cycle_seconds())
+    due = list(
+        AtsBatch.objects.filter(status="QUEUED", created_at__lte=cutoff)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    )
+    return sum(1 for batch_id in due if apply_batch(batch_id))
+
+
+def apply_batch(batch_pk: int) -> bool:
+    """All or nothing: a batch with any bad position is FAILED and changes nothing."""
+    with transaction.atomic():
+        batch = AtsBatch.objects.filter(pk=batch_pk, status="QUEUED").first()
+        if batch is None:  # another thread applied it first
+            return False
+        positions = batch.positions or []
+        known = set(Item.objects.filter(sku__in={p["sku"] for p in positions}).values_list("sku", flat=True))
+        errors = []
+        for index, position in enumerate(positions):
+            if position["sku"] not in known:
+                errors.append(
+                    {
+                        "field": f"positions[{index}].sku",
+                        "sku": position["sku"],
+                        "message": f"unknown SKU '{position['sku']}'",
+                    }
+                )
+            if position["available_qty"] < 0:
+                errors.append(
+                    {
+                        "field": f"positions[{index}].available_qty",
+                        "sku": position["sku"],
+                        "message": f"available_qty {position['available_qty']} is negative",
+                    }
+                )
+        now = timezone.now()
+        if errors:
+            batch.status, batch.errors = "FAILED", errors
+            batch.save(update_fields=["status", "errors"])
+            return True
+        latest = {p["sku"]: p["available_qty"] for p in positions}  # a repeated SKU: the last one wins
+        rows = {
+            row.sku: row for row in InventoryPosition.objects.filter(location=batch.location, sku__in=latest)
+        }
+        for sku, qty in latest.items():
+            row = rows.get(sku) or InventoryPosition(sku=sku, location=batch.location)
+            row.channel_available, row.channel_available_as_of = qty, batch.as_of
+            rows[sku] = row
+        InventoryPosition.objects.bulk_update(
+            [r for r in rows.values() if r.pk],
+            ["channel_available", "channel_available_as_of"],
+            batch_size=500,
+        )
+        InventoryPosition.objects.bulk_create([r for r in rows.values() if not r.pk], batch_size=500)
+        batch.status, batch.applied_at = "APPLIED", now
+        batch.save(update_fields=["status", "applied_at"])
+    return True
