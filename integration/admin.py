@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from integration.models import CarrierMapping, Item, MessageLog, Order, OrderEvent, OrderLine, SyncCursor, WarehouseMapping
+from integration.models import (
+    CarrierMapping,
+    Item,
+    MessageLog,
+    Order,
+    OrderEvent,
+    OrderLine,
+    SyncCursor,
+    WarehouseMapping,
+)
 
 
 @admin.register(WarehouseMapping)

@@ -197,6 +197,9 @@ class OrderEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.from_status}->{self.to_status}"
+
 
 class SyncCursor(models.Model):
     """Where a pull got to, and when it last succeeded (for the stalled-flow alert)."""

@@ -90,7 +90,8 @@ def validate_order(order: Mapping[str, Any], lookups: Lookups) -> list[Problem]:
         elif status != "LIVE":
             problems.append(Problem(
                 catalogue.ORDER_SKU_NOT_LIVE.code,
-                f"Line {line_no}: SKU '{sku}' is {status} in Blue Cherry, not LIVE, so it cannot be sent to the warehouse.",
+                f"Line {line_no}: SKU '{sku}' is {status} in Blue Cherry, not LIVE, "
+                "so it cannot be sent to the warehouse.",
                 sku,
             ))
     return problems

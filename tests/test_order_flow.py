@@ -104,7 +104,7 @@ def test_an_order_failing_pre_validation_is_quarantined_and_not_sent(world, chan
 
 
 def test_an_order_with_several_problems_lists_every_one(world):
-    bluecherry, seko = world
+    bluecherry, _ = world
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-M", ship_via="ZZFAST",
                                                ship_to=ShipToFactory(city="", postcode="")))
     run_flow()
@@ -139,13 +139,14 @@ def test_adding_a_mapping_row_releases_every_order_it_blocked(world, django_capt
     assert Order.objects.filter(status=Status.QUARANTINED).count() == 4
     with django_capture_on_commit_callbacks(execute=True):
         CarrierMapping.objects.create(bc_ship_via="DPDNXT", seko_courier_name="DPD", seko_courier_service="12")
-    assert set(Order.objects.filter(status=Status.SENT).values_list("ord_num", flat=True)) == {"SO-B0", "SO-B1", "SO-B2"}
+    sent = set(Order.objects.filter(status=Status.SENT).values_list("ord_num", flat=True))
+    assert sent == {"SO-B0", "SO-B1", "SO-B2"}
     assert Order.objects.get(ord_num="SO-OTHER").status == Status.QUARANTINED
     assert set(seko_orders(seko)) == {"SO-B0", "SO-B1", "SO-B2"}
 
 
 def test_reactivating_a_warehouse_mapping_releases_its_orders(world, django_capture_on_commit_callbacks, monkeypatch):
-    bluecherry, seko = world
+    bluecherry, _ = world
     monkeypatch.setattr(Conf, "SYNC", True)
     WarehouseMapping.objects.filter(bc_location="UK3PL").update(active=False)
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-W"))
@@ -207,7 +208,7 @@ def test_a_seko_rejection_becomes_an_exception_of_its_kind(world, setup, kind):
 
 
 def test_a_product_seko_does_not_know_is_a_product_rejection(world):
-    bluecherry, seko = world
+    bluecherry, _ = world
     bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku="ONLY-IN-BC")])
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-P", lines=[LineFactory(line_no=1, sku="ONLY-IN-BC")]))
     run_flow()
@@ -291,7 +292,7 @@ def test_orders_sharing_one_timestamp_across_pages_are_all_taken_once(world, blu
     generated = bluecherry.control("POST", "_sim/generate", {"orders": 450, "items": 30, "seed": 3, "mix": {},
                                                              "locations": ["UK3PL"], "ship_vias": ["RMNDAY"]})
     assert generated["orders"] == 450
-    seen, applied = orders.pull_released_orders()
+    _, applied = orders.pull_released_orders()
     assert applied == 450 and Order.objects.count() == 450
     seen_again, applied_again = orders.pull_released_orders()
     assert seen_again >= 450 and applied_again == 0  # the overlap re-reads, de-duplicated

@@ -46,7 +46,8 @@ def test_repeated_skus_become_one_seko_line_remembering_the_blue_cherry_lines():
 @given(st.lists(st.tuples(st.sampled_from(["A", "B", "C", "D"]), st.integers(1, 50),
                           st.decimals(min_value=0, max_value=500, places=2)), min_size=1, max_size=12))
 def test_consolidation_keeps_quantities_and_covers_every_line_once(raw_lines):
-    lines = [{"line_no": i + 1, "sku": s, "qty_ordered": q, "unit_price": str(p)} for i, (s, q, p) in enumerate(raw_lines)]
+    lines = [{"line_no": i + 1, "sku": s, "qty_ordered": q, "unit_price": str(p)}
+             for i, (s, q, p) in enumerate(raw_lines)]
     result = consolidate_lines(lines)
     assert len({line.sku for line in result}) == len(result)
     assert sum(line.quantity for line in result) == sum(q for _, q, _ in raw_lines)

@@ -65,7 +65,8 @@ def test_a_sku_blue_cherry_does_not_know_is_not_live():
 
 
 def test_zero_and_negative_quantities_are_problems():
-    order = BlueCherryOrderFactory(lines=[LineFactory(line_no=1, qty_ordered=0), LineFactory(line_no=2, qty_ordered=-1)])
+    order = BlueCherryOrderFactory(lines=[LineFactory(line_no=1, qty_ordered=0),
+                                          LineFactory(line_no=2, qty_ordered=-1)])
     assert kinds(order) == [catalogue.ORDER_INVALID_LINES.code] * 2
 
 

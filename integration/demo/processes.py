@@ -3,6 +3,7 @@ on the way out, whether the demo ends, fails, or is interrupted (Ctrl-C, SIGTERM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,7 +45,8 @@ class Supervisor:
         return handle
 
     def simulator(self, name: str, extra_env: dict[str, str] | None = None) -> RunningSimulator:
-        sim = start_simulator(name, self.data_dir / f"sim-{name}.sqlite3", extra_env=extra_env, log_file=self._log(name))
+        db_path = self.data_dir / f"sim-{name}.sqlite3"
+        sim = start_simulator(name, db_path, extra_env=extra_env, log_file=self._log(name))
         self.simulators.append(sim)
         self.say(f"{name} simulator up at {sim.base_url}")
         return sim
@@ -74,18 +76,19 @@ class Supervisor:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {self.data_dir / (name + '.log')}")
 
     def stop_all(self) -> None:
+        # SIGTERM to each main process only: a django-q2 cluster stops its own workers cleanly
+        # (signalling the whole group at once makes it wait for workers already gone).
         for _, process in reversed(self.processes):
             if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                process.terminate()
         for _, process in reversed(self.processes):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                process.kill()
                 process.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # anything it left behind
         for sim in self.simulators:
             sim.stop()
         for handle in self._logs:

@@ -414,7 +414,8 @@ def release_orders_blocked_by_mapping(*, location: str | None = None, ship_via: 
         held = held.filter(ship_via=ship_via)
     mapping_kinds = {catalogue.MAPPING_WAREHOUSE_UNKNOWN.code, catalogue.MAPPING_CARRIER_UNKNOWN.code,
                      catalogue.ORDER_REJECTED_MAPPING.code}
-    blocked = [o for o in held.only("pk", "status", "problems") if any(p.get("kind") in mapping_kinds for p in o.problems)]
+    blocked = [o for o in held.only("pk", "status", "problems")
+               if any(p.get("kind") in mapping_kinds for p in o.problems)]
     return _release(blocked, "A cross-reference row it needed was saved")
 
 

@@ -30,7 +30,8 @@ def render_markdown() -> str:
             continue
         lines += ["", f"## Owned by `{owner.value}`"]
         for kind in owned:
-            lines += ["", f"### `{kind.code}`: {kind.title}", "", f"Category: {kind.category.value}.", "", kind.playbook]
+            lines += ["", f"### `{kind.code}`: {kind.title}", "", f"Category: {kind.category.value}.", ""]
+            lines.append(kind.playbook)
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,171 @@
+"""Client of the Blue Cherry API (behind Azure API Management): the only code that speaks to it.
+
+Errors come as ``{"error": {"code", "message", "details"}}``: 404 is ``NotFound``, any other
+4xx ``Rejected`` with the message and details; transient failures and 401/403 are handled by
+the shared HTTP layer. Lists are paged with ``next_page``; the iterators follow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from integration.clients.errors import MalformedPayload, NotFound, Rejected
+from integration.clients.http import HttpClient, OnExchange, Reply, utc_iso
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _day(value: date | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        raise ValueError("give a date, not a datetime")
+    return value.isoformat()
+
+
+class BlueCherryClient(HttpClient):
+    """Blue Cherry over HTTP. Methods return decoded JSON or raise the errors of ``errors.py``."""
+
+    system = "bluecherry"
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: tuple[float, float] = (3.0, 20.0),
+                 max_retries: int = 2, backoff: float = 0.5, on_exchange: OnExchange | None = None,
+                 **kwargs: Any):
+        super().__init__(base_url, timeout=timeout, max_retries=max_retries, backoff=backoff,
+                         on_exchange=on_exchange, headers={"Ocp-Apim-Subscription-Key": api_key},
+                         secrets=[api_key], **kwargs)
+
+    def _call(self, operation: str, method: str, path: str, *, params: dict[str, Any] | None = None,
+              body: Any = None, idempotent: bool = True, read: Callable[[Any], Any] | None = None) -> Any:
+        """One call: the decoded JSON of a 2xx reply (through ``read`` when given)."""
+
+        def parse(reply: Reply) -> Any:
+            http = reply.status_code
+            if http >= 400:
+                raise self._refusal(path, reply)
+            if http < 200 or http >= 300:
+                raise self.error(MalformedPayload, f"Blue Cherry {path}: unexpected HTTP {http}", reply)
+            data = self.decode_json(reply) if reply.text.strip() else None
+            if read is None:
+                return data
+            try:
+                return read(data)
+            except MalformedPayload as exc:
+                raise self.error(MalformedPayload, f"Blue Cherry {operation}: {exc}", reply) from None
+
+        return self.request(operation, method, path, params=params, json_body=body, idempotent=idempotent,
+                            parse=parse)
+
+    def _refusal(self, path: str, reply: Reply) -> Rejected:
+        http = reply.status_code
+        try:
+            error = self.decode_json(reply).get("error")
+        except (MalformedPayload, AttributeError):
+            error = None
+        if isinstance(error, dict):
+            message = str(error.get("message") or f"HTTP {http}")
+            code, details = error.get("code"), error.get("details")
+        else:
+            message, code, details = f"HTTP {http}: {reply.text[:300]}", None, None
+        cls = NotFound if http == 404 else Rejected
+        return self.error(cls, f"Blue Cherry rejected {path}: {message}", reply, remote_message=message,
+                          code=code, status_code=http, details=details if isinstance(details, list) else None)
+
+    @staticmethod
+    def _object(data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise MalformedPayload(f"expected a JSON object, got {str(data)[:200]!r}")
+        return data
+
+    def _get_object(self, operation: str, path: str) -> dict:
+        return self._call(operation, "GET", path, read=self._object)
+
+    def _pages(self, operation: str, path: str, params: dict[str, Any], page_size: int) -> Iterator[dict]:
+        """Every result of a paged list, following ``next_page`` until it is null."""
+
+        def read_page(page: int) -> Callable[[Any], tuple[list, int | None]]:
+            def read(data: Any) -> tuple[list, int | None]:
+                results = self._object(data).get("results")
+                if not isinstance(results, list):
+                    raise MalformedPayload("no results list in the page")
+                next_page = data.get("next_page")
+                if next_page is None:
+                    return results, None
+                if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
+                    raise MalformedPayload(f"next_page {next_page!r} after page {page}")
+                return results, next_page
+
+            return read
+
+        page: int | None = 1
+        while page is not None:
+            results, page = self._call(operation, "GET", path, params={**params, "page": page,
+                                                                        "page_size": page_size},
+                                       read=read_page(page))
+            yield from results
+
+    # --- items --------------------------------------------------------------------------
+
+    def iter_items(self, updated_since: datetime | None = None, status: str | None = None,
+                   page_size: int = 200) -> Iterator[dict]:
+        params = {"updated_since": utc_iso(updated_since) if updated_since else None, "status": status}
+        return self._pages("iter_items", "items", params, page_size)
+
+    def get_item(self, sku: str) -> dict:
+        return self._get_object("get_item", f"items/{_segment(sku)}")
+
+    def set_item_status(self, sku: str, status: str, wms_reference: str | None = None) -> dict:
+        """Set the item's status (``LIVE`` once Seko has it); returns the item."""
+        return self._call("set_item_status", "POST", f"items/{_segment(sku)}/status",
+                          body={"status": status, "wms_reference": wms_reference}, read=self._object)
+
+    # --- sales orders -------------------------------------------------------------------
+
+    def iter_sales_orders(self, status: str, updated_since: datetime | None = None,
+                          page_size: int = 200) -> Iterator[dict]:
+        params = {"status": status, "updated_since": utc_iso(updated_since) if updated_since else None}
+        return self._pages("iter_sales_orders", "sales-orders", params, page_size)
+
+    def get_sales_order(self, ord_num: str) -> dict:
+        return self._get_object("get_sales_order", f"sales-orders/{_segment(ord_num)}")
+
+    def pick_ticket(self, ord_num: str, wms_reference: str) -> dict:
+        """Tell Blue Cherry the warehouse has the order (status PICKING). Repeating it with the
+        same reference is a no-op, so it is safe to retry."""
+        return self._call("pick_ticket", "POST", f"sales-orders/{_segment(ord_num)}/pick-ticket",
+                          body={"wms_reference": wms_reference}, read=self._object)
+
+    # --- shipments, invoices --------------------------------------------------------------
+
+    def create_shipment(self, payload: dict) -> dict:
+        """Create the order's shipment (and with it the invoice). Blue Cherry dedupes on
+        ``wms_dispatch_id``: a repeat answers 200 with the same numbers, so retrying is safe."""
+        return self._call("create_shipment", "POST", "shipments", body=payload, read=self._object)
+
+    def iter_shipments(self, ord_num: str | None = None, ship_date: date | str | None = None,
+                       page_size: int = 200) -> Iterator[dict]:
+        return self._pages("iter_shipments", "shipments", {"ord_num": ord_num, "ship_date": _day(ship_date)},
+                           page_size)
+
+    def iter_invoices(self, invoice_date: date | str | None = None, page_size: int = 200) -> Iterator[dict]:
+        return self._pages("iter_invoices", "invoices", {"invoice_date": _day(invoice_date)}, page_size)
+
+    # --- inventory ----------------------------------------------------------------------
+
+    def iter_inventory(self, location: str, page_size: int = 200) -> Iterator[dict]:
+        return self._pages("iter_inventory", "inventory", {"location": location}, page_size)
+
+    def post_ats_update(self, location: str, as_of: datetime, positions: list[dict]) -> dict:
+        """Queue available-to-sell figures; returns ``{"batch_id", "accepted"}``. Not repeated
+        once it may have reached Blue Cherry: a second batch would be applied too."""
+        body = {"location": location, "as_of": utc_iso(as_of), "positions": positions}
+        return self._call("post_ats_update", "POST", "inventory/ats-updates", body=body, idempotent=False,
+                          read=self._object)
+
+    def ats_batch(self, batch_id: str) -> dict:
+        return self._get_object("ats_batch", f"inventory/ats-updates/{_segment(batch_id)}")
