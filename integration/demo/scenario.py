@@ -145,7 +145,8 @@ def warehouse_clock(supervisor: Supervisor, bluecherry: RunningSimulator, seko: 
         supervisor.check_alive()
         async_task("integration.tasks.sync_orders", task_name="sync_orders")
         if tick % 6 == 5:
-            seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick)
+            # Clean orders: the planted problems of the first batch are enough to look at.
+            seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick, mix={})
         if tick % 4 == 3:
             seko.control("POST", "_sim/warehouse/advance", {"orders": 3, "seed": seed_value + tick})
         tick += 1
