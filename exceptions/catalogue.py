@@ -149,6 +149,16 @@ ORDER_PICK_TICKET_FAILED = _kind(
 )
 
 
+RECORD_MALFORMED = _kind(
+    "integration.malformed_record", "A record from Blue Cherry could not be read",
+    Owner.ADMIN, Category.DATA,
+    """A pulled record breaks the contract (a missing key, an unreadable timestamp, repeated
+    line numbers...). It was skipped and the rest of the pull went on; the raw record is kept
+    on this exception. Have it corrected in Blue Cherry: the next version is taken normally and
+    this closes itself.""",
+)
+
+
 def get(code: str) -> Kind:
     """Return the kind for ``code``; an unknown code is a programming error."""
     return KINDS[code]

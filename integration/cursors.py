@@ -10,6 +10,8 @@ little.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,12 +21,25 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from exceptions import catalogue
+from exceptions import services as queue
 from integration.models import SyncCursor
+
+
+class MalformedRecord(ValueError):
+    """A pulled record breaks the contract; ``key`` names it when it can be named."""
+
+    def __init__(self, message: str, key: str = ""):
+        super().__init__(message)
+        self.key = key
 
 
 def parse_timestamp(value: Any) -> datetime:
     """Blue Cherry's ISO 8601 UTC text as an aware datetime; a clear error for anything else."""
-    parsed = parse_datetime(str(value)) if value else None
+    try:
+        parsed = parse_datetime(str(value)) if value else None
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.utc)
@@ -64,9 +79,14 @@ def _pull(
     try:
         for record in fetch(since):
             seen += 1
-            if handle(record):
-                applied += 1
-            stamp = parse_timestamp(record.get("updated_at"))
+            try:
+                if handle(record):
+                    applied += 1
+                stamp = parse_timestamp(record.get("updated_at"))
+            except MalformedRecord as error:
+                # One bad record must not stall the pull for every record behind it.
+                _report_malformed(cursor.name, record, error)
+                continue
             if furthest is None or stamp > furthest:
                 furthest = stamp
             if seen % checkpoint_every == 0:
@@ -76,3 +96,12 @@ def _pull(
         raise
     SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest, last_success_at=timezone.now(), last_error="")
     return seen, applied
+
+
+def _report_malformed(cursor_name: str, record: Any, error: MalformedRecord) -> None:
+    raw = json.dumps(record, indent=2, default=str)
+    key = error.key or "sha1-" + hashlib.sha1(raw.encode()).hexdigest()[:12]
+    queue.raise_exception(
+        catalogue.RECORD_MALFORMED, f"record:{cursor_name}:{key}",
+        f"A record pulled by '{cursor_name}' was skipped: {error}", response_payload=raw,
+    )

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+
 from exceptions import catalogue
 
 # Seko's required address fields (its own messages: "The City field is required." ...),
@@ -95,6 +97,37 @@ def validate_order(order: Mapping[str, Any], lookups: Lookups) -> list[Problem]:
                 sku,
             ))
     return problems
+
+
+def order_record_problems(record: Any) -> list[str]:
+    """What makes a pulled order record unreadable (as opposed to a readable order with
+    problems, which ``validate_order`` finds). Empty when it can be taken."""
+    if not isinstance(record, Mapping):
+        return [f"expected an object, got {type(record).__name__}"]
+    problems = []
+    if not str(record.get("ord_num") or "").strip():
+        problems.append("it has no ord_num")
+    if not _is_timestamp(record.get("updated_at")):
+        problems.append(f"updated_at {record.get('updated_at')!r} is not an ISO 8601 timestamp")
+    if not isinstance(record.get("ship_to") or {}, Mapping):
+        problems.append("ship_to is not an object")
+    lines = record.get("lines")
+    if lines is not None and not isinstance(lines, list):
+        problems.append("lines is not a list")
+    elif lines:
+        numbers = [line.get("line_no") if isinstance(line, Mapping) else None for line in lines]
+        if any(not isinstance(n, int) or isinstance(n, bool) for n in numbers):
+            problems.append("every line needs an object with a whole-number line_no")
+        elif len(set(numbers)) != len(numbers):
+            problems.append(f"line numbers repeat: {sorted(numbers)}")
+    return problems
+
+
+def _is_timestamp(value: Any) -> bool:
+    try:
+        return bool(value) and parse_datetime(str(value)) is not None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return False
 
 
 def classify_seko_rejection(remote_message: str) -> catalogue.Kind:

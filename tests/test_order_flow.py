@@ -296,3 +296,21 @@ def test_orders_sharing_one_timestamp_across_pages_are_all_taken_once(world, blu
     assert applied == 450 and Order.objects.count() == 450
     seen_again, applied_again = orders.pull_released_orders()
     assert seen_again >= 450 and applied_again == 0  # the overlap re-reads, de-duplicated
+
+
+def test_an_unreadable_order_record_is_skipped_kept_and_named_and_the_pull_goes_on(world):
+    bluecherry, _ = world
+    repeated_line_numbers = [LineFactory(line_no=1), LineFactory(line_no=1)]
+    release(bluecherry, BlueCherryOrderFactory(ord_num="SO-BAD", lines=repeated_line_numbers),
+            BlueCherryOrderFactory(ord_num="SO-GOOD"))
+    run_flow()
+    assert Order.objects.get(ord_num="SO-GOOD").status == Status.SENT
+    assert not Order.objects.filter(ord_num="SO-BAD").exists()  # nothing half-written
+    exc = IntegrationException.objects.get(kind=catalogue.RECORD_MALFORMED.code, status="open")
+    assert exc.trace_key == "record:orders.released:SO-BAD"
+    assert "line numbers repeat" in exc.message and '"SO-BAD"' in exc.response_payload
+    bluecherry.control("PATCH", "_sim/orders/SO-BAD", {"lines": [LineFactory(line_no=1)]})
+    run_flow()
+    assert Order.objects.get(ord_num="SO-BAD").status == Status.SENT
+    exc.refresh_from_db()
+    assert exc.status == "resolved"

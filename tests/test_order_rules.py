@@ -91,3 +91,18 @@ def test_seko_rejection_messages_map_to_kinds():
     }
     for message, kind in cases.items():
         assert classify_seko_rejection(message) == kind, message
+
+
+def test_an_order_record_that_breaks_the_contract_is_named_unreadable():
+    from integration.order_rules import order_record_problems
+
+    assert order_record_problems(BlueCherryOrderFactory()) == []
+    assert order_record_problems([1, 2]) == ["expected an object, got list"]
+    problems = order_record_problems(BlueCherryOrderFactory(ord_num="", updated_at="yesterday", ship_to="x",
+                                                            lines=[LineFactory(line_no=2), LineFactory(line_no=2)]))
+    assert problems == ["it has no ord_num", "updated_at 'yesterday' is not an ISO 8601 timestamp",
+                        "ship_to is not an object", "line numbers repeat: [2, 2]"]
+    assert order_record_problems(BlueCherryOrderFactory(updated_at="2026-13-45T00:00:00Z")) == [
+        "updated_at '2026-13-45T00:00:00Z' is not an ISO 8601 timestamp"]
+    assert order_record_problems(BlueCherryOrderFactory(lines=[{"sku": "A"}])) == [
+        "every line needs an object with a whole-number line_no"]

@@ -27,8 +27,13 @@ def pull_items() -> tuple[int, int]:
 
 def apply_item(payload: dict[str, Any]) -> bool:
     """Upsert one item from Blue Cherry; False when this version was already applied."""
-    sku = str(payload["sku"])
-    updated_at = cursors.parse_timestamp(payload.get("updated_at"))
+    sku = str(payload.get("sku") or "").strip()
+    try:
+        updated_at = cursors.parse_timestamp(payload.get("updated_at"))
+    except ValueError as error:
+        raise cursors.MalformedRecord(str(error), key=sku) from error
+    if not sku:
+        raise cursors.MalformedRecord("the item has no sku")
     existing = Item.objects.filter(sku=sku).first()
     if existing is not None and existing.bc_updated_at >= updated_at:
         return False

@@ -38,7 +38,13 @@ from integration.flows.items import sku_statuses
 from integration.messagelog import about_order
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
 from integration.order_mapper import map_order
-from integration.order_rules import Lookups, Problem, classify_seko_rejection, validate_order
+from integration.order_rules import (
+    Lookups,
+    Problem,
+    classify_seko_rejection,
+    order_record_problems,
+    validate_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +78,12 @@ def pull_released_orders() -> tuple[int, int]:
 
 def ingest_order(payload: dict[str, Any]) -> bool:
     """Take one version of a RELEASED order. False when this version was already taken."""
+    unreadable = order_record_problems(payload)
+    if unreadable:
+        key = str(payload.get("ord_num") or "") if isinstance(payload, dict) else ""
+        raise cursors.MalformedRecord("; ".join(unreadable), key=key)
     ord_num = str(payload["ord_num"])
+    queue.auto_resolve(f"record:{RELEASED_CURSOR}:{ord_num}", [catalogue.RECORD_MALFORMED], "A readable version came")
     updated_at = cursors.parse_timestamp(payload.get("updated_at"))
     with transaction.atomic():
         order = Order.objects.filter(ord_num=ord_num).first()
