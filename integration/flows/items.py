@@ -21,8 +21,8 @@ CURSOR = "items"
 
 def pull_items() -> tuple[int, int]:
     """Pull new and changed items; returns (seen, applied)."""
-    client = bluecherry_client()
-    return cursors.pull(CURSOR, lambda since: client.iter_items(updated_since=since), apply_item)
+    with bluecherry_client() as client:
+        return cursors.pull(CURSOR, lambda since: client.iter_items(updated_since=since), apply_item)
 
 
 def apply_item(payload: dict[str, Any]) -> bool:

@@ -34,6 +34,7 @@ from exceptions import services as queue
 from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
+from integration.clients.seko import SekoClient
 from integration.flows.items import sku_statuses
 from integration.messagelog import about_order
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
@@ -70,10 +71,11 @@ REWORKABLE = [Status.RECEIVED, Status.QUARANTINED, Status.REJECTED]
 
 def pull_released_orders() -> tuple[int, int]:
     """Pull new and changed RELEASED orders; returns (seen, applied)."""
-    client = bluecherry_client()
-    return cursors.pull(
-        RELEASED_CURSOR, lambda since: client.iter_sales_orders(status="RELEASED", updated_since=since), ingest_order
-    )
+    with bluecherry_client() as client:
+        return cursors.pull(
+            RELEASED_CURSOR, lambda since: client.iter_sales_orders(status="RELEASED", updated_since=since),
+            ingest_order,
+        )
 
 
 def ingest_order(payload: dict[str, Any]) -> bool:
@@ -172,13 +174,14 @@ def send_due_orders(limit: int | None = None) -> int:
     if not batch:
         return 0
     lookups = _lookups({line.sku for line in OrderLine.objects.filter(order__in=batch)})
-    for order in batch:
-        try:
-            with about_order(order):
-                send_order(order, lookups)
-        except Exception:  # one bad order must not stop the batch; it goes back to waiting
-            log.exception("unexpected failure sending %s", order.ord_num)
-            _retry_later(order, "Unexpected error; see the worker log")
+    with seko_client() as seko:  # one session for the batch: connections are reused
+        for order in batch:
+            try:
+                with about_order(order):
+                    send_order(order, lookups, seko)
+            except Exception:  # one bad order must not stop the batch; it goes back to waiting
+                log.exception("unexpected failure sending %s", order.ord_num)
+                _retry_later(order, "Unexpected error; see the worker log")
     return len(batch)
 
 
@@ -195,7 +198,7 @@ def _lookups(skus: set[str]) -> Lookups:
     )
 
 
-def send_order(order: Order, lookups: Lookups) -> None:
+def send_order(order: Order, lookups: Lookups, seko: SekoClient) -> None:
     """Validate a claimed (SENDING) order, then quarantine it or send it to Seko."""
     payload = order.raw
     problems = validate_order(payload, lookups)
@@ -206,7 +209,6 @@ def send_order(order: Order, lookups: Lookups) -> None:
     courier_name, courier_service = lookups.carriers[order.ship_via]
     dc_code = lookups.warehouses[order.location]
     body, seko_lines = map_order(payload, dc_code=dc_code, courier_name=courier_name, courier_service=courier_service)
-    seko = seko_client()
     try:
         result = seko.submit_order(body)
         guid = result.guid
@@ -311,12 +313,12 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
     )
     if not owed:
         return 0
-    client = bluecherry_client()
     done = 0
-    for order in owed:
-        with about_order(order):
+    with bluecherry_client() as client:
+        for order in owed:
             try:
-                client.pick_ticket(order.ord_num, order.seko_guid)
+                with about_order(order):
+                    client.pick_ticket(order.ord_num, order.seko_guid)
             except Rejected as error:
                 queue.raise_exception(
                     catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
@@ -329,10 +331,10 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
                     f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
                 )
                 break  # the rest would fail the same way; the next run tries again
-        if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
-            _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
-            queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
-            done += 1
+            if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
+                _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
+                queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
+                done += 1
     if done:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
     return done
@@ -341,11 +343,11 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
 # --- 4. Cancels ----------------------------------------------------------------------------
 
 def pull_cancelled_orders() -> tuple[int, int]:
-    client = bluecherry_client()
-    return cursors.pull(
-        CANCELLED_CURSOR, lambda since: client.iter_sales_orders(status="CANCELLED", updated_since=since),
-        take_cancel,
-    )
+    with bluecherry_client() as client:
+        return cursors.pull(
+            CANCELLED_CURSOR, lambda since: client.iter_sales_orders(status="CANCELLED", updated_since=since),
+            take_cancel,
+        )
 
 
 def take_cancel(payload: dict[str, Any]) -> bool:
