@@ -92,6 +92,8 @@ class Order(models.Model):
         SENDING = "sending", "Being sent to Seko"
         SENT = "sent", "Sent for fulfilment"
         REJECTED = "rejected", "Rejected by Seko"
+        DISPATCHED = "dispatched", "Dispatched"
+        PARTIALLY_DISPATCHED = "partially_dispatched", "Dispatched short (remainder cancelled)"
         CANCELLED = "cancelled", "Cancelled"
         CANCEL_REFUSED = "cancel_refused", "Cancel refused by Seko"
 
@@ -122,6 +124,8 @@ class Order(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Blue Cherry told (pick ticket -> PICKING); null while that is still owed.
     pick_ticket_at = models.DateTimeField(null=True, blank=True)
+    # Set when Seko's dispatch confirmation is accepted (the dispatch-confirmation flow).
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
