@@ -139,6 +139,38 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
+# --- The dashboard (issue 3): htmx, token auth for the API, the OpenAPI schema, the nav ------
+INSTALLED_APPS += [
+    "rest_framework.authtoken",  # `manage.py drf_create_token <user>` for API clients
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the app itself, no CDN
+    "django_htmx",
+]
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+# The nav in base.html is built from integration/navigation.py, filtered by the user's role.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("integration.navigation.nav")
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "rest_framework.authentication.SessionAuthentication",
+    "rest_framework.authentication.TokenAuthentication",
+    "rest_framework.authentication.BasicAuthentication",
+]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Blue Cherry ↔ Seko bridge API",
+    "DESCRIPTION": "Exceptions, orders and cross-reference tables, with the same role checks as the screens "
+                   "(docs/permissions.md). Session or token auth (`Authorization: Token <key>`).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Rows per page on the dashboard's lists.
+DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
+# How long Seko's reference lists (DCs, courier services) are trusted before they are asked again.
+SEKO_REFERENCE_CACHE_SECONDS = env_int("SEKO_REFERENCE_CACHE_SECONDS", 300)
+
 # --- The two remote systems -------------------------------------------------------------
 BLUECHERRY_BASE_URL = env_str("BLUECHERRY_BASE_URL", "http://127.0.0.1:8101/api/v1/")
 BLUECHERRY_API_KEY = env_str("BLUECHERRY_API_KEY", "bc-dev-key")
@@ -168,6 +200,24 @@ RETRY_MAX_SECONDS = env_float("RETRY_MAX_SECONDS", 1800.0)
 TRANSIENT_ALERT_AFTER = env_int("TRANSIENT_ALERT_AFTER", 3)
 SEKO_CANCEL_REASON_CODE = env_str("SEKO_CANCEL_REASON_CODE", "001")
 SYNC_INTERVAL_MINUTES = env_int("SYNC_INTERVAL_MINUTES", 1)
+
+# --- Stock (flow 4, issue 6) -----------------------------------------------------------
+# Published available = max(0, Seko free - buffer), buffer = ceil(velocity x lag x safety)
+# clamped to [MIN, MAX]; lag = our push interval + Blue Cherry's batch cycle. The defaults were
+# chosen with the oversell experiment (docs/stock.md, `manage.py bench --only oversell`).
+STOCK_VELOCITY_WINDOW_HOURS = env_float("STOCK_VELOCITY_WINDOW_HOURS", 6.0)
+STOCK_SAFETY_FACTOR = env_float("STOCK_SAFETY_FACTOR", 1.5)
+STOCK_BUFFER_MIN = env_int("STOCK_BUFFER_MIN", 0)
+STOCK_BUFFER_MAX = env_int("STOCK_BUFFER_MAX", 25)
+STOCK_PUSH_INTERVAL_MINUTES = env_float("STOCK_PUSH_INTERVAL_MINUTES", 5.0)
+BLUECHERRY_BATCH_CYCLE_MINUTES = env_float("BLUECHERRY_BATCH_CYCLE_MINUTES", 10.0)
+# A snapshot or audit finding further off than this (units) raises stock.drift.
+STOCK_DRIFT_TOLERANCE = env_int("STOCK_DRIFT_TOLERANCE", 2)
+# Seko advises a full stock query only a few times a day; movements are followed in between.
+STOCK_SNAPSHOT_INTERVAL_MINUTES = env_int("STOCK_SNAPSHOT_INTERVAL_MINUTES", 360)
+STOCK_AUDIT_INTERVAL_MINUTES = env_int("STOCK_AUDIT_INTERVAL_MINUTES", 60)
+# Positions per POST inventory/ats-updates.
+STOCK_PUSH_BATCH_SIZE = env_int("STOCK_PUSH_BATCH_SIZE", 1000)
 
 # --- django-q2 --------------------------------------------------------------------------
 # Chosen on purpose (PITFALLS.md): a task is never redelivered while it may still run
