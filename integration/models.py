@@ -218,3 +218,128 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
+
+
+# --- Dispatch confirmations: Seko -> Blue Cherry (issue 5) --------------------------------------
+# The webhook stores each POST raw (InboundPush) before anything else; workers split it into the
+# parts Seko numbered (PushPart, de-duplicated by InterfaceRecordId + SequenceNumber +
+# MessagePart), assemble a DispatchConfirmation's parts into one Dispatch (one per DispatchId),
+# check it against the data contract and post it to Blue Cherry as one shipment.
+
+
+class InboundPush(models.Model):
+    """One POST from Seko, exactly as it arrived. Kept whatever happens to it, so nothing
+    received is lost; workers claim pending rows in batches (PENDING -> PROCESSING by CAS)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        PROCESSING = "processing", "Being processed"
+        PROCESSED = "processed", "Processed"
+        REJECTED = "rejected", "Refused at the door (kept for inspection)"
+        FAILED = "failed", "Could not be processed"
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    body = models.TextField(help_text="The raw body, as received")
+    content_type = models.CharField(max_length=200, blank=True)
+    # Standard Webhooks message id, when the sender signs (never the Authorization header).
+    webhook_id = models.CharField(max_length=200, blank=True)
+    records = models.PositiveIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0, help_text="Parts in it that had already arrived")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"push #{self.pk} ({self.status})"
+
+
+class PushPart(models.Model):
+    """One delivered part of a Seko message. The triple below names it; the same triple again is
+    a repeat (counted in ``repeats``, otherwise ignored).
+
+    StockAdjustment parts are only stored here for now (``applied_at`` stays null): applying them
+    to stock positions is the stock flow's job (issue 6)."""
+
+    DISPATCH = "DispatchConfirmation"
+    TRACKING = "TrackingDetails"
+    STOCK = "StockAdjustment"
+
+    push = models.ForeignKey(InboundPush, null=True, blank=True, on_delete=models.SET_NULL, related_name="parts")
+    type = models.CharField(max_length=30, db_index=True)
+    interface_record_id = models.CharField(max_length=64)
+    sequence_number = models.CharField(max_length=64)
+    message_part = models.PositiveIntegerField(default=1)
+    message_total = models.PositiveIntegerField(default=1)
+    message_group_id = models.CharField(max_length=100, db_index=True)
+    # What the part is about: DispatchId (confirmation), DispatchNumber (tracking), ProductCode (stock).
+    ref = models.CharField(max_length=100, blank=True, db_index=True)
+    sales_order_number = models.CharField(max_length=50, blank=True, db_index=True)
+    fields = models.JSONField(help_text="The record, normalised by the Seko client")
+    repeats = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    # Set when the part has been used (assembled into a dispatch, tracking applied, stock applied).
+    applied_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["interface_record_id", "sequence_number", "message_part"],
+                                    name="one_push_part_per_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.interface_record_id}/{self.sequence_number}/{self.message_part}"
+
+
+class Dispatch(models.Model):
+    """One dispatch (a DispatchId), assembled from its parts or fetched by the poll, and what
+    became of it: quarantined against the data contract, or posted once as a Blue Cherry shipment."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Waiting to be checked and posted"
+        POSTING = "posting", "Being posted to Blue Cherry"
+        POSTED = "posted", "Posted to Blue Cherry"
+        QUARANTINED = "quarantined", "Quarantined: waiting for a fix"
+
+    class Source(models.TextChoices):
+        PUSH = "push", "Pushed by Seko"
+        POLL = "poll", "Recovered by the poll"
+
+    dispatch_id = models.CharField(max_length=100, unique=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="dispatches")
+    ord_num = models.CharField(max_length=50, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    source = models.CharField(max_length=5, choices=Source.choices, default=Source.PUSH)
+    confirmation = models.JSONField(help_text="The DispatchConfirmation, all parts assembled")
+    # What ops filled in, and later TrackingDetails: laid over the confirmation when it is checked.
+    overrides = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    repeats = models.PositiveIntegerField(default=0, help_text="Times the whole dispatch came again")
+    short = models.BooleanField(default=False, help_text="Shipped less than was open (remainder cancelled)")
+    shipment = models.JSONField(null=True, blank=True, help_text="What was posted to Blue Cherry")
+    bc_ship_num = models.CharField(max_length=40, blank=True)
+    bc_invoice_num = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "dispatches"
+
+    def __str__(self) -> str:
+        return f"{self.dispatch_id} ({self.ord_num}, {self.status})"
+
+    @property
+    def effective(self) -> dict:
+        """The confirmation as it is checked: Seko's fields with the fill-ins laid over them."""
+        return {**self.confirmation, **{k: v for k, v in self.overrides.items() if v not in (None, "")}}
+
