@@ -165,6 +165,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ExceptionStatusEnum": "exceptions.models.IntegrationException.Status",
+        "OrderStatusEnum": "integration.models.Order.Status",
+    },
 }
 # Rows per page on the dashboard's lists.
 DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from integration import views
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The dashboard (issue 3): exception queue, orders, cross-reference tables, the JSON API.
+    path("exceptions/", include("exceptions.urls")),
+    path("", include("integration.urls")),
+    path("api/", include("config.api_urls")),
 ]

@@ -47,7 +47,12 @@ class IntegrationException(models.Model):
                 fields=["kind", "trace_key"], condition=Q(status="open"), name="one_open_exception_per_kind_and_key"
             )
         ]
-        indexes = [models.Index(fields=["status", "owner", "kind"], name="exc_queue_idx")]
+        indexes = [
+            models.Index(fields=["status", "owner", "kind"], name="exc_queue_idx"),
+            # The queue's default and "age" sorts within a status (issue 3).
+            models.Index(fields=["status", "-last_seen_at"], name="exc_queue_recent_idx"),
+            models.Index(fields=["status", "first_seen_at"], name="exc_queue_age_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.trace_key} ({self.status})"

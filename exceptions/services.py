@@ -7,6 +7,7 @@ trace key, so two workers raising the same thing at once end with one row and tw
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -109,3 +110,132 @@ def open_kinds_for(trace_key: str) -> set[str]:
             "kind", flat=True
         )
     )
+
+
+# --- What a person does from the dashboard or the API (issue 3) -----------------------------
+# Retry, resolve with a note, assign; one at a time or in bulk. Each is recorded as an
+# ExceptionEvent with who and when, writes by compare-and-swap, and is safe to repeat.
+
+class ActionRefused(Exception):
+    """The action cannot be done to this exception; the message says why. Nothing was written."""
+
+
+ACTIONS = ("retry", "resolve", "assign")
+
+
+def retry(exception: IntegrationException, user: Any) -> str:
+    """Try again now: the linked order goes back to waiting (and is sent by the workers), or, for
+    a system that was not answering, every order waiting out a backoff is due at once. The
+    exception stays open until the object succeeds (it then closes itself)."""
+    from integration.flows import orders as order_flow  # the flows import this module
+    from integration.flows.orders import ActionRefused as OrderActionRefused
+
+    _require_open(exception)
+    kind = exception.kind_info
+    if exception.order_id is not None:
+        try:
+            outcome = order_flow.retry_order(exception.order, who=_name(user))
+        except OrderActionRefused as refused:
+            raise ActionRefused(str(refused)) from refused
+    elif kind is not None and kind.retries_on_its_own:
+        due = order_flow.retry_waiting_orders_now()
+        outcome = f"{due} waiting order(s) are due at once."
+    else:
+        playbook = kind.playbook if kind else "See the message."
+        raise ActionRefused(f"There is nothing to retry for {exception.kind} ({exception.trace_key}): {playbook}")
+    _enqueue_sending()
+    ExceptionEvent.objects.create(exception=exception, action="retried", actor=user, note=outcome)
+    return outcome
+
+
+def resolve_with_note(exception: IntegrationException, user: Any, note: str) -> str:
+    """Close an exception by hand. A note saying what was done is required."""
+    note = (note or "").strip()
+    if not note:
+        raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
+    _require_open(exception)
+    if not resolve(exception, user, note):
+        raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile by someone else; nothing changed.")
+    return f"Exception #{exception.pk} resolved."
+
+
+def assign(exception: IntegrationException, user: Any, assignee: Any) -> str:
+    """Give the exception to ``assignee`` (None: unassign). Assigning to the current assignee
+    changes nothing and records nothing."""
+    _require_open(exception)
+    if assignee is not None and not assignee.is_active:
+        raise ActionRefused(f"{assignee.username} is not an active user.")
+    current = exception.assigned_to_id
+    new = assignee.pk if assignee is not None else None
+    if current == new:
+        return f"Exception #{exception.pk} is already {'with ' + assignee.username if assignee else 'unassigned'}."
+    with transaction.atomic():
+        # Compare-and-swap on the assignee seen, so two people assigning at once both see the result.
+        changed = IntegrationException.objects.filter(pk=exception.pk, assigned_to_id=current).update(assigned_to=new)
+        if not changed:
+            raise ActionRefused(f"Exception #{exception.pk} was reassigned meanwhile; look again.")
+        note = f"to {assignee.username}" if assignee else "unassigned"
+        ExceptionEvent.objects.create(exception=exception, action="assigned", actor=user, note=note)
+    exception.assigned_to = assignee
+    return f"Exception #{exception.pk} assigned {note}."
+
+
+@dataclass
+class BulkResult:
+    done: dict[int, str] = field(default_factory=dict)  # pk -> what happened
+    refused: dict[int, str] = field(default_factory=dict)  # pk -> why not
+
+    def summary(self, action: str) -> str:
+        text = f"{action.capitalize()}: {len(self.done)} done"
+        if self.refused:
+            reasons = "; ".join(f"#{pk}: {why}" for pk, why in list(self.refused.items())[:5])
+            more = " …" if len(self.refused) > 5 else ""
+            text += f", {len(self.refused)} not done ({reasons}{more})"
+        return text + "."
+
+
+def bulk(action: str, pks: Iterable[int], user: Any, *, note: str = "", assignee: Any = None) -> BulkResult:
+    """Apply one action to many exceptions. Each succeeds or is refused on its own (one refusal
+    never stops the rest); a bad request (unknown action, no rows, resolve without a note) is
+    refused before anything is done."""
+    if action not in ACTIONS:
+        raise ActionRefused(f"Unknown action {action!r}; choose one of {', '.join(ACTIONS)}.")
+    wanted = sorted({int(pk) for pk in pks})
+    if not wanted:
+        raise ActionRefused("Select at least one exception.")
+    if action == "resolve" and not (note or "").strip():
+        raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
+    found = IntegrationException.objects.select_related("order").in_bulk(wanted)
+    result = BulkResult()
+    for pk in wanted:
+        exception = found.get(pk)
+        if exception is None:
+            result.refused[pk] = "no such exception"
+            continue
+        try:
+            if action == "retry":
+                result.done[pk] = retry(exception, user)
+            elif action == "resolve":
+                result.done[pk] = resolve_with_note(exception, user, note)
+            else:
+                result.done[pk] = assign(exception, user, assignee)
+        except ActionRefused as refused:
+            result.refused[pk] = str(refused)
+    return result
+
+
+def _require_open(exception: IntegrationException) -> None:
+    current = IntegrationException.objects.filter(pk=exception.pk).values_list("status", flat=True).first()
+    if current != IntegrationException.Status.OPEN:
+        raise ActionRefused(f"Exception #{exception.pk} is already resolved; nothing to do.")
+
+
+def _name(user: Any) -> str:
+    return getattr(user, "username", "") or ""
+
+
+def _enqueue_sending() -> None:
+    """Hand the sending to the workers now rather than at the next scheduled sync."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("integration.tasks.send_orders", task_name="send_orders"))

@@ -35,6 +35,23 @@ MATRIX: dict[str, frozenset[str]] = {
     "view_stock": frozenset({OPS, DATA, ADMIN}),
     "view_overdue": frozenset({CX, OPS, ADMIN}),
     "view_reconciliation": frozenset({FINANCE, ADMIN}),
+    "view_api_schema": frozenset(ALL_GROUPS),
+}
+
+# What each capability lets a person do, in words, for docs/permissions.md (``manage.py permissions``).
+DESCRIPTIONS: dict[str, str] = {
+    "view_overview": "See the overview: flow health, open exceptions, sent vs dispatched.",
+    "view_exceptions": "See the exception queue and each exception's detail.",
+    "act_on_exceptions": "Retry, resolve with a note and assign exceptions, one at a time or in bulk.",
+    "view_orders": "See orders and each order's timeline of messages and status changes.",
+    "retransmit_orders": "Re-fetch an order from Blue Cherry, re-validate it and send it now.",
+    "view_mappings": "See the cross-reference tables (warehouses, carriers/services) and export them as CSV.",
+    "edit_mappings": "Create, edit, deactivate and CSV-import cross-reference rows (which releases blocked orders).",
+    "view_items": "See the item master's sync status and audit findings.",
+    "view_stock": "See stock positions, buffers, last published values and drift.",
+    "view_overdue": "See orders overdue for fulfilment.",
+    "view_reconciliation": "See the daily reconciliation and export it.",
+    "view_api_schema": "Read the API's OpenAPI schema and its interactive docs.",
 }
 
 

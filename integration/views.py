@@ -1,32 +1,41 @@
-"""The first screens: a home page with the state of the flows. The full dashboard lives in
-exceptions/ and reconciliation/ views as it grows."""
+"""The overview (home) and the health check."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
-from exceptions.models import IntegrationException
-from integration.models import Order, SyncCursor
+from integration import overview
+from integration.models import Order
+from integration.roles import require
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
+def overview_context() -> dict:
+    flows, backlog = overview.flow_health()
+    chart, sent_total, dispatched_total = overview.sent_vs_dispatched_chart()
     orders_by_status = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
-    open_by_kind = (
-        IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
-        .values("kind", "owner")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-    )
-    context = {
-        "orders_by_status": [(label, orders_by_status.get(value, 0)) for value, label in Order.Status.choices],
-        "open_by_kind": open_by_kind,
-        "cursors": SyncCursor.objects.order_by("name"),
+    by_owner = overview.open_exceptions_by("owner")
+    return {
+        "open_total": sum(row["n"] for row in by_owner),
+        "flows": flows,
+        "backlog": backlog,
+        "by_kind": overview.kinds_with_titles(overview.open_exceptions_by("kind")),
+        "by_owner": by_owner,
+        "chart": chart, "sent_total": sent_total, "dispatched_total": dispatched_total,
+        "chart_hours": overview.CHART_HOURS,
+        "oldest": overview.oldest_open(),
+        "orders_by_status": [(value, label, orders_by_status.get(value, 0)) for value, label in Order.Status.choices],
     }
-    return render(request, "home.html", context)
+
+
+@require_GET
+@require("view_overview")
+def home(request: HttpRequest) -> HttpResponse:
+    # htmx refreshes the live panels every 30 s with the same view, rendering only the partial.
+    template = "_overview_live.html" if request.htmx else "home.html"
+    return render(request, template, overview_context())
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

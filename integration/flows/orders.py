@@ -462,3 +462,115 @@ def recover_stale_claims() -> int:
 
 def _event(order: Order, from_status: str, to_status: str, note: str) -> None:
     OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, note=note[:4000])
+
+
+# --- Actions a person takes from the dashboard (issue 3) ------------------------------------
+# Retry (put a held order back to waiting), retransmit (re-fetch from Blue Cherry, re-check and
+# send now) and the "this save will release N orders" preview. Every one is safe to repeat.
+
+class ActionRefused(Exception):
+    """A person asked for something that cannot be done to this order now; the message says
+    why in words they can act on. Nothing was written."""
+
+
+RETRYABLE = [Status.QUARANTINED, Status.REJECTED]
+MAPPING_BLOCK_KINDS = {
+    "location": {catalogue.MAPPING_WAREHOUSE_UNKNOWN.code, catalogue.ORDER_REJECTED_MAPPING.code},
+    "ship_via": {catalogue.MAPPING_CARRIER_UNKNOWN.code, catalogue.ORDER_REJECTED_MAPPING.code},
+}
+
+
+def retry_order(order: Order, who: str = "") -> str:
+    """Put a quarantined or rejected order back to waiting (compare-and-swap), or make a waiting
+    one due now; the next send re-checks it from scratch. Returns what happened, in words."""
+    by = f" by {who}" if who else ""
+    now = timezone.now()
+    for status in RETRYABLE:
+        if Order.objects.filter(pk=order.pk, status=status).update(
+            status=Status.RECEIVED, next_attempt_at=None, attempts=0, updated_at=now
+        ):
+            _event(order, status, Status.RECEIVED, f"Retry requested{by}; checking it again")
+            return f"Order {order.ord_num} is waiting to be checked and sent again."
+    if Order.objects.filter(pk=order.pk, status=Status.RECEIVED).update(next_attempt_at=None, updated_at=now):
+        return f"Order {order.ord_num} was already waiting; it is now due at once."
+    current = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
+    if current == Status.SENT and not Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=False).exists():
+        return f"Order {order.ord_num} is at Seko; Blue Cherry will be told again on the next run."
+    label = Status(current).label.lower() if current else "gone"
+    raise ActionRefused(f"Order {order.ord_num} is {label}; there is nothing to retry.")
+
+
+def retry_waiting_orders_now() -> int:
+    """Orders waiting out a backoff (Seko was down) become due at once; returns how many."""
+    return Order.objects.filter(status=Status.RECEIVED, next_attempt_at__isnull=False).update(next_attempt_at=None)
+
+
+def retransmit_order(order: Order, who: str = "") -> Order:
+    """Re-fetch the order from Blue Cherry, take that version, check it and send it now.
+
+    Only for orders not yet at Seko (waiting, quarantined, rejected): iHub cannot amend an order
+    after upload. A Blue Cherry failure raises ``ActionRefused`` with nothing written. Returns the
+    order as it is afterwards (sent, quarantined, rejected, or waiting after a Seko hiccup)."""
+    if order.status not in REWORKABLE:
+        raise ActionRefused(f"Order {order.ord_num} is {Status(order.status).label.lower()}; only an order not yet "
+                            "at Seko (waiting, quarantined or rejected) can be retransmitted.")
+    try:
+        with bluecherry_client() as client, about_order(order):
+            payload = client.get_sales_order(order.ord_num)
+    except ClientError as error:
+        raise ActionRefused(f"Blue Cherry did not give order {order.ord_num}: {error}. Nothing was changed.") from error
+    unreadable = order_record_problems(payload)
+    if unreadable:
+        raise ActionRefused(f"Blue Cherry's copy of {order.ord_num} cannot be read: {'; '.join(unreadable)}. "
+                            "Nothing was changed.")
+    if str(payload.get("status")) == "CANCELLED":
+        take_cancel(payload)
+        order.refresh_from_db()
+        return order
+    if str(payload.get("status")) != "RELEASED":
+        raise ActionRefused(f"Blue Cherry has {order.ord_num} as {payload.get('status')}; only RELEASED orders are "
+                            "sent. Nothing was changed.")
+    by = f" by {who}" if who else ""
+    now = timezone.now()
+    with transaction.atomic():
+        # Take Blue Cherry's version whatever its timestamp, then claim it for this request.
+        if not Order.objects.filter(pk=order.pk, status=order.status).update(
+            status=Status.SENDING, claimed_at=now, next_attempt_at=None, attempts=0, updated_at=now,
+            bc_updated_at=cursors.parse_timestamp(payload.get("updated_at")), **_order_fields(payload),
+        ):
+            raise ActionRefused(f"Order {order.ord_num} changed while this was asked (a worker took it); "
+                                "look again in a moment.")
+        _replace_lines(order, payload)
+        _event(order, order.status, Status.SENDING, f"Retransmit requested{by}: re-fetched from Blue Cherry")
+    order.refresh_from_db()
+    lookups = _lookups({line.sku for line in order.lines.all()})
+    try:
+        with seko_client() as seko, about_order(order):
+            send_order(order, lookups, seko)
+    except Exception:
+        # Never leave it claimed: the workers take it from here, as after any failed send.
+        log.exception("unexpected failure retransmitting %s", order.ord_num)
+        _retry_later(order, "Unexpected error during a retransmit; see the web log")
+        raise
+    order.refresh_from_db()
+    if order.status == Status.SENT:
+        send_owed_pick_tickets()
+        order.refresh_from_db()
+    return order
+
+
+def orders_blocked_by_mapping(*, location: str | None = None, ship_via: str | None = None) -> list[Order]:
+    """The held orders that a saved, active mapping row for ``location`` or ``ship_via`` would
+    unblock: those held for exactly that missing or refused mapping."""
+    if (location is None) == (ship_via is None):
+        raise ValueError("give exactly one of location or ship_via")
+    field, value = ("location", location) if location is not None else ("ship_via", ship_via)
+    held = Order.objects.filter(status__in=[Status.QUARANTINED, Status.REJECTED], **{field: value})
+    kinds = MAPPING_BLOCK_KINDS[field]
+    return [o for o in held.only("pk", "ord_num", "status", "problems")
+            if any(p.get("kind") in kinds for p in o.problems)]
+
+
+def count_orders_blocked_by_mapping(*, location: str | None = None, ship_via: str | None = None) -> int:
+    """How many orders saving an active mapping row for this code releases (the editor's preview)."""
+    return len(orders_blocked_by_mapping(location=location, ship_via=ship_via))

@@ -1,0 +1,63 @@
+"""The queue's filters, shared by the screen and the API (so both answer the same question)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from exceptions import catalogue
+from exceptions.models import IntegrationException
+from integration.roles import ALL_GROUPS
+
+AGES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+
+class ExceptionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(
+        choices=lambda: sorted((code, f"{code} · {k.title}") for code, k in catalogue.KINDS.items()),
+        empty_label="Any kind",
+    )
+    owner = django_filters.ChoiceFilter(choices=[(g, g) for g in ALL_GROUPS], empty_label="Any owner")
+    status = django_filters.ChoiceFilter(choices=IntegrationException.Status.choices, empty_label="Any status")
+    category = django_filters.ChoiceFilter(choices=[(c.value, c.value) for c in catalogue.Category],
+                                           empty_label="Any category")
+    age = django_filters.ChoiceFilter(
+        label="Older than", choices=[(k, f"older than {k}") for k in AGES], method="filter_age", empty_label="Any age"
+    )
+    q = django_filters.CharFilter(label="Order or SKU", method="filter_order_or_sku")
+    assigned = django_filters.ChoiceFilter(
+        label="Assigned", choices=[("me", "to me"), ("nobody", "to nobody")], method="filter_assigned",
+        empty_label="Anyone",
+    )
+    o = django_filters.OrderingFilter(
+        fields=(("first_seen_at", "first_seen"), ("last_seen_at", "last_seen"), ("occurrences", "occurrences"),
+                ("kind", "kind"), ("owner", "owner"), ("trace_key", "about")),
+        label="Sort",
+    )
+
+    class Meta:
+        model = IntegrationException
+        fields = ["kind", "owner", "status", "category"]
+
+    def filter_age(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(first_seen_at__lte=timezone.now() - AGES[value])
+
+    def filter_order_or_sku(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """A prefix of an order number or SKU (prefix, so the indexes on trace_key and sku serve it)."""
+        text = value.strip()
+        if not text:
+            return queryset
+        variants = {text, text.upper()}
+        condition = Q()
+        for v in variants:
+            condition |= Q(trace_key__startswith=catalogue.order_key(v)) | Q(sku__startswith=v)
+            condition |= Q(trace_key__startswith=catalogue.sku_key(v))
+        return queryset.filter(condition)
+
+    def filter_assigned(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "me":
+            return queryset.filter(assigned_to=self.request.user if self.request else None)
+        return queryset.filter(assigned_to__isnull=True)
