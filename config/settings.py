@@ -205,11 +205,55 @@ TRANSIENT_ALERT_AFTER = env_int("TRANSIENT_ALERT_AFTER", 3)
 SEKO_CANCEL_REASON_CODE = env_str("SEKO_CANCEL_REASON_CODE", "001")
 SYNC_INTERVAL_MINUTES = env_int("SYNC_INTERVAL_MINUTES", 1)
 
+# --- Item master (flow 1, issue 4) ------------------------------------------------------
+# Items claimed, sent to Seko and written back per batch (one bulk read and write per batch).
+ITEM_BATCH_SIZE = env_int("ITEM_BATCH_SIZE", 200)
+# Seko and Blue Cherry calls in flight at once while a batch is sent (each item is one call).
+ITEM_SYNC_CONCURRENCY = env_int("ITEM_SYNC_CONCURRENCY", 4)
+# How long the heartbeat spends on items before it moves on to orders (well under Q_TIMEOUT);
+# what is left is taken on the next beat.
+ITEM_SYNC_BUDGET_SECONDS = env_float("ITEM_SYNC_BUDGET_SECONDS", 60.0)
+ITEM_AUDIT_INTERVAL_MINUTES = env_int("ITEM_AUDIT_INTERVAL_MINUTES", 60)
+# The audit compares weights to the gram: Seko keeps GrossWeight as a number.
+ITEM_AUDIT_WEIGHT_TOLERANCE_KG = env_float("ITEM_AUDIT_WEIGHT_TOLERANCE_KG", 0.0005)
+
+# --- Dispatch confirmations and monitoring (issue 5) --------------------------------------
+# Biggest push body the webhook takes (Seko batches up to 500 records; 5 MB is far above that).
+SEKO_PUSH_MAX_BYTES = env_int("SEKO_PUSH_MAX_BYTES", 5 * 1024 * 1024)
+# Standard Webhooks: a signature older (or newer) than this is refused, so a captured push
+# cannot be replayed later.
+SEKO_PUSH_TOLERANCE_SECONDS = env_int("SEKO_PUSH_TOLERANCE_SECONDS", 300)
+DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 100)
+# The poll asks Seko for orders dispatched since the last poll, minus this overlap.
+DISPATCH_POLL_MINUTES = env_int("DISPATCH_POLL_MINUTES", 15)
+DISPATCH_POLL_OVERLAP_SECONDS = env_int("DISPATCH_POLL_OVERLAP_SECONDS", 600)
+# A dispatch younger than this is left to its push (Seko delivers every ~15 minutes), so the
+# poll recovers what was lost rather than racing what is on its way.
+DISPATCH_POLL_GRACE_SECONDS = env_int("DISPATCH_POLL_GRACE_SECONDS", 900)
+# Dispatch SLA: hours from "sent for fulfilment" to dispatch. DISPATCH_SLA_BY_SERVICE overrides
+# per carrier service, as "KEY=hours" pairs where KEY is a carrier mapping's service level
+# (NEXTDAY) or Blue Cherry ship-via (RMNDAY); the ship-via wins.
+DISPATCH_SLA_HOURS = env_float("DISPATCH_SLA_HOURS", 24.0)
+DISPATCH_SLA_BY_SERVICE = {
+    key.strip(): float(hours)
+    for key, _, hours in (pair.partition("=") for pair in env_str("DISPATCH_SLA_BY_SERVICE", "NEXTDAY=12,EXPRESS=8")
+                          .split(",") if "=" in pair)
+}
+# An open overdue alert is checked against Seko's status again after this long.
+OVERDUE_RECHECK_MINUTES = env_int("OVERDUE_RECHECK_MINUTES", 30)
+MONITOR_INTERVAL_MINUTES = env_int("MONITOR_INTERVAL_MINUTES", 5)
+# Each role gets at most one email digest of its new exceptions per this many minutes.
+DIGEST_INTERVAL_MINUTES = env_int("DIGEST_INTERVAL_MINUTES", 60)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bridge@localhost")
+
 # --- Stock (flow 4, issue 6) -----------------------------------------------------------
 # Published available = max(0, Seko free - buffer), buffer = ceil(velocity x lag x safety)
 # clamped to [MIN, MAX]; lag = our push interval + Blue Cherry's batch cycle. The defaults were
 # chosen with the oversell experiment (docs/stock.md, `manage.py bench --only oversell`).
-STOCK_VELOCITY_WINDOW_HOURS = env_float("STOCK_VELOCITY_WINDOW_HOURS", 6.0)
+STOCK_VELOCITY_WINDOW_HOURS = env_float("STOCK_VELOCITY_WINDOW_HOURS", 3.0)
 STOCK_SAFETY_FACTOR = env_float("STOCK_SAFETY_FACTOR", 1.5)
 STOCK_BUFFER_MIN = env_int("STOCK_BUFFER_MIN", 0)
 STOCK_BUFFER_MAX = env_int("STOCK_BUFFER_MAX", 25)

@@ -159,6 +159,131 @@ RECORD_MALFORMED = _kind(
 )
 
 
+# --- Item master: Blue Cherry items -> Seko products (issue 4) ------------------------------
+ITEM_INVALID = _kind(
+    "item.invalid", "Item cannot become a Seko product: its data is incomplete or wrong",
+    Owner.DATA, Category.DATA,
+    """The item failed validation before anything was sent to Seko (every problem is listed:
+    UPC missing or with a wrong GTIN check digit, description, HS code, country of origin,
+    weight, price, currency). It is not LIVE, so orders for it are held. Correct the item in
+    Blue Cherry: the change is picked up, the product created at Seko, the item set LIVE and
+    the held orders sent, all on their own; this then closes itself.""",
+)
+ITEM_SYNC_FAILED = _kind(
+    "item.sync_failed", "Seko refused the product (or Blue Cherry refused to set it LIVE)",
+    Owner.DATA, Category.DATA,
+    """The item passed our checks but Seko refused the ProductMaster (its message and the request
+    are shown), or Seko accepted it and Blue Cherry refused to set it LIVE. The item is not
+    sellable. Correct the item in Blue Cherry (it is then sent again on its own) or raise Seko's
+    message with Seko; this closes itself when the product is accepted.""",
+)
+ITEM_MASTER_MISMATCH = _kind(
+    "item.master_mismatch", "Blue Cherry's item master and Seko's products disagree",
+    Owner.DATA, Category.DATA,
+    """The item-master audit found this SKU different in the two systems (every finding is
+    listed): LIVE in Blue Cherry but missing at Seko, a different EAN, description or weight, or
+    a product at Seko that Blue Cherry does not know or has discontinued. The warehouse may pick
+    or declare the wrong thing. Correct the item in Blue Cherry (the item flow then updates
+    Seko) or have Seko correct or retire the product; this closes itself when a later audit no
+    longer finds it.""",
+)
+
+
+# --- Dispatch confirmations and monitoring (issue 5) ------------------------------------------
+DISPATCH_INCOMPLETE = _kind(
+    "dispatch.incomplete", "Dispatch confirmation is missing its date, carrier or tracking number",
+    Owner.OPS, Category.DATA,
+    """Seko confirmed a dispatch without something Blue Cherry needs to ship and invoice it (the
+    problems are listed). Nothing was posted, so the customer has not been invoiced or told. A
+    later TrackingDetails from Seko fills in a missing tracking number and posts it on its own;
+    otherwise get the carrier or tracking number from Seko, fill it in on the dispatch form linked
+    here and release it: it is then posted once.""",
+)
+DISPATCH_UNKNOWN_ORDER = _kind(
+    "dispatch.unknown_order", "Dispatch confirmation for an order we did not send",
+    Owner.OPS, Category.DATA,
+    """Seko confirmed a dispatch for an order number the integration never sent to Seko (or no
+    order number at all, or one since cancelled). Nothing was posted. Check with Seko what was
+    shipped; if it is a real order of ours, raise it with the integration admins.""",
+)
+DISPATCH_LINE_MISMATCH = _kind(
+    "dispatch.line_mismatch", "Dispatch lines do not match the order",
+    Owner.OPS, Category.DATA,
+    """A dispatched line is for a SKU that is not on the order, or ships more than is still open
+    on it (every problem is listed). Nothing was posted. Check with the warehouse what really
+    left, and correct the order in Blue Cherry or have Seko correct the confirmation.""",
+)
+DISPATCH_REJECTED = _kind(
+    "dispatch.rejected", "Blue Cherry refused the shipment",
+    Owner.OPS, Category.BUSINESS,
+    """The dispatch passed our checks but Blue Cherry refused the shipment (its message is shown;
+    e.g. the order was cancelled or edited meanwhile). Nothing was invoiced. Fix the order in Blue
+    Cherry and release the dispatch again from its form.""",
+)
+DISPATCH_OVERDUE = _kind(
+    "dispatch.overdue", "Order sent for fulfilment and not dispatched within its SLA",
+    Owner.CX, Category.MONITORING,
+    """The order was accepted by Seko longer ago than its service level allows and no dispatch
+    has arrived. Its age and Seko's current status are shown. Chase the warehouse, and tell the
+    customer if the delivery promise will be missed. This closes itself when the dispatch
+    arrives.""",
+)
+SYNC_STALLED = _kind(
+    "sync.stalled", "A flow has not succeeded within twice its interval",
+    Owner.ADMIN, Category.MONITORING,
+    """A scheduled flow (named in the message) has not completed successfully for more than twice
+    its interval: the workers may be down, the schedule missing, or every run failing (see its
+    last error). Check `manage.py qcluster` is running and the flow's log. This closes itself on
+    the flow's next success.""",
+)
+PUSH_MALFORMED = _kind(
+    "push.malformed", "Seko pushed a message that could not be read",
+    Owner.ADMIN, Category.DATA,
+    """An authenticated push from Seko was not valid JSON, was of a type we do not know, or did
+    not have the shape of Seko's envelope. It was refused and its raw body is kept here. Raise it
+    with Seko; whatever it carried is recovered by the dispatch poll if it was a dispatch.""",
+)
+
+
+def dispatch_key(dispatch_id: str) -> str:
+    return f"dispatch:{dispatch_id}"
+
+
+def flow_key(flow: str) -> str:
+    return f"flow:{flow}"
+
+
+# --- Stock: Seko free stock -> Blue Cherry available-to-sell (issue 6) ------------------------
+STOCK_DRIFT = _kind(
+    "stock.drift", "Stock figures disagree beyond the tolerance",
+    Owner.OPS, Category.MONITORING,
+    """Either Seko's snapshot differs from our running position (a stock movement we never
+    received: a lost or dropped StockAdjustment push) or Blue Cherry's channel_available differs
+    from the figure it last applied from us (an update that never took effect, or someone edited
+    ATS in Blue Cherry). Both figures and the difference are in the message. The snapshot has
+    already corrected our position and the next push corrects Blue Cherry; check with the
+    warehouse whether the movement is real (damage, loss, a miscount). This closes itself when
+    the next snapshot or audit agrees.""",
+)
+STOCK_SYNC_FAILED = _kind(
+    "stock.sync_failed", "Blue Cherry did not apply an available-to-sell update",
+    Owner.ADMIN, Category.BUSINESS,
+    """A batch of available-to-sell figures was refused or FAILED in Blue Cherry's batch cycle
+    (its errors are shown, e.g. an unknown SKU), so the channels still see the old figures. The
+    other SKUs of the batch are sent again on their own; a SKU Blue Cherry refused is retried
+    after the next snapshot. Set the SKU up in Blue Cherry if it is missing. This closes itself
+    when the next batch for the location is applied.""",
+)
+STOCK_ADJUSTMENT_UNREADABLE = _kind(
+    "stock.adjustment_unreadable", "A stock adjustment from Seko could not be applied",
+    Owner.ADMIN, Category.DATA,
+    """A StockAdjustment push lacked its SKU, DC or a whole-number quantity, or its identity
+    (InterfaceRecordId, SequenceNumber). It was not applied and its raw record is kept here; the
+    other adjustments went on. The next snapshot corrects the position; ask Seko about the
+    message if it repeats.""",
+)
+
+
 def get(code: str) -> Kind:
     """Return the kind for ``code``; an unknown code is a programming error."""
     return KINDS[code]

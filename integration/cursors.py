@@ -53,18 +53,26 @@ def pull(
 ) -> tuple[int, int]:
     """Run one pull of cursor ``name``: ``fetch(since)`` yields records, ``handle(record)``
     applies one and returns False when it was already seen. Returns (seen, applied)."""
+    cursor = _take_lease(name)
+    if cursor is None:
+        return 0, 0  # another worker is running this pull; it will see what we would have
+    try:
+        return _pull(cursor, fetch, handle, checkpoint_every)
+    finally:
+        SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None)
+
+
+def _take_lease(name: str) -> SyncCursor | None:
+    """The cursor row, leased to this caller; None while another worker holds it."""
     cursor, _ = SyncCursor.objects.get_or_create(name=name)
     now = timezone.now()
     lease = now + timedelta(seconds=settings.ORDER_LEASE_SECONDS)
     if not SyncCursor.objects.filter(pk=cursor.pk).filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     ).update(locked_until=lease, last_run_at=now):
-        return 0, 0  # another worker is running this pull; it will see what we would have
+        return None
     cursor.refresh_from_db()
-    try:
-        return _pull(cursor, fetch, handle, checkpoint_every)
-    finally:
-        SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None)
+    return cursor
 
 
 def _pull(
@@ -94,6 +102,61 @@ def _pull(
     except Exception as error:
         SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest, last_error=str(error)[:2000])
         raise
+    SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest, last_success_at=timezone.now(), last_error="")
+    return seen, applied
+
+
+# A batch handler applies many records at once and returns (applied, the records it could not
+# read with why): one read and a few writes per batch instead of per record.
+BatchHandler = Callable[[list[dict[str, Any]]], tuple[int, list[tuple[Any, MalformedRecord]]]]
+
+
+def pull_batched(
+    name: str,
+    fetch: Callable[[datetime | None], Iterable[dict[str, Any]]],
+    handle_batch: BatchHandler,
+    batch_size: int = 500,
+) -> tuple[int, int]:
+    """``pull`` for a handler that takes a batch (the item master: thousands of SKUs in one
+    run). Same lease, overlap and de-duplication; the position moves after every batch, so a
+    failure half-way re-reads at most one batch. Returns (seen, applied)."""
+    cursor = _take_lease(name)
+    if cursor is None:
+        return 0, 0
+    since = cursor.position - timedelta(seconds=settings.CURSOR_OVERLAP_SECONDS) if cursor.position else None
+    furthest = cursor.position
+    seen = applied = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal applied, furthest
+        done, unreadable = handle_batch(batch)
+        applied += done
+        bad = {id(record) for record, _ in unreadable}
+        for record, error in unreadable:
+            _report_malformed(cursor.name, record, error)
+        for record in batch:
+            if id(record) in bad:
+                continue
+            stamp = parse_timestamp(record.get("updated_at"))
+            if furthest is None or stamp > furthest:
+                furthest = stamp
+        batch.clear()
+        SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest)
+
+    try:
+        for record in fetch(since):
+            seen += 1
+            batch.append(record)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+    except Exception as error:
+        SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest, last_error=str(error)[:2000])
+        raise
+    finally:
+        SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None)
     SyncCursor.objects.filter(pk=cursor.pk).update(position=furthest, last_success_at=timezone.now(), last_error="")
     return seen, applied
 

@@ -14,6 +14,8 @@ from integration.models import MessageLog, Order
 BODY_LIMIT = 200_000  # characters kept of one body; a page of 200 orders fits
 
 _current_order: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_order", default=None)
+# While set, exchanges are collected here and written in bulk (see ``buffered``).
+_buffer: contextvars.ContextVar[list[MessageLog] | None] = contextvars.ContextVar("messagelog_buffer", default=None)
 
 
 @contextlib.contextmanager
@@ -26,8 +28,39 @@ def about_order(order: Order | None) -> Iterator[None]:
         _current_order.reset(token)
 
 
+@contextlib.contextmanager
+def buffered() -> Iterator[list[MessageLog]]:
+    """Collect the exchanges made inside this block (also from threads started with a copy of
+    this context) and write them with one bulk insert per ``flush``, and at the end: a run
+    over thousands of items must not spend an insert per HTTP call. Only the thread that
+    opened the block writes; the others only append (atomic for a list)."""
+    rows: list[MessageLog] = []
+    token = _buffer.set(rows)
+    try:
+        yield rows
+    finally:
+        _buffer.reset(token)
+        flush(rows)
+
+
+def flush(rows: list[MessageLog]) -> None:
+    """Write what a ``buffered`` block has collected so far."""
+    taken = rows[:]
+    del rows[: len(taken)]
+    if taken:
+        MessageLog.objects.bulk_create(taken, batch_size=500)
+
+
 def record_exchange(exchange: Exchange) -> None:
-    MessageLog.objects.create(
+    buffer = _buffer.get()
+    if buffer is not None:
+        buffer.append(_row(exchange))
+        return
+    _row(exchange).save()
+
+
+def _row(exchange: Exchange) -> MessageLog:
+    return MessageLog(
         direction=MessageLog.Direction.OUT,
         system=exchange.system,
         operation=exchange.operation,

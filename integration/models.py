@@ -32,12 +32,40 @@ class Item(models.Model):
     raw = models.JSONField(default=dict)
     synced_at = models.DateTimeField(auto_now=True)
 
+    # --- Item master sync to Seko (issue 4; integration/flows/items.py) ---------------------
+    # A SKU is sellable only when Seko has acknowledged its product and it is LIVE in Blue
+    # Cherry. Fingerprints (item_mapper.fingerprint) say whether the version Seko holds is the
+    # one Blue Cherry has now, so a touch that changes nothing Seko keeps is never re-sent.
+    class SyncStatus(models.TextChoices):
+        NOT_READY = "not_ready", "Not for the warehouse (DRAFT or DISCONTINUED)"
+        PENDING = "pending", "Waiting to be sent to Seko"
+        SENDING = "sending", "Being sent to Seko"
+        SENT = "sent", "At Seko; Blue Cherry not yet set LIVE"
+        LIVE = "live", "At Seko and LIVE"
+        INVALID = "invalid", "Invalid: waiting for a fix in Blue Cherry"
+        FAILED = "failed", "Refused: waiting for a fix"
+
+    sync_status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING,
+                                   db_index=True)
+    bc_fingerprint = models.CharField(max_length=40, blank=True, help_text="The product Blue Cherry's version makes")
+    seko_fingerprint = models.CharField(max_length=40, blank=True, help_text="The product Seko last acknowledged")
+    seko_acknowledged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    live_at = models.DateTimeField(null=True, blank=True, help_text="When we set it LIVE in Blue Cherry")
+    problems = models.JSONField(default=list, blank=True)
+    last_error = models.TextField(blank=True)
+    sync_attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker claims a batch with one compare-and-swap (PENDING -> SENDING, its token).
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sync_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
     def __str__(self) -> str:
         return self.sku
 
     @property
     def is_sellable(self) -> bool:
-        return self.bc_status == self.BCStatus.LIVE
+        return self.bc_status == self.BCStatus.LIVE and self.seko_acknowledged_at is not None
 
 
 class WarehouseMapping(models.Model):
@@ -343,3 +371,124 @@ class Dispatch(models.Model):
         """The confirmation as it is checked: Seko's fields with the fill-ins laid over them."""
         return {**self.confirmation, **{k: v for k, v in self.overrides.items() if v not in (None, "")}}
 
+
+# --- Stock: Seko free stock -> Blue Cherry available-to-sell (issue 6) --------------------------
+# Positions per SKU and DC follow Seko's StockAdjustment pushes (each applied once, by identity)
+# and are corrected by scheduled snapshots; the published figure is Seko free minus a buffer,
+# sent to Blue Cherry only when it changed, and each batch followed to APPLIED or FAILED.
+
+
+class StockPosition(models.Model):
+    """Our running view of one SKU's free stock at one Seko DC, and what we last told Blue Cherry.
+
+    Seko's free stock now = ``free`` (its last snapshot plus the adjustments since) minus the
+    units of orders Seko accepted from us since that snapshot (flows/stock.py computes that)."""
+
+    sku = models.CharField(max_length=100)
+    dc_code = models.CharField(max_length=20)
+    free = models.IntegerField(default=0, help_text="Seko free at the last snapshot, plus adjustments since")
+    snapshot_at = models.DateTimeField(null=True, blank=True, help_text="When Seko's figure in `free` was read")
+    last_correction = models.IntegerField(default=0, help_text="Snapshot minus our running figure, last snapshot")
+    # The last figure computed, and why (the Stock page shows these).
+    velocity = models.FloatField(default=0.0, help_text="Units per hour over the velocity window")
+    buffer = models.IntegerField(default=0)
+    buffer_reason = models.CharField(max_length=20, blank=True)
+    available = models.IntegerField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # What Blue Cherry was last given (queued or applied); null: it must be sent (again).
+    published_qty = models.IntegerField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publication = models.ForeignKey("AtsPublication", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    publish_error = models.CharField(max_length=500, blank=True,
+                                     help_text="Blue Cherry refused this SKU; not sent again until the next snapshot")
+    # The audit: Blue Cherry's channel_available, and how far it is from what it last applied from us.
+    bc_channel_available = models.IntegerField(null=True, blank=True)
+    bc_checked_at = models.DateTimeField(null=True, blank=True)
+    bc_drift = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku", "dc_code"]
+        constraints = [models.UniqueConstraint(fields=["sku", "dc_code"], name="one_stock_position_per_sku_dc")]
+
+    def __str__(self) -> str:
+        return f"{self.sku}@{self.dc_code}: {self.free}"
+
+
+class StockBufferOverride(models.Model):
+    """A person's buffer for one SKU, used instead of the velocity buffer (never clamped)."""
+
+    sku = models.CharField(max_length=100, unique=True)
+    buffer = models.PositiveIntegerField()
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.buffer}"
+
+
+class StockMovement(models.Model):
+    """One StockAdjustment part, applied once: a repeat of its identity (InterfaceRecordId +
+    SequenceNumber + MessagePart) is never applied again. ``counted`` is False when Seko's
+    snapshot, read after the movement happened, already included it."""
+
+    identity = models.CharField(max_length=200, unique=True)
+    sku = models.CharField(max_length=100, db_index=True)
+    dc_code = models.CharField(max_length=20)
+    delta = models.IntegerField()
+    reason = models.CharField(max_length=100, blank=True)
+    adjusted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    counted = models.BooleanField(default=True)
+    raw = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.sku}@{self.dc_code} {self.delta:+d}"
+
+
+class StockSnapshot(models.Model):
+    """One full read of Seko's free stock and how much it corrected our running positions."""
+
+    dc_code = models.CharField(max_length=20, blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skus = models.PositiveIntegerField(default=0)
+    skus_corrected = models.PositiveIntegerField(default=0, help_text="SKUs whose running figure was wrong")
+    units_corrected = models.PositiveIntegerField(default=0, help_text="Sum of |snapshot - running figure|")
+    drifted = models.PositiveIntegerField(default=0, help_text="SKUs beyond the drift tolerance")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.dc_code} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class AtsPublication(models.Model):
+    """One POST inventory/ats-updates batch, followed until Blue Cherry applied or failed it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued in Blue Cherry"
+        APPLIED = "APPLIED", "Applied: the channels see it"
+        FAILED = "FAILED", "Failed in Blue Cherry"
+
+    batch_id = models.CharField(max_length=60, unique=True)
+    location = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    positions = models.JSONField(help_text="{sku: available_qty} as sent")
+    count = models.PositiveIntegerField(default=0)
+    posted_at = models.DateTimeField(db_index=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.location} {self.status}"

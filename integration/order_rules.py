@@ -5,7 +5,7 @@ everything that is wrong at once (Seko itself stops at the first error).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +35,15 @@ class Problem:
 
 @dataclass(frozen=True)
 class Lookups:
-    """What validation needs to know besides the order: the active cross-reference rows and
-    the Blue Cherry status of each SKU on the order (None: Blue Cherry does not know it)."""
+    """What validation needs to know besides the order: the active cross-reference rows, the
+    Blue Cherry status of each SKU on the order (None: Blue Cherry does not know it) and which
+    of them Seko has acknowledged as products. A SKU is sellable only when it is both LIVE and
+    acknowledged: LIVE alone is how orders get rejected at the warehouse door."""
 
     warehouses: Mapping[str, str]  # bc_location -> seko DC code (active rows only)
     carriers: Mapping[str, tuple[str, str]]  # bc_ship_via -> (courier name, service) (active only)
     sku_status: Mapping[str, str | None] = field(default_factory=dict)
+    seko_acknowledged: Set[str] = frozenset()
 
 
 def validate_order(order: Mapping[str, Any], lookups: Lookups) -> list[Problem]:
@@ -94,6 +97,13 @@ def validate_order(order: Mapping[str, Any], lookups: Lookups) -> list[Problem]:
                 catalogue.ORDER_SKU_NOT_LIVE.code,
                 f"Line {line_no}: SKU '{sku}' is {status} in Blue Cherry, not LIVE, "
                 "so it cannot be sent to the warehouse.",
+                sku,
+            ))
+        elif sku not in lookups.seko_acknowledged:
+            problems.append(Problem(
+                catalogue.ORDER_SKU_NOT_LIVE.code,
+                f"Line {line_no}: SKU '{sku}' is LIVE in Blue Cherry but Seko has not acknowledged the product "
+                "yet, so the warehouse could not pick it.",
                 sku,
             ))
     return problems

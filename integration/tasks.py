@@ -27,14 +27,18 @@ def sync_orders() -> dict[str, int]:
     """The order flow's heartbeat: pull what changed in Blue Cherry, then fan the sending out
     to the workers in batches, then pass on pick tickets and cancels."""
     recovered = orders.recover_stale_claims()
-    items_seen, _ = items.pull_items()
+    # Items before orders (issue 4): a SKU about to go LIVE then does not hold its orders.
+    # Bounded, so a big item-master load never starves the orders; the rest goes next beat.
+    item_result = items.sync_items(budget_seconds=settings.ITEM_SYNC_BUDGET_SECONDS)
+    items_seen = item_result["seen"]
     released_seen, released_applied = orders.pull_released_orders()
     cancelled_seen, _ = orders.pull_cancelled_orders()
     fanned_out = fan_out_sends()
     tickets = orders.send_owed_pick_tickets()
     cancels = orders.send_requested_cancels()
     result = {
-        "recovered": recovered, "items_seen": items_seen, "released_seen": released_seen,
+        "recovered": recovered, "items_seen": items_seen, "items_sent": item_result["sent"],
+        "items_set_live": item_result["set_live"], "released_seen": released_seen,
         "released_applied": released_applied, "cancelled_seen": cancelled_seen, "send_tasks": fanned_out,
         "pick_tickets": tickets, "cancels": cancels,
     }
@@ -70,3 +74,89 @@ def release_after_mapping_change(location: str | None = None, ship_via: str | No
     if released:
         send_orders()
     return released
+
+
+# --- Item master (issue 4) --------------------------------------------------------------------
+
+def sync_items() -> dict[str, int]:
+    """The item flow alone, to the end (no budget): for a big load run by hand or from a bench."""
+    return items.sync_items()
+
+
+def audit_items() -> dict[str, int]:
+    """Compare Blue Cherry's item master with Seko's products (scheduled)."""
+    from reconciliation.item_audit import run_item_audit
+
+    return run_item_audit()
+
+
+# --- Dispatch confirmations and monitoring (issue 5) ----------------------------------------
+
+DISPATCH_TASK_BUDGET_SECONDS = 60
+
+
+def sync_dispatches() -> dict[str, int]:
+    """Take the stored pushes and post the dispatches they complete, batch after batch, until
+    none are left or the time budget is spent. Enqueued by the webhook and on a schedule."""
+    from integration.flows import dispatches
+
+    recovered = dispatches.recover_stale_claims()
+    deadline = time.monotonic() + DISPATCH_TASK_BUDGET_SECONDS
+    pushes = posted = 0
+    while time.monotonic() < deadline:
+        taken = dispatches.process_pushes()
+        handled = dispatches.post_due_dispatches()
+        pushes, posted = pushes + taken, posted + handled
+        if not taken and not handled:
+            break
+    dispatches.mark_sync_success()
+    return {"recovered": recovered, "pushes": pushes, "dispatches": posted}
+
+
+def poll_dispatches() -> dict[str, int]:
+    """The safety net: fetch dispatches Seko reports whose push never came, then post them."""
+    from integration.flows import dispatches
+
+    result = dispatches.poll_dispatches()
+    if result["recovered"]:
+        while dispatches.post_due_dispatches():
+            pass
+    return result
+
+
+def monitor() -> dict[str, int]:
+    """Overdue orders, stalled flows, and the email digests of new exceptions."""
+    from exceptions import alerts, digest
+
+    return {"overdue": alerts.check_overdue(), "stalled": alerts.check_stalled(), "digests": digest.send_digests()}
+
+
+# --- Stock: Seko free stock -> Blue Cherry available-to-sell (issue 6) ------------------------
+
+
+def sync_stock() -> dict[str, int]:
+    """Every push interval: apply stored StockAdjustment parts the dispatch processing has not
+    applied yet (a safety net), publish changed figures, follow the batches sent before."""
+    from integration.flows import stock
+
+    adjusted = stock.apply_pending_stock_parts()
+    published = stock.publish_available()
+    followed = stock.follow_publications()
+    return {"adjustments": adjusted, "pushed": published.pushed, "batches": published.batches,
+            "applied": followed.applied, "failed": followed.failed}
+
+
+def snapshot_stock() -> dict[str, int]:
+    """A few times a day: Seko's full free stock corrects drift in the running positions."""
+    from integration.flows import stock
+
+    result = stock.take_snapshot()
+    return {"skus": result.skus, "corrected": result.skus_corrected, "drifted": result.drifted}
+
+
+def audit_stock() -> dict[str, int]:
+    """Blue Cherry's channel_available against what it last applied from us."""
+    from integration.flows import stock
+
+    result = stock.audit_bluecherry()
+    return {"checked": result.checked, "drifted": result.drifted}

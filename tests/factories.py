@@ -95,3 +95,13 @@ class BlueCherryItemFactory(factory.DictFactory):
     currency = "GBP"
     status = "LIVE"
     updated_at = "2026-11-27T08:00:00Z"
+
+
+# --- Item master (issue 4) --------------------------------------------------------------------
+
+def valid_upc(n: int) -> str:
+    """A GTIN-13 with a correct check digit, distinct per ``n`` (5056: a GS1 UK prefix)."""
+    from integration.item_rules import gtin_check_digit
+
+    body = f"5056{n:08d}"
+    return body + gtin_check_digit(body)

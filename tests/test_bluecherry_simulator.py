@@ -205,7 +205,9 @@ def test_generate_creates_exactly_the_asked_data_and_plants_the_default_mix(
         skus = [line["sku"] for line in orders[ord_num]["lines"]]
         assert len(skus) != len(set(skus))
     for ord_num in faults["sku_not_live"]:
-        assert any(items[line["sku"]]["status"] != "LIVE" for line in orders[ord_num]["lines"])
+        # New items wait for the warehouse (PENDING_WMS) and go LIVE through the item flow; the
+        # planted SKU is one that never will: a DRAFT.
+        assert any(items[line["sku"]]["status"] == "DRAFT" for line in orders[ord_num]["lines"])
     for sku in faults["invalid_item"]:
         bad = items[sku]
         assert bad["status"] == "PENDING_WMS"
@@ -226,7 +228,7 @@ def test_generate_creates_exactly_the_asked_data_and_plants_the_default_mix(
         assert len({line["sku"] for line in o["lines"]}) == len(o["lines"])
         for line in o["lines"]:
             assert 1 <= line["qty_ordered"] <= 3
-            assert items[line["sku"]]["status"] == "LIVE"
+            assert items[line["sku"]]["status"] == "PENDING_WMS"
             assert line["unit_price"] == items[line["sku"]]["retail_price"]
     for sku, i in items.items():
         assert SKU_PATTERN.match(sku)
@@ -246,6 +248,22 @@ def test_generate_creates_exactly_the_asked_data_and_plants_the_default_mix(
     )
     first_order = call(bluecherry, "GET", f"sales-orders/{summary['ord_nums'][0]}").json()
     assert first_order["lines"] == orders[summary["ord_nums"][0]]["lines"]
+
+
+def test_generate_with_item_status_live_gives_clean_orders_live_items_and_plants_drafts(
+    bluecherry: RunningSimulator,
+) -> None:
+    summary = bluecherry.control("POST", "_sim/generate", {"items": 60, "orders": 80, "seed": 5,
+                                                           "item_status": "LIVE"})
+    items = {i["sku"]: i for i in all_pages(bluecherry, "items")}
+    orders = {o["ord_num"]: o for o in all_pages(bluecherry, "sales-orders", status="RELEASED")}
+    planted = {ord_num for kind, ord_nums in summary["faults"].items() if kind != "invalid_item"
+               for ord_num in ord_nums}
+    for ord_num in summary["faults"]["sku_not_live"]:
+        assert any(items[line["sku"]]["status"] == "DRAFT" for line in orders[ord_num]["lines"])
+    for ord_num, order in orders.items():
+        if ord_num not in planted:
+            assert all(items[line["sku"]]["status"] == "LIVE" for line in order["lines"])
 
 
 def test_generate_adds_other_statuses_only_when_asked_and_continues_numbering(

@@ -9,7 +9,8 @@ from django_q.conf import Conf
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.flows import items, orders
-from integration.models import CarrierMapping, MessageLog, Order, OrderLine, WarehouseMapping
+from integration.item_mapper import fingerprint
+from integration.models import CarrierMapping, Item, MessageLog, Order, OrderLine, WarehouseMapping
 from tests.factories import (
     BlueCherryItemFactory,
     BlueCherryOrderFactory,
@@ -17,6 +18,7 @@ from tests.factories import (
     LineFactory,
     ShipToFactory,
     WarehouseMappingFactory,
+    valid_upc,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +29,22 @@ SKUS = ["10023-NAVY-S", "10023-NAVY-M", "10023-NAVY-L"]
 
 @pytest.fixture
 def world(bluecherry, seko, settings):
-    """Mappings, live items in Blue Cherry, the same products with stock at Seko."""
+    """Mappings, items ready in Blue Cherry made LIVE by the item flow (so Seko has the
+    products and acknowledged them), stock for them at Seko; 10023-NAVY-XL is a DRAFT."""
     settings.RETRY_BASE_SECONDS = 0.01
     settings.RETRY_MAX_SECONDS = 0.05
     settings.HTTP_BACKOFF_SECONDS = 0.01
     WarehouseMappingFactory()
     CarrierMappingFactory()
-    bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku=sku, upc="") for sku in SKUS]
-                       + [BlueCherryItemFactory(sku="10023-NAVY-XL", status="PENDING_WMS")])
+    bluecherry.control("POST", "_sim/items",
+                       [BlueCherryItemFactory(sku=sku, upc=valid_upc(n), status="PENDING_WMS")
+                        for n, sku in enumerate(SKUS, start=1)]
+                       + [BlueCherryItemFactory(sku="10023-NAVY-XL", upc=valid_upc(9), status="DRAFT")])
     seko.control("POST", "_sim/dcs", ["DCCL01"])
     seko.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"}])
-    seko.control("POST", "_sim/products", [{"ProductCode": sku, "ProductDescription": sku} for sku in SKUS])
     seko.control("POST", "_sim/stock", [{"ProductCode": sku, "DCCode": "DCCL01", "Quantity": 100} for sku in SKUS])
+    items.sync_items()
+    assert {p["ProductCode"] for p in seko.control("GET", "products/v4/all")["List"]["ProductMaster"]} == set(SKUS)
     return bluecherry, seko
 
 
@@ -49,7 +55,7 @@ def release(bluecherry, *orders_to_release: dict) -> None:
 def run_flow() -> None:
     """One pass of the order flow, the sends done here rather than fanned out to workers."""
     orders.recover_stale_claims()
-    items.pull_items()
+    items.sync_items()  # items before orders: a SKU about to go LIVE does not hold its order
     orders.pull_released_orders()
     orders.pull_cancelled_orders()
     Order.objects.filter(status=Status.RECEIVED).update(next_attempt_at=None)  # backoff elapsed
@@ -164,10 +170,11 @@ def test_a_sku_going_live_releases_the_orders_it_blocked(world):
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-L", lines=[LineFactory(line_no=1, sku="10023-NAVY-XL")]))
     run_flow()
     assert Order.objects.get(ord_num="SO-L").status == Status.QUARANTINED
-    seko.control("POST", "_sim/products", [{"ProductCode": "10023-NAVY-XL", "ProductDescription": "XL"}])
     seko.control("POST", "_sim/stock", [{"ProductCode": "10023-NAVY-XL", "DCCode": "DCCL01", "Quantity": 5}])
-    bluecherry.control("POST", "items/10023-NAVY-XL/status", {"status": "LIVE", "wms_reference": "10023-NAVY-XL"})
+    # The item team readies the DRAFT; the item flow creates the product and sets it LIVE.
+    bluecherry.control("POST", "_sim/items", [{"sku": "10023-NAVY-XL", "status": "PENDING_WMS"}])
     run_flow()
+    assert bluecherry.control("GET", "items/10023-NAVY-XL")["status"] == "LIVE"
     assert Order.objects.get(ord_num="SO-L").status == Status.SENT
 
 
@@ -209,7 +216,12 @@ def test_a_seko_rejection_becomes_an_exception_of_its_kind(world, setup, kind):
 
 def test_a_product_seko_does_not_know_is_a_product_rejection(world):
     bluecherry, _ = world
-    bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku="ONLY-IN-BC")])
+    item = BlueCherryItemFactory(sku="ONLY-IN-BC", upc=valid_upc(10))
+    bluecherry.control("POST", "_sim/items", [item])
+    # Our record says Seko acknowledged it, but Seko has since lost it (removed by hand).
+    items.apply_item(bluecherry.control("GET", "items/ONLY-IN-BC"))
+    Item.objects.filter(sku="ONLY-IN-BC").update(
+        seko_acknowledged_at=timezone.now(), seko_fingerprint=fingerprint(item), sync_status=Item.SyncStatus.LIVE)
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-P", lines=[LineFactory(line_no=1, sku="ONLY-IN-BC")]))
     run_flow()
     assert set(open_exceptions("SO-P")) == {catalogue.ORDER_REJECTED_PRODUCT.code}

@@ -9,7 +9,8 @@ from tests.factories import BlueCherryOrderFactory, LineFactory, ShipToFactory
 LOOKUPS = Lookups(
     warehouses={"UK3PL": "DCCL01"},
     carriers={"RMNDAY": ("RoyalMail", "TPN24")},
-    sku_status={"10023-NAVY-M": "LIVE", "10023-NAVY-L": "PENDING_WMS"},
+    sku_status={"10023-NAVY-M": "LIVE", "10023-NAVY-L": "PENDING_WMS", "10023-NAVY-S": "LIVE"},
+    seko_acknowledged=frozenset({"10023-NAVY-M"}),
 )
 
 
@@ -34,7 +35,8 @@ def test_order_with_unknown_ship_via_is_a_carrier_mapping_problem():
 
 
 def test_inactive_mapping_rows_do_not_count():
-    lookups = Lookups(warehouses={}, carriers={}, sku_status=LOOKUPS.sku_status)
+    lookups = Lookups(warehouses={}, carriers={}, sku_status=LOOKUPS.sku_status,
+                      seko_acknowledged=LOOKUPS.seko_acknowledged)
     assert sorted(p.kind for p in validate_order(BlueCherryOrderFactory(), lookups)) == [
         catalogue.MAPPING_CARRIER_UNKNOWN.code, catalogue.MAPPING_WAREHOUSE_UNKNOWN.code,
     ]
@@ -56,6 +58,14 @@ def test_a_sku_that_is_not_live_is_named_with_its_status():
     problems = validate_order(order, LOOKUPS)
     assert [p.kind for p in problems] == [catalogue.ORDER_SKU_NOT_LIVE.code]
     assert "Line 2" in problems[0].message and "PENDING_WMS" in problems[0].message
+
+
+def test_a_live_sku_seko_has_not_acknowledged_is_not_sellable():
+    order = BlueCherryOrderFactory(lines=[LineFactory(line_no=1, sku="10023-NAVY-S")])
+    problems = validate_order(order, LOOKUPS)
+    assert [p.kind for p in problems] == [catalogue.ORDER_SKU_NOT_LIVE.code]
+    assert "10023-NAVY-S" in problems[0].message and "Seko has not acknowledged" in problems[0].message
+    assert problems[0].value == "10023-NAVY-S"
 
 
 def test_a_sku_blue_cherry_does_not_know_is_not_live():

@@ -33,7 +33,7 @@ def test_workers_send_every_valid_order_once_and_quarantine_the_rest(bluecherry,
     seed.seed_mappings()
     seed.seed_seko_reference(seko)
     generated = seed.generate_bluecherry(bluecherry, orders=60, items=40, seed=11)
-    seed.seed_seko_products(seko, bluecherry)
+    seed.seed_seko_stock(seko, bluecherry)  # the products are the item flow's to create
     # Every planted order problem but a repeated SKU (consolidated, not held) stops an order.
     holding = ("bad_ship_via", "bad_location", "sku_not_live", "missing_address")
     planted = {ord_num for fault in holding for ord_num in generated["faults"].get(fault, [])}

@@ -34,6 +34,7 @@ def seed_users() -> dict[str, str]:
         password = f"{username}-demo"
         user, _ = User.objects.get_or_create(username=username)
         user.set_password(password)
+        user.email = f"{username}@example.com"  # the email digest per role (console backend in the demo)
         user.is_staff = name == "integration-admin"
         user.is_superuser = name == "integration-admin"
         user.save()
@@ -79,19 +80,12 @@ def bluecherry_items(bluecherry: RunningSimulator) -> list[dict[str, Any]]:
     return result
 
 
-def seed_seko_products(seko: RunningSimulator, bluecherry: RunningSimulator) -> int:
-    """Until the item flow creates Seko's products (the item-master issue), the demo puts every
-    LIVE Blue Cherry item into Seko directly, with stock."""
-    live = [item for item in bluecherry_items(bluecherry) if item["status"] == "LIVE"]
-    products = [
-        {"ProductCode": item["sku"], "ProductDescription": f"{item.get('style_name', '')} {item.get('color_name', '')} "
-         f"{item.get('size', '')}".strip(), "EAN": item.get("upc") or "", "StyleCode": item.get("style") or ""}
-        for item in live
-    ]
-    if products:
-        seko.control("POST", "_sim/products", products)
+def seed_seko_stock(seko: RunningSimulator, bluecherry: RunningSimulator) -> int:
+    """Stock is Seko's: the demo puts stock for every Blue Cherry item on Seko's shelves. The
+    products themselves are created by the item flow (issue 4), never seeded here."""
+    skus = [item["sku"] for item in bluecherry_items(bluecherry)]
+    if skus:
         seko.control("POST", "_sim/stock", [
-            {"ProductCode": p["ProductCode"], "DCCode": WAREHOUSES[0][1], "Quantity": DEMO_STOCK_PER_SKU}
-            for p in products
+            {"ProductCode": sku, "DCCode": WAREHOUSES[0][1], "Quantity": DEMO_STOCK_PER_SKU} for sku in skus
         ])
-    return len(products)
+    return len(skus)

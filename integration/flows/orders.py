@@ -35,7 +35,7 @@ from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
 from integration.clients.seko import SekoClient
-from integration.flows.items import sku_statuses
+from integration.flows.items import seko_acknowledged, sku_statuses
 from integration.messagelog import about_order
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
 from integration.order_mapper import map_order
@@ -195,6 +195,9 @@ def _lookups(skus: set[str]) -> Lookups:
             )
         },
         sku_status=sku_statuses(skus),
+        # Sellable = LIVE and acknowledged by Seko (the item flow records it); read after the
+        # statuses, which may have just fetched a SKU the mirror lacked.
+        seko_acknowledged=seko_acknowledged(skus),
     )
 
 
@@ -433,11 +436,25 @@ def release_orders_blocked_by_mapping(*, location: str | None = None, ship_via: 
 
 
 def release_orders_blocked_by_sku(sku: str) -> int:
-    """A SKU became LIVE: every order quarantined for it goes back to waiting."""
-    held = Order.objects.filter(status=Status.QUARANTINED, lines__sku=sku).distinct()
-    blocked = [o for o in held.only("pk", "status", "problems")
-               if any(p.get("kind") == catalogue.ORDER_SKU_NOT_LIVE.code for p in o.problems)]
-    return _release(blocked, f"SKU {sku} is now LIVE")
+    """A SKU became sellable (LIVE, and acknowledged by Seko): every order quarantined for it
+    goes back to waiting."""
+    return release_orders_blocked_by_skus([sku])
+
+
+def release_orders_blocked_by_skus(skus: list[str] | set[str]) -> int:
+    """Many SKUs became sellable in one item-master run: the orders held for any of them are
+    found with a query per chunk of SKUs, not per SKU."""
+    wanted = sorted(set(skus))
+    blocked: dict[int, Order] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = set(wanted[start:start + 500])
+        held = Order.objects.filter(status=Status.QUARANTINED, lines__sku__in=chunk).distinct()
+        for order in held.only("pk", "status", "problems"):
+            if any(p.get("kind") == catalogue.ORDER_SKU_NOT_LIVE.code and p.get("value") in chunk
+                   for p in order.problems):
+                blocked[order.pk] = order
+    what = f"SKU {wanted[0]} is" if len(wanted) == 1 else "SKUs it needed are"
+    return _release(list(blocked.values()), f"{what} now LIVE and at Seko")
 
 
 def _release(orders: list[Order], reason: str) -> int:

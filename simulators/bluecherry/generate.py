@@ -99,6 +99,7 @@ class Existing:
     highest_order_number: int = 0
     live_items: tuple[dict[str, Any], ...] = ()  # used only when this call creates no usable item
     not_live_items: tuple[dict[str, Any], ...] = ()
+    ready_items: tuple[dict[str, Any], ...] = ()  # valid PENDING_WMS: used when nothing is LIVE yet
 
 
 @dataclass
@@ -171,7 +172,9 @@ def parse_params(body: dict[str, Any]) -> tuple[Params | None, list[dict[str, st
 
     locations = _strings(body, "locations", DEFAULT_LOCATIONS, details)
     ship_vias = _strings(body, "ship_vias", DEFAULT_SHIP_VIAS, details)
-    item_status = body.get("item_status", "LIVE")
+    # New items wait for the warehouse: the integration's item flow sets them LIVE once Seko
+    # has the product (issue 4). Ask for "LIVE" to get items that are sellable straight away.
+    item_status = body.get("item_status", "PENDING_WMS")
     if item_status not in ITEM_STATUSES:
         details.append({"field": "item_status", "message": f"must be one of {', '.join(ITEM_STATUSES)}"})
     if details:
@@ -216,7 +219,7 @@ def build(rng: random.Random, params: Params, existing: Existing, now: datetime)
     plan.items = _items(rng, params, existing, now)
     good, not_live = _mark_item_problems(rng, params, plan)
     if not good:
-        good = list(existing.live_items)
+        good = list(existing.live_items) or list(existing.ready_items)
     if not not_live:
         not_live = list(existing.not_live_items)
     if (params.orders or any(params.statuses.values())) and not good:
@@ -339,14 +342,16 @@ def _mark_item_problems(
 
     invalid_set = set(invalid)
     valid = [items[i] for i in indexes if i not in invalid_set]
-    if params.item_status == "LIVE":
+    if params.item_status in ("LIVE", "PENDING_WMS"):
         draft_count = 0
         if params.orders > 0:
             draft_count = min(_share(params.mix.get("sku_not_live", 0), len(items)), max(len(valid) - 1, 0))
         drafts = rng.sample(valid, draft_count)
         for item in drafts:
             item["status"] = "DRAFT"
-        return [item for item in valid if item["status"] == "LIVE"], drafts
+        # PENDING_WMS items go LIVE through the item flow, so orders may use them; a DRAFT one
+        # never will (it is not for the warehouse), which is what sku_not_live plants.
+        return [item for item in valid if item["status"] == params.item_status], drafts
     # Every new item is already not LIVE: orders use them as they are.
     return valid, valid
 

@@ -5,6 +5,7 @@ ERP itself does when the integration calls it."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -332,6 +333,12 @@ def _existing() -> generate.Existing:
         highest_order_number=int(highest[3:]) if highest else 0,
         live_items=sample(Item.objects.filter(status="LIVE")),
         not_live_items=sample(Item.objects.exclude(status="LIVE")),
+        # Waiting for the warehouse and sound (not a planted invalid item): the item flow will
+        # set them LIVE, so orders may use them when nothing is LIVE yet.
+        ready_items=sample(Item.objects.filter(status="PENDING_WMS", pk__in=[
+            i.pk for i in Item.objects.filter(status="PENDING_WMS").exclude(hs_number="").order_by("sku")[:2000]
+            if generate.is_valid_gtin13(i.upc) and re.fullmatch(r"[A-Z]{2}", i.country_of_origin or "")
+        ])),
     )
 
 
