@@ -14,4 +14,6 @@ urlpatterns = [
     path("exceptions/", include("exceptions.urls")),
     path("", include("integration.urls")),
     path("api/", include("config.api_urls")),
+    # Dispatch confirmations (issue 5): Seko's webhook, the overdue page, a dispatch's release form.
+    path("", include("integration.dispatch_urls")),
 ]

@@ -18,6 +18,7 @@ from django.db.models import Count
 from django_q.tasks import async_task
 
 from exceptions.models import IntegrationException
+from integration.demo import dispatch as dispatch_demo  # issue 5: pushes, warehouse, dispatch report
 from integration.demo import seed
 from integration.demo.processes import Supervisor
 from integration.models import Order
@@ -40,6 +41,7 @@ def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimul
                            "SEKO_BASE_URL": seko.base_url, "SEKO_API_KEY": seko.api_key})
     settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
     settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    dispatch_demo.use_push_credentials(supervisor)  # before the web server and workers start
     seed.seed_mappings()
     seed.seed_seko_reference(seko)
     supervisor.process("qcluster", ["manage.py", "qcluster"])
@@ -48,7 +50,7 @@ def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimul
 
 
 def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int,
-                 timeout_s: float = 900) -> dict[str, Any]:
+                 timeout_s: float = 900, faults: dict[str, float] | None = None) -> dict[str, Any]:
     started = time.monotonic()
     with Supervisor(data_dir, env, say) as supervisor:
         bluecherry, seko = start_system(supervisor)
@@ -58,7 +60,14 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         products = seed.seed_seko_products(seko, bluecherry)
         say(f"Seko seeded with {products} live products and stock")
         drive_to_quiescence(supervisor, expected=orders, timeout_s=timeout_s)
-        report = build_report(seko, elapsed_s=time.monotonic() - started)
+        # issue 5: the web app takes Seko's pushes; the warehouse dispatches every order it holds.
+        port = dispatch_demo.start_web(supervisor)
+        dispatch_demo.point_pushes_at(seko, port)
+        dispatch_demo.set_push_faults(seko, faults or {}, seed_value)
+        dispatched = dispatch_demo.dispatch_everything(seko, faults or {}, seed_value)
+        say(f"Seko dispatched {dispatched} orders; pushes go to the webhook on port {port}")
+        dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=timeout_s)
+        report = build_report(seko, elapsed_s=time.monotonic() - started, bluecherry=bluecherry)
     return report
 
 
@@ -90,12 +99,16 @@ def order_counts() -> dict[str, int]:
     return dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
 
 
-def build_report(seko: RunningSimulator, *, elapsed_s: float) -> dict[str, Any]:
+def build_report(seko: RunningSimulator, *, elapsed_s: float,
+                 bluecherry: RunningSimulator | None = None) -> dict[str, Any]:
     counts = order_counts()
     released = sum(counts.values())
-    sent = counts.get(Status.SENT, 0)
+    # "Sent" is accepted at Seko, whatever happened after (dispatched, dispatched short, ...).
+    sent = Order.objects.filter(sent_at__isnull=False).count()
+    cancelled = counts.get(Status.CANCELLED, 0)
+    cancelled_unsent = Order.objects.filter(status=Status.CANCELLED, sent_at__isnull=True).count()
     by_kind: Counter[str] = Counter()
-    for problems in Order.objects.exclude(status=Status.SENT).values_list("problems", flat=True):
+    for problems in Order.objects.filter(sent_at__isnull=True).values_list("problems", flat=True):
         for kind in {p.get("kind") for p in problems or []}:
             by_kind[kind] += 1
     seko_orders = seko.control("GET", "_sim/orders")["orders"]
@@ -107,13 +120,19 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float) -> dict[str, Any]:
         "orders": {
             "released": released,
             "sent": sent,
-            "quarantined": released - sent,
+            "quarantined": released - sent - cancelled_unsent,  # released and not accepted at Seko
             "quarantined_by_kind": dict(sorted(by_kind.items())),
+            "cancelled": cancelled,
+            "dispatched": counts.get(Status.DISPATCHED, 0),
+            "partially_dispatched": counts.get(Status.PARTIALLY_DISPATCHED, 0),
         },
         "seko": {
             "orders_received": len(seko_orders),
             "max_times_submitted": max((o.get("times_submitted", 0) for o in seko_orders), default=0),
         },
+        "dispatches": dispatch_demo.dispatch_report(),
+        **({"bluecherry": dispatch_demo.bluecherry_report(bluecherry),
+            "seko_pushes": dispatch_demo.seko_push_report(seko)} if bluecherry is not None else {}),
         "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
         "elapsed_s": round(elapsed_s, 1),
     }
@@ -130,6 +149,7 @@ def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_valu
         supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "8",
                                    "config.wsgi:application"])
         supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
+        dispatch_demo.point_pushes_at(seko, port)  # Seko's pushes reach the webhook
         say(f"web server up: http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/)")
         say("demo users (username / password): " + ", ".join(f"{u} / {p}" for u, p in credentials.items()))
         say("Ctrl-C stops everything")

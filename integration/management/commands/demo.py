@@ -31,6 +31,12 @@ COMPRESSED_TIME = {
     "HTTP_BACKOFF_SECONDS": "0.2",
     "Q_POLL": "0.2",
     "LOG_LEVEL": "WARNING",
+    # Dispatches (issue 5): a push gets a few seconds before the poll goes after it.
+    "DISPATCH_POLL_MINUTES": "1",
+    "DISPATCH_POLL_GRACE_SECONDS": "3",
+    "DISPATCH_POLL_OVERLAP_SECONDS": "60",
+    "MONITOR_INTERVAL_MINUTES": "1",
+    "DIGEST_INTERVAL_MINUTES": "5",
 }
 
 
@@ -47,6 +53,13 @@ class Command(BaseCommand):
         parser.add_argument("--data-dir", default=None, help="where to keep this run's state (default: fresh)")
         parser.add_argument("--keep-data", action="store_true", help="keep the headless run's data directory")
         parser.add_argument("--timeout", type=float, default=900, help="give up after this many seconds (headless)")
+        # Warehouse and push faults for the headless run (issue 5), each a rate between 0 and 1.
+        for flag, what in (("short-ship-rate", "dispatches with a line shipped short"),
+                           ("missing-tracking-rate", "dispatches without a tracking number"),
+                           ("missing-carrier-rate", "dispatches without a carrier"),
+                           ("duplicate-push-rate", "push records Seko delivers twice"),
+                           ("drop-push-rate", "push records Seko drops (the poll recovers them)")):
+            parser.add_argument(f"--{flag}", type=float, default=0.0, help=f"share of {what} (headless)")
 
     def handle(self, *args, **options) -> None:
         if os.environ.get(CHILD_FLAG):
@@ -100,8 +113,11 @@ class Command(BaseCommand):
         env.pop(CHILD_FLAG, None)
         try:
             if options["headless"]:
+                faults = {key: options[key] for key in ("short_ship_rate", "missing_tracking_rate",
+                                                        "missing_carrier_rate", "duplicate_push_rate",
+                                                        "drop_push_rate")}
                 report = scenario.run_headless(data_dir, env, orders=options["orders"], seed_value=options["seed"],
-                                               timeout_s=options["timeout"])
+                                               timeout_s=options["timeout"], faults=faults)
                 if options["json"]:
                     sys.stdout.write(json.dumps(report) + "\n")
                 else:

@@ -1,0 +1,177 @@
+"""The data contract for a Seko dispatch confirmation, checked before anything reaches Blue
+Cherry. Pure: plain data in, every problem out (one clear message each), so a quarantined
+dispatch tells the reader all that is wrong at once.
+
+The contract (DESIGN.md flow 3): an order we sent; a dispatch date; a carrier that maps back
+to a Blue Cherry ship-via; a non-empty tracking number; every line's SKU on the order;
+quantities whole, not negative and, summed per SKU (a SKU picked from several lots comes as
+several lines), not above what is open. A line shipped 0 is kept: it is cancelled with the
+remainder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from exceptions import catalogue
+from integration.order_rules import Problem
+
+INCOMPLETE = catalogue.DISPATCH_INCOMPLETE.code
+UNKNOWN_ORDER = catalogue.DISPATCH_UNKNOWN_ORDER.code
+LINE_MISMATCH = catalogue.DISPATCH_LINE_MISMATCH.code
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """What the contract needs to know about our order (None where we have no such order)."""
+
+    ord_num: str
+    sent: bool  # accepted by Seko from us
+    cancelled: bool = False
+    dispatched: bool = False
+    ship_via: str = ""
+    # [{"line_no", "sku", "qty_ordered", "qty_shipped", "qty_cancelled"}], in line_no order
+    lines: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+def text(value: Any) -> str:
+    """A field as trimmed text; iHub's empties (None, {}, "") are all ""."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return str(value).strip()
+
+
+def parse_dispatch_date(value: Any) -> datetime | None:
+    raw = text(value)
+    if not raw:
+        return None
+    try:
+        parsed = parse_datetime(raw)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.utc)
+
+
+def quantity(value: Any) -> int | None:
+    """A whole quantity (an int, or text/float holding one); None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(text(value)) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def open_quantity(line: Mapping[str, Any]) -> int:
+    return int(line.get("qty_ordered") or 0) - int(line.get("qty_shipped") or 0) - int(line.get("qty_cancelled") or 0)
+
+
+def resolve_ship_via(courier_name: str, courier_service: str, carriers: Mapping[tuple[str, str], str],
+                     own_carrier: tuple[str, str] | None) -> str | None:
+    """Blue Cherry's ship-via for Seko's courier and service (active mappings only). Without a
+    service, the order's own ship-via stands when its courier is the one Seko named."""
+    found = carriers.get((courier_name, courier_service))
+    if found:
+        return found
+    if not courier_service and own_carrier and own_carrier[0] == courier_name:
+        return carriers.get(own_carrier)
+    return None
+
+
+def validate_dispatch(
+    confirmation: Mapping[str, Any],
+    order: OrderView | None,
+    carriers: Mapping[tuple[str, str], str],
+    own_carrier: tuple[str, str] | None = None,
+) -> list[Problem]:
+    """Every way ``confirmation`` breaks the contract; empty when it may be posted."""
+    problems: list[Problem] = []
+    dispatch_id = text(confirmation.get("DispatchId")) or "(no DispatchId)"
+    ord_num = text(confirmation.get("SalesOrderNumber"))
+
+    if not ord_num and order is None:
+        problems.append(Problem(UNKNOWN_ORDER, f"Dispatch {dispatch_id} names no sales order."))
+    elif order is None:
+        problems.append(Problem(UNKNOWN_ORDER, f"Dispatch {dispatch_id} is for order '{ord_num}', which the "
+                                               "integration never sent to Seko.", ord_num))
+    elif order.cancelled:
+        problems.append(Problem(UNKNOWN_ORDER, f"Order {order.ord_num} was cancelled; Seko should not have "
+                                               "dispatched it.", order.ord_num))
+    elif not order.sent:
+        problems.append(Problem(UNKNOWN_ORDER, f"Order {order.ord_num} was never accepted by Seko from us.",
+                                order.ord_num))
+
+    if parse_dispatch_date(confirmation.get("DispatchDate")) is None:
+        raw = text(confirmation.get("DispatchDate"))
+        problems.append(Problem(INCOMPLETE, f"The dispatch date is {'unreadable: ' + repr(raw) if raw else 'missing'}.",
+                                raw))
+    courier_name, courier_service = text(confirmation.get("CourierName")), text(confirmation.get("CourierService"))
+    if not courier_name:
+        problems.append(Problem(INCOMPLETE, "The carrier (CourierName) is missing."))
+    elif resolve_ship_via(courier_name, courier_service, carriers, own_carrier) is None:
+        problems.append(Problem(
+            INCOMPLETE, f"Carrier '{courier_name}' service '{courier_service}' has no active carrier mapping "
+                        "back to a Blue Cherry ship-via.", f"{courier_name}/{courier_service}"))
+    if not text(confirmation.get("TrackingNumber")):
+        problems.append(Problem(INCOMPLETE, "The tracking number is missing."))
+
+    problems.extend(line_problems(confirmation, order))
+    return problems
+
+
+def shipped_by_sku(confirmation: Mapping[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """Quantity per SKU, lot lines summed, and the messages for lines that cannot be read."""
+    totals: dict[str, int] = {}
+    unreadable: list[str] = []
+    lines = (confirmation.get("List") or {}).get("DispatchLineItem") or []
+    for index, line in enumerate(lines, start=1):
+        if not isinstance(line, Mapping):
+            unreadable.append(f"Dispatch line {index} is not an object.")
+            continue
+        sku = text(line.get("ProductCode"))
+        qty = quantity(line.get("Quantity"))
+        if not sku:
+            unreadable.append(f"Dispatch line {index} has no ProductCode.")
+        elif qty is None or qty < 0:
+            unreadable.append(f"Dispatch line {index} ({sku}) has quantity {line.get('Quantity')!r}, "
+                              "not a whole number of at least 0.")
+        else:
+            totals[sku] = totals.get(sku, 0) + qty
+    if not lines:
+        unreadable.append("The dispatch has no lines.")
+    return totals, unreadable
+
+
+def line_problems(confirmation: Mapping[str, Any], order: OrderView | None) -> list[Problem]:
+    totals, unreadable = shipped_by_sku(confirmation)
+    problems = [Problem(LINE_MISMATCH, message) for message in unreadable]
+    if order is None or not order.sent or order.cancelled:
+        return problems  # nothing to compare the lines with
+    if order.dispatched:
+        problems.append(Problem(LINE_MISMATCH, f"Order {order.ord_num} was already dispatched; Seko dispatches "
+                                               "an order once.", order.ord_num))
+        return problems
+    open_by_sku: dict[str, int] = {}
+    lines_by_sku: dict[str, list[int]] = {}
+    for line in order.lines:
+        sku = str(line["sku"])
+        open_by_sku[sku] = open_by_sku.get(sku, 0) + open_quantity(line)
+        lines_by_sku.setdefault(sku, []).append(int(line["line_no"]))
+    for sku, shipped in totals.items():
+        if sku not in open_by_sku:
+            problems.append(Problem(LINE_MISMATCH, f"SKU {sku} (x{shipped}) is not on order {order.ord_num}.", sku))
+        elif shipped > open_by_sku[sku]:
+            where = ", ".join(str(n) for n in lines_by_sku[sku])
+            problems.append(Problem(
+                LINE_MISMATCH, f"SKU {sku} ships {shipped}, but only {open_by_sku[sku]} is open on order "
+                               f"{order.ord_num} (line {where}).", sku))
+    return problems

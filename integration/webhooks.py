@@ -1,0 +1,133 @@
+"""Seko's pushes (DispatchConfirmation, TrackingDetails, StockAdjustment) come in here.
+
+The door, in order: a bearer token (401), a size limit (413), and, when a signing secret is
+set, a Standard Webhooks signature over the raw bytes within a timestamp window (401). Only an
+authenticated body is stored, and it is stored raw before it is read at all, so nothing
+received is lost; a body of the wrong type, not JSON or not Seko's envelope is refused with a
+clear message (415/400) and kept for inspection. A good one is answered 202 at once: workers
+take the stored pushes in batches (``integration.flows.dispatches.process_pushes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from integration.clients.errors import MalformedPayload
+from integration.clients.seko import parse_push
+from integration.flows.dispatches import report_malformed_push
+from integration.models import InboundPush, SyncCursor
+
+log = logging.getLogger(__name__)
+
+KICK_CURSOR = "dispatches.kick"
+KICK_EVERY_SECONDS = 1.0  # at most one worker task enqueued per second, however many pushes come
+
+
+def _refuse(status: int, message: str, **extra: object) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def token_ok(header: str, token: str) -> bool:
+    scheme, _, given = header.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def signing_key(secret: str) -> bytes:
+    """A ``whsec_`` secret is base64 after the prefix (Standard Webhooks); any other is its bytes."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret[len("whsec_"):])
+        except (binascii.Error, ValueError):
+            pass
+    return secret.encode()
+
+
+def signature_problem(headers: dict[str, str], body: bytes, secret: str, now: float | None = None,
+                      tolerance: int = 300) -> str | None:
+    """Why the Standard Webhooks signature does not hold, or None when it does."""
+    msg_id, stamp, signatures = (headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not (msg_id and stamp and signatures):
+        return "missing webhook-id, webhook-timestamp or webhook-signature header"
+    try:
+        sent_at = int(stamp)
+    except ValueError:
+        return f"webhook-timestamp {stamp[:40]!r} is not a Unix time"
+    now = time.time() if now is None else now
+    if abs(now - sent_at) > tolerance:
+        # Outside the window: a replay of a captured push, or a badly wrong clock.
+        return f"webhook-timestamp is {int(now - sent_at)} s from now, outside the {tolerance} s window"
+    digest = hmac.new(signing_key(secret), f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    expected = base64.b64encode(digest)
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value.encode(), expected):
+            return None
+    return "webhook-signature does not match the body"
+
+
+@csrf_exempt
+@require_POST
+def seko_push(request: HttpRequest) -> JsonResponse:
+    if not token_ok(request.headers.get("Authorization", ""), settings.SEKO_PUSH_TOKEN):
+        return _refuse(401, "missing or wrong bearer token")
+    limit = settings.SEKO_PUSH_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _refuse(413, f"body of {declared} bytes is over the {limit} byte limit")
+    # Read the stream ourselves: request.body would stop at Django's smaller form-data limit.
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _refuse(413, f"body is over the {limit} byte limit")
+    if settings.SEKO_PUSH_SECRET:
+        problem = signature_problem({k.lower(): v for k, v in request.headers.items()}, body,
+                                    settings.SEKO_PUSH_SECRET, tolerance=settings.SEKO_PUSH_TOLERANCE_SECONDS)
+        if problem:
+            log.warning("seko push refused: %s", problem)
+            return _refuse(401, f"signature refused: {problem}")
+
+    # Authenticated: from here on the body is kept, whatever is wrong with it.
+    content_type = request.headers.get("Content-Type", "")
+    push = InboundPush.objects.create(body=body.decode("utf-8", errors="replace"), content_type=content_type[:200],
+                                      webhook_id=request.headers.get("webhook-id", "")[:200])
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        return _reject(push, 415, f"Content-Type must be application/json, not {content_type or 'none'!r}")
+    try:
+        records = parse_push(body)
+    except MalformedPayload as error:
+        return _reject(push, 400, str(error))
+    _kick_workers()
+    return JsonResponse({"accepted": True, "push": push.pk, "records": len(records)}, status=202)
+
+
+def _reject(push: InboundPush, status: int, reason: str) -> JsonResponse:
+    InboundPush.objects.filter(pk=push.pk).update(status=InboundPush.Status.REJECTED, error=reason[:2000])
+    report_malformed_push(push, reason)
+    return _refuse(status, reason, push=push.pk)
+
+
+def _kick_workers() -> None:
+    """Enqueue one drain of the stored pushes unless one was enqueued this last second. A
+    push arriving just after a drain ended waits for the scheduled sync (the safety net)."""
+    cursor, _ = SyncCursor.objects.get_or_create(name=KICK_CURSOR)
+    now = timezone.now()
+    if SyncCursor.objects.filter(pk=cursor.pk).filter(
+            Q(last_run_at__isnull=True) | Q(last_run_at__lt=now - timedelta(seconds=KICK_EVERY_SECONDS))
+    ).update(last_run_at=now):
+        async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")

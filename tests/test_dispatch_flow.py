@@ -1,0 +1,247 @@
+"""Dispatch confirmations end to end (flow 3 in DESIGN.md): Seko's pushes through the webhook,
+de-duplication and assembly, the data contract, one Blue Cherry shipment, the poll."""
+
+# The order-flow tests' `world` fixture is imported and then taken as a test argument by name.
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from exceptions import catalogue
+from exceptions.models import IntegrationException
+from integration.flows import dispatches
+from integration.models import Dispatch, InboundPush, Order, OrderLine, PushPart
+from tests.factories import BlueCherryOrderFactory, LineFactory
+from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
+
+pytestmark = pytest.mark.django_db
+
+Status = Order.Status
+URL = "/webhooks/seko/"
+
+
+@pytest.fixture(autouse=True)
+def push_settings(settings):
+    settings.SEKO_PUSH_TOKEN = "flow-token"
+    settings.SEKO_PUSH_SECRET = ""  # the signature has its own tests; here the token is enough
+    settings.DISPATCH_POLL_GRACE_SECONDS = 0
+    return settings
+
+
+def sent_order(bluecherry, ord_num: str, lines: list[dict] | None = None) -> Order:
+    release(bluecherry, BlueCherryOrderFactory(ord_num=ord_num, lines=lines or [LineFactory(line_no=1)]))
+    run_flow()
+    order = Order.objects.get(ord_num=ord_num)
+    assert order.status == Status.SENT
+    return order
+
+
+def dispatch_at_seko(seko, **rates: Any) -> list[dict]:
+    """Let the warehouse dispatch everything it holds; the push records it queued."""
+    seko.control("POST", "_sim/warehouse/advance", {"orders": "all", "seed": 1, **rates})
+    return [p for p in seko.control("GET", "_sim/pushes")["pushes"] if p["status"] == "pending"]
+
+
+def push(client, *records: tuple[str, dict]) -> None:
+    body = json.dumps({"Responses": [{"Response": {kind: fields}} for kind, fields in records]})
+    response = client.post(URL, data=body, content_type="application/json",
+                           headers={"Authorization": "Bearer flow-token"})
+    assert response.status_code == 202, response.content
+
+
+def push_outbox(client, outbox: list[dict]) -> None:
+    push(client, *[(p["kind"], p["record"]) for p in outbox])
+
+
+def take_in() -> None:
+    while dispatches.process_pushes() or dispatches.post_due_dispatches():
+        pass
+
+
+def bc_order(bluecherry, ord_num: str) -> dict:
+    return bluecherry.control("GET", f"_sim/orders/{ord_num}")
+
+
+def open_kinds(dispatch_id: str) -> set[str]:
+    return set(IntegrationException.objects.filter(trace_key=f"dispatch:{dispatch_id}", status="open")
+               .values_list("kind", flat=True))
+
+
+def confirmation(order: Order, **changes: Any) -> dict:
+    body = {"InterfaceRecordId": "990001", "SequenceNumber": 1, "MessageGroupId": "g-990001", "MessagePart": 1,
+            "MessageTotal": 1, "SalesOrderNumber": order.ord_num, "GUID": order.seko_guid, "DCCode": "DCCL01",
+            "DispatchId": "DSP-X1", "DispatchDate": "2026-11-27T16:40:00Z", "CourierName": "RoyalMail",
+            "CourierService": "TPN24", "TrackingNumber": "JD77GB", "List": {"DispatchLineItem": []}}
+    body.update(changes)
+    return body
+
+
+def test_a_pushed_dispatch_becomes_one_shipment_with_its_invoice_and_notification(world, client):
+    bluecherry, seko = world
+    order = sent_order(bluecherry, "SO-D1")
+    push_outbox(client, dispatch_at_seko(seko))
+    take_in()
+    order.refresh_from_db()
+    assert order.status == Status.DISPATCHED and order.dispatched_at is not None
+    dispatch = Dispatch.objects.get(order=order)
+    assert dispatch.status == Dispatch.Status.POSTED and dispatch.bc_ship_num and not dispatch.short
+    at_bc = bc_order(bluecherry, "SO-D1")
+    assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1 and len(at_bc["notifications"]) == 1
+    shipment = at_bc["shipments"][0]
+    assert shipment["wms_dispatch_id"] == dispatch.dispatch_id and shipment["ship_via"] == "RMNDAY"
+    assert shipment["tracking_numbers"] and shipment["carrier"] == "RoyalMail"
+
+
+def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, client):
+    bluecherry, seko = world
+    sent_order(bluecherry, "SO-D2")
+    outbox = dispatch_at_seko(seko)
+    push_outbox(client, outbox)
+    push_outbox(client, outbox)  # Seko delivered the same batch twice
+    dispatch_record = next(p["record"] for p in outbox if p["kind"] == "DispatchConfirmation")
+    # The same dispatch again under a new record id: a repeat of the dispatch itself.
+    push(client, ("DispatchConfirmation", {**dispatch_record, "InterfaceRecordId": "999999",
+                                           "MessageGroupId": "g-999999"}))
+    take_in()
+    assert sum(PushPart.objects.values_list("repeats", flat=True)) == len(outbox)
+    dispatch = Dispatch.objects.get(ord_num="SO-D2")
+    assert dispatch.repeats == 1
+    at_bc = bc_order(bluecherry, "SO-D2")
+    assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
+
+
+def test_a_multi_part_dispatch_is_known_only_once_every_part_has_arrived(world, client):
+    bluecherry, seko = world
+    sent_order(bluecherry, "SO-D3", [LineFactory(line_no=1, sku="10023-NAVY-S"),
+                                     LineFactory(line_no=2, sku="10023-NAVY-M")])
+    seko.control("POST", "_sim/faults", {"quirks": True})  # iHub splits a dispatch into parts, one line each
+    parts = [p for p in dispatch_at_seko(seko) if p["kind"] == "DispatchConfirmation"]
+    assert len(parts) == 2
+    push_outbox(client, parts[:1])
+    take_in()
+    assert not Dispatch.objects.exists()
+    assert bc_order(bluecherry, "SO-D3")["shipments"] == []
+    push_outbox(client, parts[1:])
+    take_in()
+    dispatch = Dispatch.objects.get()
+    assert dispatch.status == Dispatch.Status.POSTED
+    assert [line["qty_shipped"] for line in bc_order(bluecherry, "SO-D3")["shipments"][0]["lines"]] == [2, 2]
+
+
+def test_a_consolidated_sku_is_split_back_across_its_lines_and_the_short_remainder_cancelled(world, client):
+    bluecherry, _ = world
+    order = sent_order(bluecherry, "SO-D4", [LineFactory(line_no=1, sku="10023-NAVY-M", qty_ordered=2),
+                                             LineFactory(line_no=2, sku="10023-NAVY-S", qty_ordered=1),
+                                             LineFactory(line_no=3, sku="10023-NAVY-M", qty_ordered=3)])
+    # Seko saw one NAVY-M line of 5; it ships 3 of them from two lots and none of NAVY-S.
+    push(client, ("DispatchConfirmation", confirmation(order, List={"DispatchLineItem": [
+        {"LineNumber": 1, "ProductCode": "10023-NAVY-M", "LotNo": "L1", "Quantity": 2},
+        {"LineNumber": 1, "ProductCode": "10023-NAVY-M", "LotNo": "L2", "Quantity": 1},
+        {"LineNumber": 2, "ProductCode": "10023-NAVY-S", "Quantity": 0}]})))
+    take_in()
+    order.refresh_from_db()
+    assert order.status == Status.PARTIALLY_DISPATCHED
+    shipped = {line["line_no"]: line["qty_shipped"] for line in bc_order(bluecherry, "SO-D4")["shipments"][0]["lines"]}
+    assert shipped == {1: 2, 2: 0, 3: 1}
+    ours = {line.line_no: (line.qty_shipped, line.qty_cancelled) for line in OrderLine.objects.filter(order=order)}
+    assert ours == {1: (2, 0), 2: (0, 1), 3: (1, 2)}
+    note = order.events.last().note
+    assert "Not shipped, remainder cancelled" in note and "line 3 10023-NAVY-M x2" in note
+
+
+def test_a_dispatch_without_tracking_is_quarantined_and_a_later_tracking_details_posts_it(world, client):
+    bluecherry, seko = world
+    order = sent_order(bluecherry, "SO-D5")
+    push_outbox(client, dispatch_at_seko(seko, missing_tracking_rate=1))
+    take_in()
+    dispatch = Dispatch.objects.get(order=order)
+    assert dispatch.status == Dispatch.Status.QUARANTINED
+    assert open_kinds(dispatch.dispatch_id) == {catalogue.DISPATCH_INCOMPLETE.code}
+    assert bc_order(bluecherry, "SO-D5")["shipments"] == []
+    push(client, ("TrackingDetails", {"InterfaceRecordId": "990100", "SequenceNumber": 7, "MessagePart": 1,
+                                      "MessageTotal": 1, "SalesOrderNumber": "SO-D5",
+                                      "DispatchNumber": dispatch.dispatch_id, "Courier": "RoyalMail",
+                                      "TrackingNumber": "JD555GB"}))
+    take_in()
+    dispatch.refresh_from_db()
+    assert dispatch.status == Dispatch.Status.POSTED and open_kinds(dispatch.dispatch_id) == set()
+    assert bc_order(bluecherry, "SO-D5")["shipments"][0]["tracking_numbers"] == ["JD555GB"]
+
+
+def test_ops_fill_in_a_missing_carrier_and_release_the_dispatch_which_posts_it(world, client):
+    bluecherry, seko = world
+    order = sent_order(bluecherry, "SO-D6")
+    push_outbox(client, dispatch_at_seko(seko, missing_carrier_rate=1))
+    take_in()
+    dispatch = Dispatch.objects.get(order=order)
+    assert dispatch.status == Dispatch.Status.QUARANTINED and "carrier" in dispatch.problems[0]["message"]
+    user = User.objects.create_user("opsy", password="pw")
+    user.groups.add(Group.objects.get_or_create(name="ops")[0])
+    client.force_login(user)
+    page = client.get(f"/dispatches/{dispatch.dispatch_id}/")
+    assert page.status_code == 200 and b"Release and post" in page.content
+    client.post(f"/dispatches/{dispatch.dispatch_id}/", {"CourierName": "RoyalMail", "CourierService": "TPN24",
+                                                         "TrackingNumber": ""})
+    dispatch.refresh_from_db()
+    assert dispatch.status == Dispatch.Status.POSTED and open_kinds(dispatch.dispatch_id) == set()
+    shipment = bc_order(bluecherry, "SO-D6")["shipments"][0]
+    assert shipment["carrier"] == "RoyalMail" and shipment["ship_via"] == "RMNDAY"
+    assert "released by opsy" in " ".join(order.events.values_list("note", flat=True))
+
+
+def test_a_dispatch_for_an_order_we_never_sent_is_quarantined_as_unknown(world, client):
+    bluecherry, _ = world
+    order = sent_order(bluecherry, "SO-D7")
+    push(client, ("DispatchConfirmation", confirmation(order, SalesOrderNumber="SO-NOPE", GUID="nope",
+                                                       List={"DispatchLineItem": [
+                                                           {"ProductCode": "10023-NAVY-M", "Quantity": 1}]})))
+    take_in()
+    dispatch = Dispatch.objects.get()
+    assert dispatch.status == Dispatch.Status.QUARANTINED
+    assert open_kinds(dispatch.dispatch_id) == {catalogue.DISPATCH_UNKNOWN_ORDER.code}
+
+
+def test_lines_not_matching_the_order_are_quarantined_with_every_problem_listed(world, client):
+    bluecherry, _ = world
+    order = sent_order(bluecherry, "SO-D8")
+    push(client, ("DispatchConfirmation", confirmation(order, TrackingNumber="", List={"DispatchLineItem": [
+        {"ProductCode": "10023-NAVY-M", "Quantity": 5}, {"ProductCode": "ZZZ", "Quantity": 1}]})))
+    take_in()
+    dispatch = Dispatch.objects.get()
+    assert open_kinds(dispatch.dispatch_id) == {catalogue.DISPATCH_LINE_MISMATCH.code,
+                                                catalogue.DISPATCH_INCOMPLETE.code}
+    mismatch = IntegrationException.objects.get(kind=catalogue.DISPATCH_LINE_MISMATCH.code)
+    assert len(mismatch.problems) == 2 and mismatch.order == order and "SO-D8" in mismatch.request_payload
+    assert bc_order(bluecherry, "SO-D8")["shipments"] == []
+
+
+def test_the_poll_recovers_a_dispatch_whose_push_seko_dropped(world, client):
+    bluecherry, seko = world
+    order = sent_order(bluecherry, "SO-D9")
+    seko.control("POST", "_sim/config", {"push_url": "http://127.0.0.1:9/never", "push_interval_seconds": 3600})
+    seko.control("POST", "_sim/faults", {"drop_push_rate": 1})
+    dispatch_at_seko(seko)
+    assert seko.control("POST", "_sim/push/flush")["dropped"] >= 1
+    result = dispatches.poll_dispatches()
+    assert result["recovered"] == 1
+    take_in()
+    dispatch = Dispatch.objects.get(order=order)
+    assert dispatch.source == Dispatch.Source.POLL and dispatch.status == Dispatch.Status.POSTED
+    assert len(bc_order(bluecherry, "SO-D9")["shipments"]) == 1
+    assert dispatches.poll_dispatches()["recovered"] == 0  # the next poll finds nothing missing
+
+
+def test_a_stock_adjustment_is_stored_once_for_the_stock_flow(world, client):
+    record = {"InterfaceRecordId": "990200", "SequenceNumber": 9, "MessagePart": 1, "MessageTotal": 1,
+              "ProductCode": "10023-NAVY-M", "DCCode": "DCCL01", "Quantity": -2, "Reason": "Damaged",
+              "AdjustmentDate": "2026-11-27T10:00:00Z"}
+    push(client, ("StockAdjustment", record))
+    push(client, ("StockAdjustment", record))
+    take_in()
+    part = PushPart.objects.get(type=PushPart.STOCK)
+    assert part.ref == "10023-NAVY-M" and part.fields["Quantity"] == -2 and part.repeats == 1
+    assert set(InboundPush.objects.values_list("status", flat=True)) == {InboundPush.Status.PROCESSED}

@@ -1,0 +1,126 @@
+"""The door for Seko's pushes: token, signature, timestamp window, size, content type, and the
+raw body kept whenever the caller was authenticated."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from exceptions import catalogue
+from exceptions.models import IntegrationException
+from integration.models import InboundPush
+
+pytestmark = pytest.mark.django_db
+
+URL = "/webhooks/seko/"
+TOKEN = "push-token-for-tests"
+SECRET = "whsec_c2VjcmV0LWZvci10ZXN0cw=="  # base64 of "secret-for-tests"
+
+DISPATCH = {"Responses": [{"Response": {"DispatchConfirmation": {
+    "InterfaceRecordId": "884213", "SequenceNumber": 1, "MessageGroupId": "g-884213", "MessagePart": 1,
+    "MessageTotal": 1, "SalesOrderNumber": "SO-1", "DispatchId": "DSP-1", "DispatchDate": "2026-11-27T16:40:00Z",
+    "CourierName": "RoyalMail", "CourierService": "TPN24", "TrackingNumber": "JD1GB",
+    "List": {"DispatchLineItem": [{"LineNumber": 1, "ProductCode": "A", "Quantity": 2}]}}}}]}
+
+
+@pytest.fixture(autouse=True)
+def push_settings(settings):
+    settings.SEKO_PUSH_TOKEN = TOKEN
+    settings.SEKO_PUSH_SECRET = SECRET
+    return settings
+
+
+def signature_headers(secret: str, body: str, msg_id: str, stamp: int) -> dict[str, str]:
+    """Standard Webhooks, written out here independently of the webhook's own check."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{stamp}.{body}".encode(), hashlib.sha256).digest()
+    return {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
+            "webhook-signature": f"v1,{base64.b64encode(digest).decode()}"}
+
+
+def post(client, body: str | bytes, *, token: str = TOKEN, secret: str | None = SECRET, stamp: int | None = None,
+         content_type: str = "application/json", headers: dict | None = None):
+    text = body.decode() if isinstance(body, bytes) else body
+    extra = {"Authorization": f"Bearer {token}"} if token else {}
+    if secret:
+        extra.update(signature_headers(secret, text, "msg_1", int(time.time()) if stamp is None else stamp))
+    extra.update(headers or {})
+    return client.post(URL, data=body, content_type=content_type, headers=extra)
+
+
+def test_a_signed_push_with_the_token_is_stored_raw_and_answered_202(client):
+    body = json.dumps(DISPATCH)
+    response = post(client, body)
+    assert response.status_code == 202, response.content
+    push = InboundPush.objects.get()
+    assert push.body == body and push.status == InboundPush.Status.PENDING and push.webhook_id == "msg_1"
+    assert response.json() == {"accepted": True, "push": push.pk, "records": 1}
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+def test_a_push_without_the_right_token_is_refused_401_and_not_stored(client, token):
+    response = post(client, json.dumps(DISPATCH), token=token)
+    assert response.status_code == 401 and "token" in response.json()["error"]
+    assert not InboundPush.objects.exists()
+
+
+def test_a_push_with_a_wrong_signature_is_refused_401_and_not_stored(client):
+    response = post(client, json.dumps(DISPATCH), secret="whsec_b3RoZXItc2VjcmV0")
+    assert response.status_code == 401 and "does not match" in response.json()["error"]
+    assert not InboundPush.objects.exists()
+
+
+def test_a_push_signed_over_a_different_body_is_refused(client):
+    signed = signature_headers(SECRET, json.dumps(DISPATCH), "msg_1", int(time.time()))
+    tampered = json.dumps(DISPATCH).replace("JD1GB", "JD2GB")
+    response = post(client, tampered, secret=None, headers=signed)
+    assert response.status_code == 401
+
+
+def test_a_replayed_push_with_an_old_timestamp_is_refused_even_with_a_valid_signature(client):
+    response = post(client, json.dumps(DISPATCH), stamp=int(time.time()) - 301)
+    assert response.status_code == 401 and "outside the 300 s window" in response.json()["error"]
+    assert not InboundPush.objects.exists()
+
+
+def test_a_push_without_signature_headers_is_refused_when_a_secret_is_set(client):
+    response = post(client, json.dumps(DISPATCH), secret=None)
+    assert response.status_code == 401 and "missing webhook-id" in response.json()["error"]
+
+
+def test_without_a_secret_configured_the_token_alone_is_enough(client, push_settings):
+    push_settings.SEKO_PUSH_SECRET = ""
+    assert post(client, json.dumps(DISPATCH), secret=None).status_code == 202
+
+
+def test_an_oversized_body_is_refused_413(client, push_settings):
+    push_settings.SEKO_PUSH_MAX_BYTES = 1000
+    response = post(client, json.dumps(DISPATCH) + " " * 1000)
+    assert response.status_code == 413 and "1000 byte limit" in response.json()["error"]
+    assert not InboundPush.objects.exists()
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "words"), [
+    ('{"Responses": [', "application/json", 400, "not JSON"),
+    (json.dumps({"Responses": [{"Response": {"InvoiceNotice": {"InterfaceRecordId": "1"}}}]}),
+     "application/json", 400, "none of DispatchConfirmation, TrackingDetails, StockAdjustment"),
+    (json.dumps({"Hello": "world"}), "application/json", 400, "no Responses"),
+    (json.dumps(DISPATCH), "text/plain", 415, "Content-Type must be application/json"),
+])
+def test_an_authenticated_bad_push_gets_a_clear_error_and_its_raw_body_is_kept(client, body, content_type, status,
+                                                                                words):
+    response = post(client, body, content_type=content_type)
+    assert response.status_code == status and words in response.json()["error"]
+    push = InboundPush.objects.get()
+    assert push.status == InboundPush.Status.REJECTED and push.body == body and words in push.error
+    exc = IntegrationException.objects.get(kind=catalogue.PUSH_MALFORMED.code)
+    assert exc.response_payload == body and words in exc.message
+
+
+def test_the_webhook_only_takes_post(client):
+    assert client.get(URL).status_code == 405
