@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test headless lint fmt ci clean
+.PHONY: demo test headless lint fmt ci clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) manage.py demo
 
-test: $(STAMP)
+# The browser tests (tests/e2e) drive Debian's Chromium; install it only when it is missing.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) chromium
 	$(PY) -m pytest
 
 headless: $(STAMP)
