@@ -10,10 +10,14 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Dispatch confirmations (issue 5): Seko's webhook, the overdue page, a dispatch's release form.
+    path("", include("integration.dispatch_urls")),
+    # Stock (issue 6): positions, buffers, last published, drift.
+    path("", include("integration.stock_urls")),
+    # Items (issue 4): sync status per SKU, audit findings, CSV.
+    path("", include("integration.item_urls")),
     # The dashboard (issue 3): exception queue, orders, cross-reference tables, the JSON API.
     path("exceptions/", include("exceptions.urls")),
     path("", include("integration.urls")),
     path("api/", include("config.api_urls")),
-    # Dispatch confirmations (issue 5): Seko's webhook, the overdue page, a dispatch's release form.
-    path("", include("integration.dispatch_urls")),
 ]

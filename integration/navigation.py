@@ -34,6 +34,7 @@ NAV: list[NavItem] = [
     NavItem("Orders", "order_list", "view_orders"),
     NavItem("Mappings", "mapping_list_warehouses", "view_mappings"),
     # --- issue 4 (items) and issue 5 (overdue) add their screens here ---
+    NavItem("Items", "item_list", "view_items"),  # issue 4
     NavItem("Stock", "stock_positions", "view_stock"),  # issue 6
     NavItem("API", "api_docs", "view_api_schema"),
 ]
