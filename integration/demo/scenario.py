@@ -19,7 +19,9 @@ from django_q.tasks import async_task
 
 from exceptions.models import IntegrationException
 from integration.demo import dispatch as dispatch_demo  # issue 5: pushes, warehouse, dispatch report
+from integration.demo import items as items_demo  # issue 4: item-master audit and report
 from integration.demo import seed
+from integration.demo import stock as stock_demo
 from integration.demo.processes import Supervisor
 from integration.models import Order
 from integration.schedules import ensure_schedules
@@ -57,9 +59,10 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         items = max(40, orders // 2)
         generated = seed.generate_bluecherry(bluecherry, orders=orders, items=items, seed=seed_value)
         say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
-        products = seed.seed_seko_products(seko, bluecherry)
-        say(f"Seko seeded with {products} live products and stock")
+        stocked = seed.seed_seko_stock(seko, bluecherry)
+        say(f"Seko seeded with stock for {stocked} SKUs; the item flow creates the products")
         drive_to_quiescence(supervisor, expected=orders, timeout_s=timeout_s)
+        items_demo.settle(say)  # issue 4: audit both item masters once the items have moved
         # issue 5: the web app takes Seko's pushes; the warehouse dispatches every order it holds.
         port = dispatch_demo.start_web(supervisor)
         dispatch_demo.point_pushes_at(seko, port)
@@ -67,6 +70,7 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         dispatched = dispatch_demo.dispatch_everything(seko, faults or {}, seed_value)
         say(f"Seko dispatched {dispatched} orders; pushes go to the webhook on port {port}")
         dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=timeout_s)
+        stock_demo.settle(bluecherry)  # issue 6: snapshot, publish, follow, audit
         report = build_report(seko, elapsed_s=time.monotonic() - started, bluecherry=bluecherry)
     return report
 
@@ -89,7 +93,7 @@ def drive_to_quiescence(supervisor: Supervisor, *, expected: int, timeout_s: flo
         say("orders: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         unsettled = sum(counts.get(s, 0) for s in (Status.RECEIVED, Status.SENDING))
         owed = Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True).count()
-        if sum(counts.values()) >= expected and unsettled == 0 and owed == 0:
+        if sum(counts.values()) >= expected and unsettled == 0 and owed == 0 and items_demo.settled():
             settled_polls += 1
         else:
             settled_polls = 0
@@ -134,6 +138,8 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float,
         **({"bluecherry": dispatch_demo.bluecherry_report(bluecherry),
             "seko_pushes": dispatch_demo.seko_push_report(seko)} if bluecherry is not None else {}),
         "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
+        "stock": stock_demo.report(),
+        "items": items_demo.report(bluecherry, seko) if bluecherry is not None else {},
         "elapsed_s": round(elapsed_s, 1),
     }
 
@@ -144,7 +150,7 @@ def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_valu
         credentials = seed.seed_users()
         ensure_schedules()
         generated = seed.generate_bluecherry(bluecherry, orders=40, items=60, seed=seed_value)
-        seed.seed_seko_products(seko, bluecherry)
+        seed.seed_seko_stock(seko, bluecherry)
         say(f"Blue Cherry generated {generated['orders']} released orders")
         supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "8",
                                    "config.wsgi:application"])
