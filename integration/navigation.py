@@ -36,6 +36,7 @@ NAV: list[NavItem] = [
     # --- issue 4 (items) and issue 5 (overdue) add their screens here ---
     NavItem("Items", "item_list", "view_items"),  # issue 4
     NavItem("Stock", "stock_positions", "view_stock"),  # issue 6
+    NavItem("Overdue", "overdue", "view_overdue"),  # issue 5: CX's overdue fulfilment
     NavItem("API", "api_docs", "view_api_schema"),
 ]
 
