@@ -39,5 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for the demo supervisor and load balancers: the app answers and the DB is reachable."""
-    return JsonResponse({"ok": True, "orders": Order.objects.count()})
+    """Liveness for the demo supervisor and load balancers: the app answers and the DB is
+    reachable. Cheap on purpose (no COUNT over a large table): it is polled often."""
+    Order.objects.exists()
+    return JsonResponse({"ok": True})
