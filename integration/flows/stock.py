@@ -1,0 +1,655 @@
+"""Flow 4, stock: Seko free stock -> Blue Cherry available-to-sell, buffered (DESIGN.md).
+
+The steps:
+
+1. ``apply_stock_adjustments``: Seko's StockAdjustment pushes move our running positions, each
+   part once however often it is delivered (its identity is stored with the movement, in the
+   same transaction as the position change).
+2. ``take_snapshot``: a scheduled full read of Seko's free stock (``stock/v3/quantity``,
+   chunked under the query cap by the client) replaces the running figures and records how
+   much it corrected; a correction beyond the tolerance is a ``stock.drift``.
+3. ``publish_available``: per SKU ``max(0, free - buffer)`` (``stock_rules``), where free is the
+   running position minus the units of orders Seko accepted from us since the snapshot; only
+   figures that changed go to Blue Cherry, in batches.
+4. ``follow_publications``: each batch is followed to APPLIED or FAILED (``stock.sync_failed``,
+   closing itself on the next applied batch).
+5. ``audit_bluecherry``: Blue Cherry's ``channel_available`` vs what it last applied from us.
+
+Only Seko's physical free stock is ever published: Blue Cherry's own ATS (on hand + WIP) is
+read by the audit and never used for a figure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from exceptions import catalogue
+from exceptions import services as queue
+from exceptions.models import IntegrationException
+from integration import stock_rules
+from integration.clients import bluecherry_client, seko_client
+from integration.clients.errors import ClientError, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
+from integration.clients.seko import PushRecord
+from integration.models import (
+    AtsPublication,
+    Order,
+    OrderLine,
+    PushPart,
+    StockBufferOverride,
+    StockMovement,
+    StockPosition,
+    StockSnapshot,
+    SyncCursor,
+    WarehouseMapping,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLISH_LEASE = "stock.publish"
+SNAPSHOT_LEASE = "stock.snapshot"
+AUDIT_LEASE = "stock.audit"
+# Rows per bulk write: large enough to be few statements, small enough for SQLite's variable cap.
+BULK = 500
+
+Status = Order.Status
+# Orders whose lines are demand (velocity) and, once Seko accepted them, allocations of free stock.
+NOT_DEMAND = [Status.CANCELLED]
+AT_SEKO = [Status.SENT, Status.DISPATCHED, Status.PARTIALLY_DISPATCHED, Status.CANCEL_REFUSED]
+
+
+def seko_drift_key(dc_code: str, sku: str) -> str:
+    return f"stock:seko:{dc_code}:{sku}"
+
+
+def bluecherry_drift_key(location: str, sku: str) -> str:
+    return f"stock:bluecherry:{location}:{sku}"
+
+
+def location_key(location: str) -> str:
+    return f"stock:bluecherry:{location}"
+
+
+def buffer_params() -> stock_rules.BufferParams:
+    return stock_rules.BufferParams(
+        lag_hours=stock_rules.lag_hours(settings.STOCK_PUSH_INTERVAL_MINUTES, settings.BLUECHERRY_BATCH_CYCLE_MINUTES),
+        safety=settings.STOCK_SAFETY_FACTOR, minimum=settings.STOCK_BUFFER_MIN, maximum=settings.STOCK_BUFFER_MAX,
+    )
+
+
+@contextmanager
+def lease(name: str, seconds: int | None = None) -> Iterator[bool]:
+    """One run of ``name`` at a time across workers (compare-and-swap on a SyncCursor row, which
+    expires if the worker dies). Yields False when another worker holds it. A run that ends
+    without an exception records its success (for the stalled-flow alert)."""
+    cursor, _ = SyncCursor.objects.get_or_create(name=name)
+    now = timezone.now()
+    until = now + timedelta(seconds=seconds or settings.ORDER_LEASE_SECONDS)
+    taken = SyncCursor.objects.filter(pk=cursor.pk).filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    ).update(locked_until=until, last_run_at=now)
+    if not taken:
+        yield False
+        return
+    try:
+        yield True
+    except Exception as error:
+        SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None, last_error=str(error)[:2000])
+        raise
+    SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None, last_success_at=timezone.now(), last_error="")
+
+
+# --- 1. Adjustments ------------------------------------------------------------------------
+
+
+@dataclass
+class AdjustmentResult:
+    applied: int = 0
+    repeats: int = 0
+    unreadable: int = 0
+    # Moved by a snapshot that already included them (read after they happened).
+    already_in_snapshot: int = 0
+    skus: set[str] = field(default_factory=set)
+
+
+def apply_stock_adjustments(records: Iterable[PushRecord | dict[str, Any]]) -> AdjustmentResult:
+    """Apply StockAdjustment records (PushRecords, or their fields as dicts) to the positions.
+
+    Each part is applied once: the movement (keyed by its identity) and the position change are
+    written in one transaction, and a part whose identity is already stored is a repeat. An
+    unreadable record is not applied; it is kept raw on a ``stock.adjustment_unreadable``
+    exception and the others go on. Safe to call with the same records any number of times."""
+    result = AdjustmentResult()
+    parsed: dict[str, tuple[stock_rules.Adjustment, dict[str, Any]]] = {}
+    for record in records:
+        fields = record.fields if isinstance(record, PushRecord) else record
+        if isinstance(record, PushRecord) and record.type != "StockAdjustment":
+            continue
+        try:
+            adjustment = stock_rules.parse_adjustment(fields)
+        except stock_rules.BadAdjustment as error:
+            result.unreadable += 1
+            _report_unreadable(fields, error)
+            continue
+        if adjustment.identity in parsed:
+            result.repeats += 1  # the same part twice in one delivery
+            continue
+        parsed[adjustment.identity] = (adjustment, dict(fields))
+    if not parsed:
+        return result
+
+    with transaction.atomic():
+        seen = set(StockMovement.objects.filter(identity__in=list(parsed)).values_list("identity", flat=True))
+        result.repeats += len(seen)
+        fresh = [(a, raw) for identity, (a, raw) in parsed.items() if identity not in seen]
+        if not fresh:
+            return result
+        keys = {(a.sku, a.dc_code) for a, _ in fresh}
+        positions = _positions_for_update(keys)
+        counted: list[stock_rules.Adjustment] = []
+        movements = []
+        for adjustment, raw in fresh:
+            position = positions[(adjustment.sku, adjustment.dc_code)]
+            # A movement that happened before the snapshot was read is already in its figure.
+            in_snapshot = bool(position.snapshot_at and adjustment.adjusted_at
+                               and adjustment.adjusted_at < position.snapshot_at)
+            if in_snapshot:
+                result.already_in_snapshot += 1
+            else:
+                counted.append(adjustment)
+            movements.append(StockMovement(
+                identity=adjustment.identity, sku=adjustment.sku, dc_code=adjustment.dc_code, delta=adjustment.delta,
+                reason=adjustment.reason, adjusted_at=adjustment.adjusted_at, counted=not in_snapshot,
+                raw=json.loads(json.dumps(raw, default=str)),
+            ))
+        # The unique identity makes a concurrent duplicate fail the whole transaction (nothing
+        # half-written); the caller's retry then finds it stored and counts it as a repeat.
+        StockMovement.objects.bulk_create(movements, batch_size=BULK)
+        for (sku, dc_code), delta in stock_rules.net_deltas(counted).items():
+            positions[(sku, dc_code)].free += delta
+        StockPosition.objects.bulk_update(list(positions.values()), ["free", "updated_at"], batch_size=BULK)
+    result.applied = len(fresh)
+    result.skus = {a.sku for a, _ in fresh}
+    return result
+
+
+def apply_stock_parts(parts: Iterable[PushPart]) -> AdjustmentResult:
+    """StockAdjustment parts the webhook stored (de-duplicated by their identity there): applied
+    and marked applied in one transaction, so a part is never applied twice nor half-applied.
+    Called by the push processing (flows/dispatches.py) for the parts it has just stored."""
+    parts = [p for p in parts if p.type == PushPart.STOCK and p.applied_at is None]
+    if not parts:
+        return AdjustmentResult()
+    with transaction.atomic():
+        # Locked, and only those still unapplied: another worker's parts are left to it.
+        mine = list(PushPart.objects.select_for_update().filter(pk__in=[p.pk for p in parts], applied_at__isnull=True)
+                    .order_by("id"))
+        if not mine:
+            return AdjustmentResult()
+        PushPart.objects.filter(pk__in=[p.pk for p in mine]).update(applied_at=timezone.now())
+        return apply_stock_adjustments([p.fields for p in mine])
+
+
+def apply_pending_stock_parts(limit: int = 1000) -> int:
+    """The safety net: StockAdjustment parts stored but not applied yet (a worker died between
+    storing and applying). Returns how many were taken."""
+    taken = 0
+    while True:
+        batch = list(PushPart.objects.filter(type=PushPart.STOCK, applied_at__isnull=True).order_by("id")[:limit])
+        if not batch:
+            return taken
+        apply_stock_parts(batch)
+        taken += len(batch)
+
+
+def _positions_for_update(keys: set[tuple[str, str]]) -> dict[tuple[str, str], StockPosition]:
+    """The positions for ``keys``, created at 0 where missing, locked for this transaction."""
+    StockPosition.objects.bulk_create([StockPosition(sku=sku, dc_code=dc) for sku, dc in keys],
+                                      ignore_conflicts=True, batch_size=BULK)
+    skus = {sku for sku, _ in keys}
+    rows = StockPosition.objects.select_for_update().filter(sku__in=skus)
+    now = timezone.now()
+    found = {}
+    for row in rows:
+        if (row.sku, row.dc_code) in keys:
+            row.updated_at = now
+            found[(row.sku, row.dc_code)] = row
+    return found
+
+
+def _report_unreadable(fields: Any, error: Exception) -> None:
+    raw = json.dumps(fields, indent=2, default=str)
+    identity = "?"
+    if isinstance(fields, dict):
+        identity = f"{fields.get('InterfaceRecordId')}/{fields.get('SequenceNumber')}/{fields.get('MessagePart') or 1}"
+    sku = str(fields.get("ProductCode") or "") if isinstance(fields, dict) else ""
+    queue.raise_exception(
+        catalogue.STOCK_ADJUSTMENT_UNREADABLE, f"push:StockAdjustment:{identity}",
+        f"A stock adjustment from Seko (part {identity}) was not applied: {error}.",
+        sku=sku[:100], response_payload=raw,
+    )
+
+
+# --- 2. Snapshot ---------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotResult:
+    skus: int = 0
+    skus_corrected: int = 0
+    units_corrected: int = 0
+    drifted: int = 0
+
+
+def take_snapshot(dc_code: str | None = None, product_codes: list[str] | None = None) -> SnapshotResult:
+    """Read Seko's free stock (every SKU, or ``product_codes`` in chunks under the query cap) for
+    each mapped DC and make it our running figure, recording what it corrected."""
+    total = SnapshotResult()
+    with lease(SNAPSHOT_LEASE) as mine:
+        if not mine:
+            return total
+        dcs = [dc_code] if dc_code else _mapped_dcs()
+        with seko_client() as seko:
+            for dc in dcs:
+                one = _snapshot_dc(seko, dc, product_codes)
+                for name in ("skus", "skus_corrected", "units_corrected", "drifted"):
+                    setattr(total, name, getattr(total, name) + getattr(one, name))
+    return total
+
+
+def _mapped_dcs() -> list[str]:
+    return sorted(set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True)))
+
+
+def _snapshot_dc(seko: Any, dc: str, product_codes: list[str] | None) -> SnapshotResult:
+    # Seko stamps movements in whole seconds: a movement in the second the snapshot was asked for
+    # is counted on top of it (at worst a one-off double count, which the next snapshot corrects)
+    # rather than dropped.
+    started = timezone.now().replace(microsecond=0)
+    record = StockSnapshot.objects.create(dc_code=dc, started_at=started)
+    try:
+        lines = seko.stock(product_codes=product_codes, dc=dc)
+    except ClientError as error:
+        StockSnapshot.objects.filter(pk=record.pk).update(finished_at=timezone.now(), error=str(error)[:2000])
+        raise
+    actual: dict[str, int] = {}
+    for line in lines:
+        if (line.dc_code or dc) == dc:
+            actual[line.product_code] = actual.get(line.product_code, 0) + max(0, line.quantity)
+
+    tolerance = settings.STOCK_DRIFT_TOLERANCE
+    result = SnapshotResult()
+    drifting: dict[str, tuple[int, int]] = {}
+    with transaction.atomic():
+        existing = StockPosition.objects.select_for_update().filter(dc_code=dc)
+        if product_codes is not None:
+            existing = existing.filter(sku__in=set(product_codes))
+        positions = {p.sku: p for p in existing}
+        previous = _last_snapshot_start(dc, exclude_pk=record.pk)
+        committed = committed_since(dc, previous) if previous else {}
+        # Movements that happened after we asked Seko were not in its answer: keep them on top.
+        late = dict(
+            StockMovement.objects.filter(dc_code=dc, counted=True, adjusted_at__gte=started)
+            .values_list("sku").annotate(n=Sum("delta")).order_by()
+        )
+        rows = []
+        for sku in sorted(set(positions) | set(actual)):
+            position = positions.get(sku) or StockPosition(sku=sku, dc_code=dc)
+            seko_free = actual.get(sku, 0)  # a SKU missing from a full answer has no free stock
+            late_delta = late.get(sku, 0)
+            running = position.free - late_delta - committed.get(sku, 0)
+            correction = seko_free - running if position.pk else 0
+            if correction:
+                result.skus_corrected += 1
+                result.units_corrected += abs(correction)
+            if position.pk and stock_rules.drift(running, seko_free, tolerance) is not None:
+                drifting[sku] = (running, seko_free)
+            position.free = seko_free + late_delta
+            position.snapshot_at = started
+            position.last_correction = correction
+            position.publish_error = ""  # a SKU Blue Cherry refused is tried again after a snapshot
+            position.updated_at = started
+            rows.append(position)
+        StockPosition.objects.bulk_create(
+            rows, batch_size=BULK, update_conflicts=True, unique_fields=["sku", "dc_code"],
+            update_fields=["free", "snapshot_at", "last_correction", "publish_error", "updated_at"],
+        )
+        result.skus = len(rows)
+        result.drifted = len(drifting)
+        StockSnapshot.objects.filter(pk=record.pk).update(
+            finished_at=timezone.now(), skus=result.skus, skus_corrected=result.skus_corrected,
+            units_corrected=result.units_corrected, drifted=result.drifted,
+        )
+    for sku, (running, seko_free) in drifting.items():
+        queue.raise_exception(
+            catalogue.STOCK_DRIFT, seko_drift_key(dc, sku),
+            f"Seko's snapshot shows {seko_free} free for {sku} at {dc}, but our running position was {running} "
+            f"(difference {seko_free - running:+d}): a stock movement was not received. The position is corrected.",
+            sku=sku,
+        )
+    _close_settled_drift(f"stock:seko:{dc}:", set(drifting), "The next snapshot agreed with our running position")
+    queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE], "Seko answered again")
+    return result
+
+
+def _last_snapshot_start(dc: str, exclude_pk: int | None = None) -> datetime | None:
+    """When the figures in the positions were read from Seko (the latest complete snapshot)."""
+    done = StockSnapshot.objects.filter(dc_code=dc, finished_at__isnull=False, error="").exclude(pk=exclude_pk)
+    return done.order_by("-started_at", "-id").values_list("started_at", flat=True).first()
+
+
+def _close_settled_drift(prefix: str, still_drifting: set[str], note: str) -> None:
+    """Close the open drift exceptions under ``prefix`` whose SKU agrees again (one query to find
+    them, so a snapshot of many SKUs does not ask once per SKU)."""
+    open_keys = IntegrationException.objects.filter(
+        kind=catalogue.STOCK_DRIFT.code, status=IntegrationException.Status.OPEN, trace_key__startswith=prefix,
+    ).values_list("trace_key", flat=True)
+    for key in list(open_keys):
+        if key[len(prefix):] not in still_drifting:
+            queue.auto_resolve(key, [catalogue.STOCK_DRIFT], note)
+
+
+def committed_since(dc: str, since: datetime | None) -> dict[str, int]:
+    """Units per SKU that Seko allocated to orders from us since ``since`` (they left free stock
+    there, and no push tells us), minus those it gave back on a cancel since then."""
+    if since is None:
+        return {}
+    sent = dict(
+        OrderLine.objects.filter(order__seko_dc_code=dc, order__sent_at__gte=since, order__status__in=AT_SEKO)
+        .values_list("sku").annotate(n=Sum("qty_ordered")).order_by()
+    )
+    returned = (
+        OrderLine.objects.filter(order__seko_dc_code=dc, order__sent_at__lt=since, order__status=Status.CANCELLED,
+                                 order__cancelled_at__gte=since)
+        .values_list("sku").annotate(n=Sum("qty_ordered")).order_by()
+    )
+    for sku, units in returned:
+        sent[sku] = sent.get(sku, 0) - units
+    return sent
+
+
+# --- 3. Publish ----------------------------------------------------------------------------
+
+
+@dataclass
+class PublishResult:
+    skus: int = 0
+    changed: int = 0
+    pushed: int = 0
+    batches: int = 0
+    error: str = ""
+
+
+def sold_in_window(location: str, now: datetime, window_hours: float) -> dict[str, int]:
+    """Units per SKU ordered for ``location`` in the window: the SKU's recent sales velocity."""
+    since = now - timedelta(hours=window_hours)
+    return dict(
+        OrderLine.objects.filter(order__location=location, order__order_date__gte=since,
+                                 order__order_date__lte=now)
+        .exclude(order__status__in=NOT_DEMAND)
+        .values_list("sku").annotate(n=Sum("qty_ordered")).order_by()
+    )
+
+
+def compute_figures(location: str, dc: str, now: datetime | None = None,
+                    strategy: str = "dynamic", fixed_buffer: int = 0) -> tuple[list[StockPosition],
+                                                                                dict[str, stock_rules.Figure]]:
+    """The positions of ``dc`` and the figure each would publish for ``location`` now.
+    ``strategy`` is for the oversell experiment: "none" (no buffer), "fixed" (``fixed_buffer``
+    for every SKU) or "dynamic" (the velocity buffer, the product's behaviour)."""
+    now = now or timezone.now()
+    positions = list(StockPosition.objects.filter(dc_code=dc))
+    snapshot = _last_snapshot_start(dc)
+    committed = committed_since(dc, snapshot)
+    free = {p.sku: p.free - committed.get(p.sku, 0) for p in positions}
+    window = settings.STOCK_VELOCITY_WINDOW_HOURS
+    sold = sold_in_window(location, now, window) if strategy == "dynamic" else {}
+    if strategy == "dynamic":
+        overrides = dict(StockBufferOverride.objects.values_list("sku", "buffer"))
+    else:
+        overrides = {sku: (fixed_buffer if strategy == "fixed" else 0) for sku in free}
+    return positions, stock_rules.plan(free, sold, window, buffer_params(), overrides)
+
+
+def publish_available(now: datetime | None = None, strategy: str = "dynamic", fixed_buffer: int = 0) -> PublishResult:
+    """Compute every SKU's figure and send Blue Cherry the ones that changed, in batches."""
+    total = PublishResult()
+    with lease(PUBLISH_LEASE) as mine:
+        if not mine:
+            return total
+        mappings = list(WarehouseMapping.objects.filter(active=True).values_list("bc_location", "seko_dc_code"))
+        with bluecherry_client() as client:
+            for location, dc in mappings:
+                one = _publish_location(client, location, dc, now or timezone.now(), strategy, fixed_buffer)
+                total.skus += one.skus
+                total.changed += one.changed
+                total.pushed += one.pushed
+                total.batches += one.batches
+                total.error = total.error or one.error
+    return total
+
+
+def _publish_location(client: Any, location: str, dc: str, now: datetime, strategy: str,
+                      fixed_buffer: int) -> PublishResult:
+    positions, figures = compute_figures(location, dc, now, strategy, fixed_buffer)
+    result = PublishResult(skus=len(positions))
+    by_sku = {p.sku: p for p in positions}
+    stamp = timezone.now()
+    touched = []
+    for position in positions:
+        fig = figures[position.sku]
+        if (position.velocity, position.buffer, position.buffer_reason, position.available) != (
+                fig.velocity, fig.buffer, fig.reason, fig.available):
+            position.velocity, position.buffer, position.buffer_reason = fig.velocity, fig.buffer, fig.reason
+            position.available, position.computed_at = fig.available, stamp
+            touched.append(position)
+    _upsert(touched, ["velocity", "buffer", "buffer_reason", "available", "computed_at"])
+
+    sendable = {sku: fig.available for sku, fig in figures.items() if not by_sku[sku].publish_error}
+    published = {p.sku: p.published_qty for p in positions}
+    changes = stock_rules.changed(sendable, published)
+    result.changed = len(changes)
+    for chunk in stock_rules.chunked(sorted(changes), settings.STOCK_PUSH_BATCH_SIZE):
+        values = {sku: changes[sku] for sku in chunk}
+        try:
+            reply = client.post_ats_update(location, now, [{"sku": s, "available_qty": q} for s, q in values.items()])
+        except Rejected as error:
+            # Refused outright (the shape): nothing was queued. Told, and tried again next cycle.
+            result.error = str(error)
+            queue.raise_exception(
+                catalogue.STOCK_SYNC_FAILED, location_key(location),
+                f"Blue Cherry refused an available-to-sell update for {location}: {error.remote_message}",
+                problems=[d for d in (error.details or []) if isinstance(d, dict)][:50],
+                response_payload=error.exchange.response_body if error.exchange else "",
+            )
+            break
+        except (Transient, Unauthorized, MalformedPayload) as error:
+            # It may or may not have been queued; never re-posted blindly. The figures stay
+            # unpublished here, so the next cycle sends the then-current figures (absolute
+            # values: a late duplicate of this batch would be overwritten by the newer one).
+            result.error = str(error)
+            queue.raise_exception(
+                catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
+                f"Blue Cherry did not take available-to-sell updates (last: {error}). Sent again next cycle.",
+            )
+            break
+        batch_id = str(reply.get("batch_id") or "")
+        with transaction.atomic():
+            publication = AtsPublication.objects.create(
+                batch_id=batch_id, location=location, positions=values, count=len(values), posted_at=timezone.now(),
+            )
+            rows = [by_sku[sku] for sku in chunk]
+            for row in rows:
+                row.published_qty, row.published_at = values[row.sku], publication.posted_at
+                row.publication = publication
+            _upsert(rows, ["published_qty", "published_at", "publication"])
+        result.pushed += len(values)
+        result.batches += 1
+    return result
+
+
+def _upsert(rows: list[StockPosition], fields: list[str]) -> None:
+    """Write ``fields`` of existing positions in a few statements (an upsert on (sku, dc_code) is
+    far cheaper than Django's CASE-based bulk_update at 100,000 rows)."""
+    if not rows:
+        return
+    now = timezone.now()
+    for row in rows:
+        row.updated_at = now
+    StockPosition.objects.bulk_create(rows, batch_size=BULK, update_conflicts=True,
+                                      unique_fields=["sku", "dc_code"], update_fields=[*fields, "updated_at"])
+
+
+# --- 4. Follow the batches -----------------------------------------------------------------
+
+
+@dataclass
+class FollowResult:
+    applied: int = 0
+    failed: int = 0
+    queued: int = 0
+
+
+def follow_publications(limit: int = 200) -> FollowResult:
+    """Ask Blue Cherry about every queued batch; record APPLIED or FAILED."""
+    result = FollowResult()
+    queued = list(AtsPublication.objects.filter(status=AtsPublication.Status.QUEUED).order_by("posted_at")[:limit])
+    if not queued:
+        return result
+    with bluecherry_client() as client:
+        for publication in queued:
+            try:
+                state = client.ats_batch(publication.batch_id)
+            except NotFound:
+                state = {"status": "FAILED", "errors": [{"message": "Blue Cherry does not know this batch"}]}
+            except (Transient, Unauthorized, MalformedPayload) as error:
+                log.warning("ATS batch %s not followed yet: %s", publication.batch_id, error)
+                break
+            status = str(state.get("status") or "")
+            if status == "APPLIED":
+                _applied(publication, state)
+                result.applied += 1
+            elif status == "FAILED":
+                _failed(publication, state)
+                result.failed += 1
+            else:
+                AtsPublication.objects.filter(pk=publication.pk).update(checked_at=timezone.now())
+                result.queued += 1
+    return result
+
+
+def _applied(publication: AtsPublication, state: dict[str, Any]) -> None:
+    applied_at = state.get("applied_at")
+    changed = AtsPublication.objects.filter(pk=publication.pk, status=AtsPublication.Status.QUEUED).update(
+        status=AtsPublication.Status.APPLIED, checked_at=timezone.now(),
+        applied_at=_parse_time(applied_at) or timezone.now(),
+    )
+    if changed:
+        queue.auto_resolve(location_key(publication.location), [catalogue.STOCK_SYNC_FAILED],
+                           f"Batch {publication.batch_id} was applied")
+
+
+def _failed(publication: AtsPublication, state: dict[str, Any]) -> None:
+    errors = [e for e in (state.get("errors") or []) if isinstance(e, dict)]
+    with transaction.atomic():
+        changed = AtsPublication.objects.filter(pk=publication.pk, status=AtsPublication.Status.QUEUED).update(
+            status=AtsPublication.Status.FAILED, checked_at=timezone.now(), errors=errors,
+        )
+        if not changed:
+            return
+        refused = {str(e.get("sku")): str(e.get("message") or "refused")[:500] for e in errors if e.get("sku")}
+        rows = list(StockPosition.objects.filter(publication=publication))
+        for row in rows:
+            # Blue Cherry still shows its old figure: send it again (unless it refused the SKU).
+            row.published_qty = None
+            row.publish_error = refused.get(row.sku, "")
+        _upsert(rows, ["published_qty", "publish_error"])
+    summary = "; ".join(str(e.get("message")) for e in errors[:10]) or "no reason given"
+    queue.raise_exception(
+        catalogue.STOCK_SYNC_FAILED, location_key(publication.location),
+        f"Blue Cherry FAILED available-to-sell batch {publication.batch_id} for {publication.location} "
+        f"({publication.count} SKUs): {summary}. The channels still see the old figures.",
+        problems=errors[:50], request_payload=json.dumps(publication.positions)[:100_000],
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+# --- 5. Audit Blue Cherry ------------------------------------------------------------------
+
+
+@dataclass
+class AuditResult:
+    checked: int = 0
+    drifted: int = 0
+
+
+def audit_bluecherry() -> AuditResult:
+    """Blue Cherry's channel_available vs the figure it last applied from us, per SKU. Only
+    figures whose batch was APPLIED are compared (one still queued is not yet wrong)."""
+    total = AuditResult()
+    with lease(AUDIT_LEASE) as mine:
+        if not mine:
+            return total
+        mappings = list(WarehouseMapping.objects.filter(active=True).values_list("bc_location", "seko_dc_code"))
+        with bluecherry_client() as client:
+            for location, dc in mappings:
+                one = _audit_location(client, location, dc)
+                total.checked += one.checked
+                total.drifted += one.drifted
+    return total
+
+
+def _audit_location(client: Any, location: str, dc: str) -> AuditResult:
+    result = AuditResult()
+    shown = {}
+    for row in client.iter_inventory(location, page_size=500):
+        if isinstance(row, dict) and row.get("sku"):
+            shown[str(row["sku"])] = row.get("channel_available")
+    tolerance = settings.STOCK_DRIFT_TOLERANCE
+    now = timezone.now()
+    positions = list(StockPosition.objects.filter(dc_code=dc, published_qty__isnull=False)
+                     .select_related("publication"))
+    drifting: dict[str, tuple[int, int | None]] = {}
+    for position in positions:
+        applied = position.publication is not None and position.publication.status == AtsPublication.Status.APPLIED
+        if not applied:
+            continue
+        result.checked += 1
+        channel = shown.get(position.sku)
+        position.bc_channel_available = channel if isinstance(channel, int) else None
+        position.bc_checked_at = now
+        expected = position.published_qty or 0
+        difference = stock_rules.drift(expected, position.bc_channel_available or 0, tolerance)
+        position.bc_drift = (position.bc_channel_available or 0) - expected
+        if difference is not None or position.bc_channel_available is None:
+            drifting[position.sku] = (expected, position.bc_channel_available)
+            position.published_qty = None  # so the next push sends the figure again
+    _upsert([p for p in positions if p.bc_checked_at == now], ["bc_channel_available", "bc_checked_at", "bc_drift",
+                                                                  "published_qty"])
+    for sku, (expected, channel) in drifting.items():
+        queue.raise_exception(
+            catalogue.STOCK_DRIFT, bluecherry_drift_key(location, sku),
+            f"Blue Cherry shows channel_available {channel} for {sku} at {location}, but it applied {expected} "
+            f"from us: an update never took effect or was overwritten. The next push corrects it.",
+            sku=sku,
+        )
+    result.drifted = len(drifting)
+    _close_settled_drift(f"stock:bluecherry:{location}:", set(drifting), "Blue Cherry shows what we published")
+    return result
