@@ -284,3 +284,19 @@ def test_the_stock_page_shows_the_buffer_and_why_to_ops_and_refuses_other_roles(
     page = client.get("/stock/?q=10023-NAVY-M").content.decode()
     assert "10023-NAVY-M" in page and "10023-NAVY-S" not in page
     assert "4.0/h \u00d7 15.0 min \u00d7 2.0" in page
+
+
+def test_a_stock_adjustment_push_taken_by_the_dispatch_processing_moves_the_position_once(world):
+    import json
+
+    from integration.flows import dispatches
+    from integration.models import InboundPush
+
+    _, seko = world
+    stock.take_snapshot()
+    [record] = adjust(seko, "10023-NAVY-S", -6)
+    body = json.dumps({"Responses": [{"Response": {"StockAdjustment": record.fields}}]})
+    for _ in range(2):  # Seko delivers it twice
+        dispatches.take_push(InboundPush.objects.create(body=body))
+    assert position("10023-NAVY-S").free == 34
+    assert StockMovement.objects.count() == 1

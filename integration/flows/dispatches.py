@@ -119,6 +119,10 @@ def take_push(push: InboundPush) -> None:
                 repeats += 1
         for part in new_parts:
             use_part(part)
+        # Stock adjustments (issue 6): applied by the stock flow in one go, in this transaction.
+        from integration.flows.stock import apply_stock_parts
+
+        apply_stock_parts([part for part in new_parts if part.type == PushPart.STOCK])
         InboundPush.objects.filter(pk=push.pk).update(
             status=InboundPush.Status.PROCESSED, records=len(records), repeats=repeats, processed_at=timezone.now())
 
