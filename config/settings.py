@@ -244,6 +244,13 @@ OVERDUE_RECHECK_MINUTES = env_int("OVERDUE_RECHECK_MINUTES", 30)
 MONITOR_INTERVAL_MINUTES = env_int("MONITOR_INTERVAL_MINUTES", 5)
 # Each role gets at most one email digest of its new exceptions per this many minutes.
 DIGEST_INTERVAL_MINUTES = env_int("DIGEST_INTERVAL_MINUTES", 60)
+# --- Reconciliation (issue 7) -------------------------------------------------------------
+# Each scheduled run re-reads the last RECON_LOOKBACK_DAYS days (today included), so a late
+# correction in Blue Cherry closes its discrepancy on the next run. Values within
+# RECON_VALUE_TOLERANCE (rounding) are equal.
+RECON_INTERVAL_MINUTES = env_int("RECON_INTERVAL_MINUTES", 1440)
+RECON_LOOKBACK_DAYS = env_int("RECON_LOOKBACK_DAYS", 3)
+RECON_VALUE_TOLERANCE = env_str("RECON_VALUE_TOLERANCE", "0.01")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

@@ -284,6 +284,22 @@ STOCK_ADJUSTMENT_UNREADABLE = _kind(
 )
 
 
+# --- Reconciliation: Seko dispatches against Blue Cherry shipments and invoices (issue 7) -----
+RECON_DISCREPANCY = _kind(
+    "recon.discrepancy", "The warehouse and Blue Cherry disagree about an order's dispatch or invoice",
+    Owner.FINANCE, Category.BUSINESS,
+    """The daily reconciliation, reading Seko's dispatches and Blue Cherry's shipments and
+    invoices, found a difference for this order (every difference is listed): dispatched at Seko
+    with no shipment in Blue Cherry (the customer was neither invoiced nor told), a Blue Cherry
+    shipment or invoice with no Seko dispatch (raised by hand?), a shipped quantity or invoiced
+    value that differs from what left the warehouse, an invoice raised twice, or an order sent to
+    Seko and neither dispatched nor cancelled past its SLA. Check the order's timeline and the
+    Reconciliation page; correct the shipment or invoice in Blue Cherry (credit a duplicate, post
+    the missing shipment: a quarantined dispatch is released from the exception queue), or chase
+    the warehouse. This closes itself when a later run no longer finds the difference.""",
+)
+
+
 def get(code: str) -> Kind:
     """Return the kind for ``code``; an unknown code is a programming error."""
     return KINDS[code]

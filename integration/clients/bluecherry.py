@@ -152,8 +152,11 @@ class BlueCherryClient(HttpClient):
         return self._pages("iter_shipments", "shipments", {"ord_num": ord_num, "ship_date": _day(ship_date)},
                            page_size)
 
-    def iter_invoices(self, invoice_date: date | str | None = None, page_size: int = 200) -> Iterator[dict]:
-        return self._pages("iter_invoices", "invoices", {"invoice_date": _day(invoice_date)}, page_size)
+    def iter_invoices(self, invoice_date: date | str | None = None, page_size: int = 200,
+                      ord_num: str | None = None) -> Iterator[dict]:
+        """Invoices of a day, or of one order (the reconciliation looks an order up across days)."""
+        return self._pages("iter_invoices", "invoices", {"invoice_date": _day(invoice_date), "ord_num": ord_num},
+                           page_size)
 
     # --- inventory ----------------------------------------------------------------------
 

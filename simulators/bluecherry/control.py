@@ -93,3 +93,23 @@ sim_order_cancel = endpoint({"POST": cancel_order}, control=True)
 sim_notifications = endpoint({"GET": notifications}, control=True)
 sim_generate = endpoint({"POST": generate}, control=True)
 sim_faults = endpoint({"GET": get_faults, "POST": set_faults}, control=True)
+
+
+# ---- planted differences (issue 7: reconciliation) ---------------------------------------------------
+
+
+def raise_invoice(request: HttpRequest) -> JsonResponse:
+    return ok(serializers.invoice(records.raise_invoice(json_object(request))), status=201)
+
+
+def edit_invoice(request: HttpRequest, invoice_num: str) -> JsonResponse:
+    return ok(serializers.invoice(records.edit_invoice(invoice_num, json_object(request))))
+
+
+def edit_shipment(request: HttpRequest, ship_num: str) -> JsonResponse:
+    return ok(serializers.shipment(records.edit_shipment(ship_num, json_object(request))))
+
+
+sim_invoices = endpoint({"POST": raise_invoice}, control=True)
+sim_invoice = endpoint({"PATCH": edit_invoice}, control=True)
+sim_shipment = endpoint({"PATCH": edit_shipment}, control=True)

@@ -88,7 +88,8 @@ class Shipment(models.Model):
 class Invoice(models.Model):
     invoice_num = models.CharField(max_length=40, unique=True)
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="invoices")
-    shipment = models.OneToOneField(Shipment, on_delete=models.CASCADE, related_name="invoice")
+    # Null for an invoice raised by hand (the control API plants one for the reconciliation).
+    shipment = models.OneToOneField(Shipment, null=True, blank=True, on_delete=models.CASCADE, related_name="invoice")
     invoice_date = models.DateField(db_index=True)
     customer = models.CharField(max_length=40, blank=True, default="")
     currency = models.CharField(max_length=3, default="GBP")

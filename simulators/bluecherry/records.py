@@ -410,3 +410,74 @@ def _date(value: Any, field: str, details: Details) -> Any:
     if parsed is None:
         details.append({"field": field, "message": "must be a date (YYYY-MM-DD)"})
     return parsed
+
+
+# ---- planted differences (issue 7: reconciliation) -----------------------------------------------
+# What a Blue Cherry user may do by hand after the integration posted a shipment: raise an
+# invoice, edit a shipped quantity, change an invoice's amount. The reconciliation must find each.
+
+
+def raise_invoice(data: dict[str, Any]) -> Invoice:
+    """An invoice raised by hand, tied to no shipment. Without ``amount`` it bills what the order
+    has shipped (else what it ordered), at the order's prices."""
+    ord_num = data.get("ord_num")
+    order = SalesOrder.objects.filter(ord_num=ord_num).first() if isinstance(ord_num, str) else None
+    if order is None:
+        raise ApiError(404, "not_found", f"Sales order '{ord_num}' does not exist.")
+    details: Details = []
+    lines = []
+    for line in order.lines:
+        qty = int(line.get("qty_shipped", 0)) or int(line.get("qty_ordered", 0))
+        price = Decimal(str(line.get("unit_price", "0"))).quantize(Decimal("0.01"))
+        lines.append({"line_no": line["line_no"], "sku": line.get("sku", ""), "qty": qty,
+                      "unit_price": str(price), "amount": str((price * qty).quantize(Decimal("0.01")))})
+    amount = (_decimal(data["amount"], "amount", details) if "amount" in data
+              else sum((Decimal(row["amount"]) for row in lines), Decimal("0.00")))
+    day = _date(data.get("invoice_date"), "invoice_date", details) or timezone.now().date()
+    if details:
+        raise validation_error(details)
+    with transaction.atomic():
+        last = Invoice.objects.order_by("-id").values_list("invoice_num", flat=True).first()
+        number = int(last[3:]) + 1 if last and last[3:].isdigit() else 100001
+        return Invoice.objects.create(
+            invoice_num=f"IN-{number:06d}", order=order, shipment=None, invoice_date=day, customer=order.customer,
+            currency=order.currency, amount=amount, lines=lines, created_at=timezone.now())
+
+
+def edit_shipment(ship_num: str, data: dict[str, Any]) -> Shipment:
+    """Change shipped quantities (``{"lines": [{"line_no", "qty_shipped"}]}``) as a user would;
+    the order's lines follow, the invoice is left as it was."""
+    with transaction.atomic():
+        shipment = Shipment.objects.select_related("order").filter(ship_num=ship_num).first()
+        if shipment is None:
+            raise ApiError(404, "not_found", f"Shipment '{ship_num}' does not exist.")
+        wanted = {int(line["line_no"]): int(line["qty_shipped"]) for line in data.get("lines") or []
+                  if isinstance(line, dict) and isinstance(line.get("line_no"), int)
+                  and isinstance(line.get("qty_shipped"), int)}
+        if not wanted:
+            raise validation_error([{"field": "lines", "message": "give [{line_no, qty_shipped}]"}])
+        deltas: dict[int, int] = {}
+        for line in shipment.lines:
+            if int(line["line_no"]) in wanted:
+                deltas[int(line["line_no"])] = wanted[int(line["line_no"])] - int(line.get("qty_shipped", 0))
+                line["qty_shipped"] = wanted[int(line["line_no"])]
+        shipment.save(update_fields=["lines"])
+        order = shipment.order
+        for line in order.lines:
+            line["qty_shipped"] = int(line.get("qty_shipped", 0)) + deltas.get(int(line["line_no"]), 0)
+        order.updated_at = timezone.now()
+        order.save(update_fields=["lines", "updated_at"])
+    return shipment
+
+
+def edit_invoice(invoice_num: str, data: dict[str, Any]) -> Invoice:
+    """Change an invoice's amount (``{"amount": "12.34"}``) as a user would."""
+    details: Details = []
+    invoice = Invoice.objects.select_related("order", "shipment").filter(invoice_num=invoice_num).first()
+    if invoice is None:
+        raise ApiError(404, "not_found", f"Invoice '{invoice_num}' does not exist.")
+    invoice.amount = _decimal(data.get("amount"), "amount", details)
+    if details:
+        raise validation_error(details)
+    invoice.save(update_fields=["amount"])
+    return invoice

@@ -29,6 +29,10 @@ api = [
     path("_sim/notifications", control.sim_notifications),
     path("_sim/generate", control.sim_generate),
     path("_sim/faults", control.sim_faults),
+    # Planted differences for the reconciliation (issue 7).
+    path("_sim/invoices", control.sim_invoices),
+    path("_sim/invoices/<str:invoice_num>", control.sim_invoice),
+    path("_sim/shipments/<str:ship_num>", control.sim_shipment),
 ]
 
 urlpatterns = [path("api/v1/", include(api))]

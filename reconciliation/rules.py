@@ -1,0 +1,280 @@
+"""The reconciliation's arithmetic, pure (dict in, dict out; no database, no HTTP).
+
+``reconcile`` takes what the run read from both systems (Seko's dispatch documents, Blue
+Cherry's shipments and invoices, in the contracts' shapes) and the orders we sent, and returns
+per-day totals (orders, units and value sent, dispatched at Seko, shipped and invoiced in Blue
+Cherry) and every difference as a line. Each column counts on its own event's day (sent on the
+day Seko accepted the order, dispatched on Seko's DispatchDate, shipped on Blue Cherry's
+ship_date, invoiced on its invoice_date), so an order sent today and dispatched tomorrow is not
+a difference; a difference is put on the day of the event it is about.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+DISPATCHED_NOT_SHIPPED = "dispatched_not_shipped"
+SHIPPED_NOT_DISPATCHED = "shipped_not_dispatched"
+QUANTITY_MISMATCH = "quantity_mismatch"
+VALUE_MISMATCH = "value_mismatch"
+SHIPPED_NOT_INVOICED = "shipped_not_invoiced"
+INVOICED_NOT_SHIPPED = "invoiced_not_shipped"
+INVOICED_TWICE = "invoiced_twice"
+NOT_DISPATCHED_PAST_SLA = "not_dispatched_past_sla"
+
+KINDS: dict[str, str] = {
+    DISPATCHED_NOT_SHIPPED: "Dispatched at Seko, no shipment in Blue Cherry",
+    SHIPPED_NOT_DISPATCHED: "Shipment in Blue Cherry, no dispatch at Seko",
+    QUANTITY_MISMATCH: "Shipped quantity differs from Seko's dispatch",
+    VALUE_MISMATCH: "Invoiced value differs from the value dispatched",
+    SHIPPED_NOT_INVOICED: "Shipped in Blue Cherry, not invoiced",
+    INVOICED_NOT_SHIPPED: "Invoiced in Blue Cherry, neither shipped nor dispatched",
+    INVOICED_TWICE: "Invoiced more than once",
+    NOT_DISPATCHED_PAST_SLA: "Sent to Seko, neither dispatched nor cancelled past its SLA",
+}
+
+# Seko statuses that end waiting for a dispatch.
+SEKO_DONE = ("Dispatched", "Cancelled")
+
+TOTAL_FIELDS = (
+    "sent_orders", "sent_units", "sent_value",
+    "dispatched_orders", "dispatched_units", "dispatched_value",
+    "shipped_orders", "shipped_units", "shipped_value",
+    "invoiced_orders", "invoiced_units", "invoiced_value", "invoices",
+)
+ZERO = Decimal("0.00")
+
+
+def money(value: Any) -> Decimal:
+    """A decimal string (Blue Cherry's money) as a Decimal; unreadable is zero, never a crash."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ZERO
+    return number.quantize(Decimal("0.01")) if number.is_finite() else ZERO
+
+
+def day_of(value: Any) -> date | None:
+    """The UTC day of an ISO timestamp or date (Seko's DispatchDate may lack its zone: UTC)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
+    return day_of(parsed)
+
+
+def _qty(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def dispatch_lines(confirmation: Mapping[str, Any]) -> dict[str, int]:
+    """Units per SKU in a DispatchConfirmation (a SKU from several lots comes as several lines)."""
+    lines = (confirmation.get("List") or {}).get("DispatchLineItem") or []
+    if isinstance(lines, dict):
+        lines = [lines]
+    units: dict[str, int] = defaultdict(int)
+    for line in lines:
+        if isinstance(line, dict):
+            units[str(line.get("ProductCode") or "")] += _qty(line.get("Quantity"))
+    return {sku: qty for sku, qty in units.items() if qty}
+
+
+def shipment_lines(shipments: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    units: dict[str, int] = defaultdict(int)
+    for shipment in shipments:
+        for line in shipment.get("lines") or []:
+            units[str(line.get("sku") or "")] += _qty(line.get("qty_shipped"))
+    return {sku: qty for sku, qty in units.items() if qty}
+
+
+def _value(units: Mapping[str, int], prices: Mapping[str, Decimal]) -> Decimal:
+    return sum((prices.get(sku, ZERO) * qty for sku, qty in units.items()), ZERO).quantize(Decimal("0.01"))
+
+
+def _units_text(units: Mapping[str, int]) -> str:
+    return ", ".join(f"{sku} x{qty}" for sku, qty in sorted(units.items())) or "nothing"
+
+
+def reconcile(
+    *,
+    sent: Mapping[str, Mapping[str, Any]],
+    dispatches: Mapping[str, Mapping[str, Any]],
+    shipments: Iterable[Mapping[str, Any]],
+    invoices: Iterable[Mapping[str, Any]],
+    prices: Mapping[str, Mapping[str, Decimal]],
+    now: datetime,
+    tolerance: Decimal = Decimal("0.01"),
+) -> dict[str, Any]:
+    """Totals per day and every difference.
+
+    ``sent``: {ord_num: {"sent_at", "units", "value", "sla_hours", "seko_status"}}, the orders
+    Seko accepted from us (``seko_status`` is Seko's word, None when it was not asked).
+    ``dispatches``: {ord_num: DispatchConfirmation} as Seko returns it. ``shipments``,
+    ``invoices``: Blue Cherry's, as its API returns them. ``prices``: {ord_num: {sku: unit
+    price}} from the order (Seko's dispatch carries no prices).
+
+    Returns {"days": {day: {field: total}}, "differences": [line, ...]}, each line
+    {"day", "kind", "ord_num", "message", "dispatch_id", "ship_num", "invoice_num",
+    "seko_units", "bc_units", "seko_value", "bc_value"}.
+    """
+    days: dict[date, dict[str, Any]] = defaultdict(lambda: {f: (ZERO if f.endswith("value") else 0)
+                                                            for f in TOTAL_FIELDS})
+    ships_by_order: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for shipment in _unique(shipments, "ship_num"):
+        ships_by_order[str(shipment.get("ord_num"))].append(shipment)
+    invoices_by_order: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for invoice in _unique(invoices, "invoice_num"):
+        invoices_by_order[str(invoice.get("ord_num"))].append(invoice)
+
+    for order in sent.values():
+        if (day := day_of(order.get("sent_at"))) is not None:
+            days[day]["sent_orders"] += 1
+            days[day]["sent_units"] += _qty(order.get("units"))
+            days[day]["sent_value"] += money(order.get("value"))
+    dispatched_units: dict[str, dict[str, int]] = {}
+    for ord_num, confirmation in dispatches.items():
+        units = dispatched_units[ord_num] = dispatch_lines(confirmation)
+        if (day := day_of(confirmation.get("DispatchDate"))) is not None:
+            days[day]["dispatched_orders"] += 1
+            days[day]["dispatched_units"] += sum(units.values())
+            days[day]["dispatched_value"] += _value(units, prices.get(ord_num, {}))
+    for ord_num, found in ships_by_order.items():
+        for shipment in found:
+            if (day := day_of(shipment.get("ship_date"))) is not None:
+                units = shipment_lines([shipment])
+                days[day]["shipped_orders"] += 1
+                days[day]["shipped_units"] += sum(units.values())
+                days[day]["shipped_value"] += _value(units, prices.get(ord_num, {}))
+    for found in invoices_by_order.values():
+        invoiced_days = set()
+        for invoice in found:
+            if (day := day_of(invoice.get("invoice_date"))) is not None:
+                days[day]["invoices"] += 1
+                days[day]["invoiced_units"] += sum(_qty(line.get("qty")) for line in invoice.get("lines") or [])
+                days[day]["invoiced_value"] += money(invoice.get("amount"))
+                invoiced_days.add(day)
+        for day in invoiced_days:
+            days[day]["invoiced_orders"] += 1
+
+    differences: list[dict[str, Any]] = []
+    for ord_num in sorted(set(sent) | set(dispatches) | set(ships_by_order) | set(invoices_by_order)):
+        differences.extend(_order_differences(
+            ord_num, sent.get(ord_num), dispatches.get(ord_num), ships_by_order.get(ord_num, []),
+            invoices_by_order.get(ord_num, []), prices.get(ord_num, {}), now, tolerance))
+    return {"days": {day: dict(totals) for day, totals in sorted(days.items())}, "differences": differences}
+
+
+def _unique(rows: Iterable[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    """Rows de-duplicated by document number (the run may read one twice: by day and by order)."""
+    seen: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(str(row.get(key)), row)
+    return list(seen.values())
+
+
+def _order_differences(
+    ord_num: str, sent: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None,
+    shipments: list[Mapping[str, Any]], invoices: list[Mapping[str, Any]], prices: Mapping[str, Decimal],
+    now: datetime, tolerance: Decimal,
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def line(kind: str, day: date | None, message: str, **fields: Any) -> None:
+        found.append({"day": day, "kind": kind, "ord_num": ord_num, "message": message,
+                      "dispatch_id": "", "ship_num": "", "invoice_num": "", "seko_units": None,
+                      "bc_units": None, "seko_value": None, "bc_value": None, **fields})
+
+    ship_nums = {str(s.get("ship_num")) for s in shipments}
+    bc_units = shipment_lines(shipments)
+    first_ship = shipments[0] if shipments else None
+    if confirmation is not None:
+        dispatch_id = str(confirmation.get("DispatchId") or "")
+        dispatch_day = day_of(confirmation.get("DispatchDate"))
+        seko_units = dispatch_lines(confirmation)
+        seko_value = _value(seko_units, prices)
+        if not shipments:
+            line(DISPATCHED_NOT_SHIPPED, dispatch_day,
+                 f"Seko dispatched {ord_num} ({dispatch_id}: {_units_text(seko_units)}) but Blue Cherry has no "
+                 "shipment for it: the customer has been neither invoiced nor told.",
+                 dispatch_id=dispatch_id, seko_units=sum(seko_units.values()), seko_value=seko_value,
+                 bc_units=0)
+        else:
+            if seko_units != bc_units:
+                skus = sorted(sku for sku in set(seko_units) | set(bc_units)
+                              if seko_units.get(sku, 0) != bc_units.get(sku, 0))
+                detail = "; ".join(f"{sku} Seko {seko_units.get(sku, 0)}, Blue Cherry {bc_units.get(sku, 0)}"
+                                   for sku in skus)
+                line(QUANTITY_MISMATCH, dispatch_day,
+                     f"{ord_num}: Blue Cherry shipment {first_ship.get('ship_num')} does not ship what left the "
+                     f"warehouse in {dispatch_id}: {detail}.",
+                     dispatch_id=dispatch_id, ship_num=str(first_ship.get("ship_num")),
+                     seko_units=sum(seko_units.values()), bc_units=sum(bc_units.values()))
+            own = [i for i in invoices if str(i.get("ship_num")) in ship_nums]
+            if own:
+                billed = sum((money(i.get("amount")) for i in own), ZERO)
+                if abs(billed - seko_value) > tolerance:
+                    line(VALUE_MISMATCH, dispatch_day,
+                         f"{ord_num}: invoice {', '.join(str(i.get('invoice_num')) for i in own)} bills {billed} "
+                         f"but what Seko dispatched is worth {seko_value} at the order's prices.",
+                         dispatch_id=dispatch_id, ship_num=str(first_ship.get("ship_num")),
+                         invoice_num=str(own[0].get("invoice_num")), seko_value=seko_value, bc_value=billed)
+    elif shipments:
+        for shipment in shipments:
+            units = shipment_lines([shipment])
+            line(SHIPPED_NOT_DISPATCHED, day_of(shipment.get("ship_date")),
+                 f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} ({_units_text(units)}) has no "
+                 "dispatch at Seko: nothing left the warehouse for it.",
+                 ship_num=str(shipment.get("ship_num")), bc_units=sum(units.values()),
+                 bc_value=_value(units, prices), seko_units=0,
+                 dispatch_id=str(shipment.get("wms_dispatch_id") or ""))
+
+    for shipment in shipments:
+        if not shipment.get("invoice_num") and not any(str(i.get("ship_num")) == str(shipment.get("ship_num"))
+                                                       for i in invoices):
+            line(SHIPPED_NOT_INVOICED, day_of(shipment.get("ship_date")),
+                 f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} has no invoice.",
+                 ship_num=str(shipment.get("ship_num")))
+    if len(invoices) > 1:
+        ordered = sorted(invoices, key=lambda i: (str(i.get("invoice_date")), str(i.get("invoice_num"))))
+        later = ordered[-1]
+        line(INVOICED_TWICE, day_of(later.get("invoice_date")),
+             f"{ord_num} is invoiced {len(invoices)} times ("
+             + ", ".join(f"{i.get('invoice_num')} {money(i.get('amount'))}" for i in ordered)
+             + f") for {len(shipments)} shipment(s): credit the duplicate.",
+             invoice_num=str(later.get("invoice_num")), ship_num=str(later.get("ship_num") or ""),
+             bc_value=sum((money(i.get("amount")) for i in invoices), ZERO))
+    if invoices and not shipments and confirmation is None:
+        for invoice in invoices:
+            line(INVOICED_NOT_SHIPPED, day_of(invoice.get("invoice_date")),
+                 f"Invoice {invoice.get('invoice_num')} bills {money(invoice.get('amount'))} for {ord_num}, which "
+                 "has neither a shipment in Blue Cherry nor a dispatch at Seko.",
+                 invoice_num=str(invoice.get("invoice_num")), bc_value=money(invoice.get("amount")))
+
+    if sent is not None and confirmation is None and not shipments:
+        status = sent.get("seko_status")
+        sent_at = sent.get("sent_at")
+        sla = timedelta(hours=float(sent.get("sla_hours") or 0))
+        if status not in SEKO_DONE and isinstance(sent_at, datetime) and now - sent_at > sla:
+            hours = (now - sent_at).total_seconds() / 3600
+            line(NOT_DISPATCHED_PAST_SLA, day_of(sent_at),
+                 f"{ord_num} was sent to Seko {hours:.0f} h ago (SLA {sla.total_seconds() / 3600:.0f} h) and is "
+                 f"neither dispatched nor cancelled; Seko says '{status or 'unknown'}'.",
+                 seko_units=0, bc_units=0, seko_value=money(sent.get("value")))
+    return found
