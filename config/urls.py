@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("integration.dispatch_urls")),
     # Stock (issue 6): positions, buffers, last published, drift.
     path("", include("integration.stock_urls")),
+    # Reconciliation (issue 7): finance's days, differences, month-end, CSV.
+    path("", include("reconciliation.urls")),
     # Items (issue 4): sync status per SKU, audit findings, CSV.
     path("", include("integration.item_urls")),
     # The dashboard (issue 3): exception queue, orders, cross-reference tables, the JSON API.

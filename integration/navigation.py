@@ -37,6 +37,7 @@ NAV: list[NavItem] = [
     NavItem("Items", "item_list", "view_items"),  # issue 4
     NavItem("Stock", "stock_positions", "view_stock"),  # issue 6
     NavItem("Overdue", "overdue", "view_overdue"),  # issue 5: CX's overdue fulfilment
+    NavItem("Reconciliation", "recon_days", "view_reconciliation"),  # issue 7: finance
     NavItem("API", "api_docs", "view_api_schema"),
 ]
 

@@ -30,6 +30,9 @@ def schedule_specs() -> list[dict]:
          "minutes": settings.STOCK_SNAPSHOT_INTERVAL_MINUTES},
         {"name": "audit stock", "func": "integration.tasks.audit_stock", "schedule_type": Schedule.MINUTES,
          "minutes": settings.STOCK_AUDIT_INTERVAL_MINUTES},
+        # Reconciliation (issue 7): daily, over the last RECON_LOOKBACK_DAYS days.
+        {"name": "reconcile", "func": "integration.tasks.reconcile", "schedule_type": Schedule.MINUTES,
+         "minutes": settings.RECON_INTERVAL_MINUTES},
     ]
 
 

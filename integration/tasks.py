@@ -160,3 +160,25 @@ def audit_stock() -> dict[str, int]:
 
     result = stock.audit_bluecherry()
     return {"checked": result.checked, "drifted": result.drifted}
+
+
+# --- Reconciliation (issue 7) ------------------------------------------------------------------
+
+
+def reconcile(date_from: str | None = None, date_to: str | None = None, trigger: str = "schedule",
+              requested_by: str = "") -> dict[str, int | str]:
+    """The daily reconciliation: the last RECON_LOOKBACK_DAYS days (scheduled), or a range asked
+    for on the page. Another run in progress: nothing to do (it is re-run by the schedule)."""
+    from datetime import date
+
+    from reconciliation.run import AlreadyRunning, run_recent, run_reconciliation
+
+    try:
+        if date_from:
+            run = run_reconciliation(date.fromisoformat(date_from), date.fromisoformat(date_to or date_from),
+                                     trigger=trigger, requested_by=requested_by)
+        else:
+            run = run_recent(trigger=trigger)
+    except AlreadyRunning:
+        return {"skipped": "another reconciliation is running"}
+    return {"run": run.pk, "differences": run.differences, "closed": run.exceptions_closed}
