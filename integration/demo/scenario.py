@@ -20,6 +20,7 @@ from django_q.tasks import async_task
 from exceptions.models import IntegrationException
 from integration.demo import dispatch as dispatch_demo  # issue 5: pushes, warehouse, dispatch report
 from integration.demo import items as items_demo  # issue 4: item-master audit and report
+from integration.demo import reconciliation as recon_demo  # issue 7: reconcile once dispatches settled
 from integration.demo import seed
 from integration.demo import stock as stock_demo
 from integration.demo.processes import Supervisor
@@ -71,6 +72,7 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         say(f"Seko dispatched {dispatched} orders; pushes go to the webhook on port {port}")
         dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=timeout_s)
         stock_demo.settle(bluecherry)  # issue 6: snapshot, publish, follow, audit
+        recon_demo.settle(say)  # issue 7: after the dispatches settled, so a clean run balances
         report = build_report(seko, elapsed_s=time.monotonic() - started, bluecherry=bluecherry)
     return report
 
@@ -140,6 +142,7 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float,
         "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
         "stock": stock_demo.report(),
         "items": items_demo.report(bluecherry, seko) if bluecherry is not None else {},
+        "reconciliation": recon_demo.report(),  # issue 7
         "elapsed_s": round(elapsed_s, 1),
     }
 
