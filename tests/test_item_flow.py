@@ -181,7 +181,7 @@ def test_a_change_arriving_while_an_item_is_being_sent_is_sent_after_it(systems)
 
 # --- Gating orders on Seko's acknowledgement ---------------------------------------------------
 
-def test_an_order_for_a_sku_live_in_blue_cherry_but_unknown_to_seko_is_held_then_released(world):  # noqa: F811
+def test_an_order_for_a_sku_live_in_blue_cherry_but_unknown_to_seko_is_held_then_released(world):
     bluecherry, seko = world
     # LIVE in Blue Cherry already, but with no UPC: Seko never gets it, so it is not sellable.
     bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku="10023-NAVY-XS", upc="", status="LIVE")])
@@ -201,7 +201,7 @@ def test_an_order_for_a_sku_live_in_blue_cherry_but_unknown_to_seko_is_held_then
     assert exc.status == "resolved"
 
 
-def test_orders_for_items_going_live_in_the_same_run_are_not_held(world):  # noqa: F811
+def test_orders_for_items_going_live_in_the_same_run_are_not_held(world):
     bluecherry, seko = world
     bluecherry.control("POST", "_sim/items", [ready_item("10023-NAVY-XS", 13)])
     seko.control("POST", "_sim/stock", [{"ProductCode": "10023-NAVY-XS", "DCCode": "DCCL01", "Quantity": 5}])
