@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from integration import stock_rules
 from integration.flows.stock import buffer_params
 from integration.models import AtsPublication, StockPosition, StockSnapshot
 from integration.roles import require
@@ -58,6 +57,5 @@ def stock_positions(request: HttpRequest) -> HttpResponse:
         "queued": AtsPublication.objects.filter(status=AtsPublication.Status.QUEUED).count(),
         "failed": AtsPublication.objects.filter(status=AtsPublication.Status.FAILED).count(),
         "last_publication": AtsPublication.objects.first(),
-        "formula": stock_rules.__doc__.split("\n\n")[1].replace("\n", " "),
     }
     return render(request, "stock/positions.html", context)

@@ -178,5 +178,10 @@ def warehouse_clock(supervisor: Supervisor, bluecherry: RunningSimulator, seko: 
             seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick, mix={})
         if tick % 4 == 3:
             seko.control("POST", "_sim/warehouse/advance", {"orders": 3, "seed": seed_value + tick})
+        # The other flows run on their schedules (minutes apart); in a demo someone is watching.
+        if tick % 6 == 2:
+            async_task("integration.tasks.sync_stock", task_name="sync_stock")
+        if tick % 12 == 11:
+            async_task("integration.tasks.reconcile", trigger="demo", task_name="reconcile")
         tick += 1
         time.sleep(tick_s)
