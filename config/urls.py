@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("integration.stock_urls")),
     # Reconciliation (issue 7): finance's days, differences, month-end, CSV.
     path("", include("reconciliation.urls")),
+    # The operations manual (issue 10): docs/operations.md and its pages and images, at /help/.
+    path("", include("integration.help_urls")),
     # Items (issue 4): sync status per SKU, audit findings, CSV.
     path("", include("integration.item_urls")),
     # The dashboard (issue 3): exception queue, orders, cross-reference tables, the JSON API.

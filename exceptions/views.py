@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -83,8 +84,23 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_act": can(request.user, "act_on_exceptions"),
         "users": assignable_users(),
         "can_view_order": can(request.user, "view_orders"),
+        # --- issue 10: the manual's section for this kind, and a held dispatch's release form
+        "manual_url": reverse("help") + f"#{exception.kind}",
+        "dispatch_url": _dispatch_form_url(request, exception),
     }
     return render(request, "exceptions/detail.html", context)
+
+
+def _dispatch_form_url(request: HttpRequest, exception: IntegrationException) -> str:
+    """The form where a quarantined dispatch is filled in and released (issue 10: the playbooks
+    of the dispatch kinds send people there), for a user who may act; "" otherwise."""
+    prefix = "dispatch:"
+    if not exception.trace_key.startswith(prefix) or not can(request.user, "act_on_exceptions"):
+        return ""
+    try:
+        return reverse("dispatch_detail", args=[exception.trace_key[len(prefix):]])
+    except NoReverseMatch:  # an id the URL cannot carry (a slash): the Object line still names it
+        return ""
 
 
 @require_POST

@@ -7,6 +7,7 @@ from integration.models import (
     Order,
     OrderEvent,
     OrderLine,
+    StockBufferOverride,
     SyncCursor,
     WarehouseMapping,
 )
@@ -69,3 +70,11 @@ class MessageLogAdmin(admin.ModelAdmin):
 @admin.register(SyncCursor)
 class SyncCursorAdmin(admin.ModelAdmin):
     list_display = ["name", "position", "last_run_at", "last_success_at", "last_error"]
+
+
+# --- issue 10: a person's stock buffer for one SKU (docs/stock.md and the operations manual send
+# people here to set one; the next publish uses it instead of the velocity buffer) ---------------
+@admin.register(StockBufferOverride)
+class StockBufferOverrideAdmin(admin.ModelAdmin):
+    list_display = ["sku", "buffer", "note", "updated_at"]
+    search_fields = ["sku"]

@@ -39,6 +39,7 @@ NAV: list[NavItem] = [
     NavItem("Overdue", "overdue", "view_overdue"),  # issue 5: CX's overdue fulfilment
     NavItem("Reconciliation", "recon_days", "view_reconciliation"),  # issue 7: finance
     NavItem("API", "api_docs", "view_api_schema"),
+    NavItem("Help", "help", "view_help"),  # issue 10: the operations manual
 ]
 
 

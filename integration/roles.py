@@ -36,6 +36,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "view_overdue": frozenset({CX, OPS, ADMIN}),
     "view_reconciliation": frozenset({FINANCE, ADMIN}),
     "view_api_schema": frozenset(ALL_GROUPS),
+    # --- issue 10: the operations manual at /help/, for everyone who runs the integration
+    "view_help": frozenset(ALL_GROUPS),
 }
 
 # What each capability lets a person do, in words, for docs/permissions.md (``manage.py permissions``).
@@ -52,6 +54,7 @@ DESCRIPTIONS: dict[str, str] = {
     "view_overdue": "See orders overdue for fulfilment.",
     "view_reconciliation": "See the daily reconciliation and export it.",
     "view_api_schema": "Read the API's OpenAPI schema and its interactive docs.",
+    "view_help": "Read the operations manual (/help/): flows, every exception kind's playbook, checklists.",
 }
 
 

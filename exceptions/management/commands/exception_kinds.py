@@ -1,9 +1,12 @@
 """Print the exception kinds catalogue as the operations manual's Markdown page.
 
 ``manage.py exception_kinds > docs/exception-kinds.md``; a test checks the page is current.
+``manage.py exception_kinds --json`` prints the same catalogue as a JSON list.
 """
 
 from __future__ import annotations
+
+import json
 
 from django.core.management.base import BaseCommand
 
@@ -35,8 +38,27 @@ def render_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_json() -> str:
+    """The catalogue as a JSON list, one object per kind (issue 10): what a script or a test
+    checks the operations manual (docs/operations.md) against."""
+    kinds = sorted(KINDS.values(), key=lambda k: k.code)
+    return json.dumps(
+        [{"code": k.code, "owner": k.owner.value, "category": k.category.value, "playbook": k.playbook,
+          "title": k.title} for k in kinds],
+        indent=2,
+    )
+
+
 class Command(BaseCommand):
-    help = "Print the exception kinds catalogue as Markdown (the operations manual's page)."
+    help = "Print the exception kinds catalogue as Markdown (the default) or as JSON (--json)."
+
+    def add_arguments(self, parser) -> None:
+        shape = parser.add_mutually_exclusive_group()
+        shape.add_argument("--json", action="store_true", help="a JSON list: code, owner, category, playbook, title")
+        shape.add_argument("--markdown", action="store_true", help="the Markdown page (the default)")
 
     def handle(self, *args, **options) -> None:
-        self.stdout.write(render_markdown(), ending="")
+        if options["json"]:
+            self.stdout.write(render_json())
+        else:
+            self.stdout.write(render_markdown(), ending="")
