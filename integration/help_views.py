@@ -38,20 +38,22 @@ def _listing(folder: Path, suffixes: set[str] | dict[str, str]) -> dict[str, Pat
 
 
 @functools.lru_cache(maxsize=32)
-def _render(path: Path, mtime: float) -> str:
-    """The page as HTML; cached per file version (``mtime`` is the key's point)."""
+def _render(path: Path, mtime: float) -> tuple[str, str]:
+    """The page as HTML and its table of contents (sections and subsections); cached per file
+    version (``mtime`` is the key's point)."""
     text = path.read_text(encoding="utf-8")
-    html = markdown.markdown(
-        text,
+    converter = markdown.Markdown(
         extensions=["tables", "fenced_code", "toc", "sane_lists"],
-        extension_configs={"toc": {"permalink": False}},
+        extension_configs={"toc": {"permalink": False, "toc_depth": "2-3"}},
         output_format="html",
     )
+    html = converter.convert(text)
     # A link out of docs/ (the README) has no page here: point it at nothing rather than a 404.
-    return _LEAVES_DOCS.sub('href="#" title="in the repository: \\1"', html)
+    return _LEAVES_DOCS.sub('href="#" title="in the repository: \\1"', html), converter.toc
 
 
-def render_doc(name: str) -> str:
+def render_doc(name: str) -> tuple[str, str]:
+    """(html, table of contents) of a page of docs/; 404 for a name that is not one."""
     pages = _listing(DOCS_DIR, {".md"})
     if name not in pages:
         raise Http404(f"No page {name!r} in the manual.")
@@ -65,11 +67,11 @@ def manual(request: HttpRequest, page: str = "") -> HttpResponse:
     """The manual (or another page of docs/, ``page`` without its .md), rendered; every role may
     read it."""
     name = f"{page}.md" if page else MANUAL
-    html = render_doc(name)
+    html, toc = render_doc(name)
     pages = sorted(n for n in _listing(DOCS_DIR, {".md"}) if n != MANUAL)
     # The manual's own text is ours (docs/ in the repository), not user input: safe to show as HTML.
-    return render(request, "help/page.html", {"html": mark_safe(html), "name": name, "pages": pages,
-                                              "is_manual": name == MANUAL})
+    return render(request, "help/page.html", {"html": mark_safe(html), "toc": mark_safe(toc), "name": name,
+                                              "pages": pages, "is_manual": name == MANUAL})
 
 
 @require_GET
