@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
 from integration.clients.seko import SekoClient
+from integration.concurrency import each_in_threads  # issue 9: bounded concurrency for remote calls
 from integration.flows.items import seko_acknowledged, sku_statuses
 from integration.messagelog import about_order
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
@@ -174,14 +176,18 @@ def send_due_orders(limit: int | None = None) -> int:
     if not batch:
         return 0
     lookups = _lookups({line.sku for line in OrderLine.objects.filter(order__in=batch)})
-    with seko_client() as seko:  # one session for the batch: connections are reused
-        for order in batch:
-            try:
-                with about_order(order):
-                    send_order(order, lookups, seko)
-            except Exception:  # one bad order must not stop the batch; it goes back to waiting
-                log.exception("unexpected failure sending %s", order.ord_num)
-                _retry_later(order, "Unexpected error; see the worker log")
+
+    def send_one(order: Order, seko: SekoClient) -> None:
+        try:
+            with about_order(order):
+                send_order(order, lookups, seko)
+        except Exception:  # one bad order must not stop the batch; it goes back to waiting
+            log.exception("unexpected failure sending %s", order.ord_num)
+            _retry_later(order, "Unexpected error; see the worker log")
+
+    # Issue 9: the submits of a batch go out a few at a time (each thread its own keep-alive
+    # session); each order's writes stay a compare-and-swap on SENDING, so none is sent twice.
+    each_in_threads(batch, send_one, client_factory=seko_client, threads=settings.ORDER_SEND_CONCURRENCY)
     return len(batch)
 
 
@@ -316,28 +322,37 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
     )
     if not owed:
         return 0
-    done = 0
-    with bluecherry_client() as client:
-        for order in owed:
-            try:
-                with about_order(order):
-                    client.pick_ticket(order.ord_num, order.seko_guid)
-            except Rejected as error:
-                queue.raise_exception(
-                    catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
-                    f"Blue Cherry refused the pick ticket for {order.ord_num}: {error.remote_message}", order=order,
-                )
-                continue
-            except (Transient, Unauthorized, MalformedPayload) as error:
-                queue.raise_exception(
-                    catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
-                    f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
-                )
-                break  # the rest would fail the same way; the next run tries again
-            if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
-                _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
-                queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
-                done += 1
+    counted = threading.Lock()
+    done_orders: list[Order] = []
+    unavailable = threading.Event()  # Blue Cherry is down: the rest would fail the same way
+
+    def tell_one(order: Order, client: Any) -> None:
+        try:
+            with about_order(order):
+                client.pick_ticket(order.ord_num, order.seko_guid)
+        except Rejected as error:
+            queue.raise_exception(
+                catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
+                f"Blue Cherry refused the pick ticket for {order.ord_num}: {error.remote_message}", order=order,
+            )
+            return
+        except (Transient, Unauthorized, MalformedPayload) as error:
+            unavailable.set()  # the next run tries again
+            queue.raise_exception(
+                catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
+                f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
+            )
+            return
+        if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
+            _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
+            queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
+            with counted:
+                done_orders.append(order)
+
+    # Issue 9: a few pick tickets at a time, like the submits (a repeat is a no-op in Blue Cherry).
+    each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
+                    stop=unavailable)
+    done = len(done_orders)
     if done:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
     return done
