@@ -1,7 +1,9 @@
 """The catalogue of exception kinds: who owns each, its category, and what to do about it.
 
-This is the one place kinds are defined. The operations manual (docs/exception-kinds.md) is
-generated from it (``manage.py exception_kinds --markdown``), so the two cannot drift.
+This is the one place kinds are defined. docs/exception-kinds.md is generated from it
+(``manage.py exception_kinds --markdown``), so the two cannot drift; ``--json`` prints it for
+scripts, and a test fails when a kind's code is missing from the operations manual
+(docs/operations.md, where each kind has its step-by-step section: add one with a new kind).
 """
 
 from __future__ import annotations
