@@ -338,6 +338,14 @@ def post_dispatch(dispatch: Dispatch, carriers: dict[tuple[str, str], str], bc: 
     if order is not None and dispatch.order_id is None:
         Dispatch.objects.filter(pk=dispatch.pk).update(order=order, ord_num=order.ord_num)
         dispatch.order = order
+    # Chaos-found race (issue 8): Seko committed our submit but the reply was lost (a timeout,
+    # or a worker killed mid-send), so our order is still RECEIVED/SENDING when its dispatch
+    # comes. Seko dispatching it proves Seko has it: the dispatch waits for our send to record
+    # the acceptance (the resend gets "already exists"), rather than being quarantined as unknown.
+    if order is not None and order.sent_at is None and order.status in (Order.Status.RECEIVED,
+                                                                        Order.Status.SENDING):
+        _retry_later(dispatch, f"Order {order.ord_num} is still being sent to Seko; the dispatch waits for it")
+        return
     view = order_view(order)
     own = next(((n, s) for (n, s), via in carriers.items() if order and via == order.ship_via), None)
     confirmation = dispatch.effective

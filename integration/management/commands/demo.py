@@ -21,6 +21,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from integration.demo.backends import run_environment
+
 CHILD_FLAG = "BRIDGE_DEMO_CHILD"
 
 # Time compressed for the demo: retries, pushes and Blue Cherry's batch cycle in seconds.
@@ -85,14 +87,15 @@ class Command(BaseCommand):
         if data_dir.exists() and not options["headless"]:
             shutil.rmtree(data_dir)  # the interactive demo starts clean too
         data_dir.mkdir(parents=True, exist_ok=True)
+        backend_env, drop_backends = run_environment(data_dir, str(os.getpid()), prefix="demo")
         env = {
             **os.environ,
             **COMPRESSED_TIME,
             CHILD_FLAG: "1",
             "DATA_DIR": str(data_dir),
-            "DATABASE_URL": f"sqlite:///{data_dir / 'integration.sqlite3'}",
-            "Q_BROKER_URL": "",
-            "Q_CLUSTER_NAME": f"demo{os.getpid()}",
+            # Issue 8: an explicitly given PostgreSQL DATABASE_URL / Redis Q_BROKER_URL is honoured
+            # (a fresh database per run, dropped at the end; a cluster name of its own).
+            **backend_env,
             "PYTHONUNBUFFERED": "1",
         }
         if not options["headless"]:
@@ -112,6 +115,7 @@ class Command(BaseCommand):
                     # The terminal sent SIGINT to the child too; wait for it to stop its processes.
                     continue
         finally:
+            drop_backends()
             if options["headless"] and not options["keep_data"] and not options["data_dir"]:
                 shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -1,0 +1,91 @@
+"""``manage.py chaos --orders N --seed S --json``: the whole system over real HTTP with faults
+injected and the django-q2 cluster SIGKILLed at random moments, then run to quiescence and
+checked against the simulators (integration/demo/chaos.py). Exits non-zero when an invariant
+fails. Like ``demo``, it re-runs itself in a child whose settings point at a fresh state:
+a SQLite file in its own data directory, or, when DATABASE_URL / Q_BROKER_URL are given,
+a fresh PostgreSQL database (dropped afterwards) and a Redis cluster name of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from integration.demo.backends import run_environment
+from integration.management.commands.demo import COMPRESSED_TIME
+
+CHILD_FLAG = "BRIDGE_CHAOS_CHILD"
+
+
+class Command(BaseCommand):
+    help = "Break the system on purpose (faults, SIGKILLed workers), run to quiescence, check the invariants."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--orders", type=int, default=200, help="released orders to generate")
+        parser.add_argument("--seed", type=int, default=11)
+        parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+        parser.add_argument("--data-dir", default=None, help="where to keep this run's state (default: fresh)")
+        parser.add_argument("--keep-data", action="store_true", help="keep the data directory (and database)")
+        parser.add_argument("--timeout", type=float, default=1500, help="give up after this many seconds")
+
+    def handle(self, *args, **options) -> None:
+        if os.environ.get(CHILD_FLAG):
+            self._run_child(options)
+        else:
+            sys.exit(self._run_parent(options))
+
+    def _run_parent(self, options: dict) -> int:
+        from integration.demo.chaos import CHAOS_ENV
+
+        data_dir = Path(options["data_dir"]).resolve() if options["data_dir"] else \
+            Path(tempfile.mkdtemp(prefix="bridge-chaos-"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        run_id = f"{os.getpid()}"
+        backend_env, drop_backends = run_environment(data_dir, run_id, prefix="chaos")
+        env = {**os.environ, **COMPRESSED_TIME, **CHAOS_ENV, **backend_env, CHILD_FLAG: "1",
+               "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
+
+        def forward(signum: int, frame: object) -> None:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, forward)
+        try:
+            while True:
+                try:
+                    return child.wait()
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            if not options["keep_data"]:
+                drop_backends()
+                if not options["data_dir"]:
+                    shutil.rmtree(data_dir, ignore_errors=True)
+
+    def _run_child(self, options: dict) -> None:
+        from integration.demo import chaos
+
+        data_dir = Path(os.environ["DATA_DIR"])
+        env = dict(os.environ)
+        env.pop(CHILD_FLAG, None)
+        try:
+            report = chaos.run(data_dir, env, orders=options["orders"], seed_value=options["seed"],
+                               timeout_s=options["timeout"])
+        except KeyboardInterrupt:
+            chaos.say("stopped")
+            sys.exit(130)
+        except Exception as error:
+            chaos.say(f"failed: {type(error).__name__}: {error}")
+            sys.exit(2)
+        sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
+        sys.exit(0 if report["all_held"] else 1)
