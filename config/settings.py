@@ -155,6 +155,12 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "rest_framework.authentication.BasicAuthentication",
 ]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+# Issue 8: a JSON body nested thousands deep is a 400, not a RecursionError (a 500).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "integration.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Blue Cherry ↔ Seko bridge API",
     "DESCRIPTION": "Exceptions, orders and cross-reference tables, with the same role checks as the screens "

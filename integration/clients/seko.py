@@ -155,6 +155,8 @@ def decode(raw: bytes | str | Any) -> Any:
             return json.loads(raw)
         except ValueError as exc:
             raise MalformedPayload(f"Seko body is not JSON ({exc}): {raw[:200]!r}") from None
+        except RecursionError:  # issue 8: nested thousands deep; no real iHub body is
+            raise MalformedPayload(f"Seko body is nested too deeply to read: {raw[:200]!r}") from None
     return raw
 
 
