@@ -71,7 +71,9 @@ class ActionSerializer(serializers.Serializer):
 
 class BulkSerializer(ActionSerializer):
     action = serializers.ChoiceField(choices=services.ACTIONS)
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=1000)
+    ids = serializers.ListField(
+        # issue 8: bounded above too, so an id past the database's integers is a 400, not a 500
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False, max_length=1000)
 
 
 OUTCOME = inline_serializer("ActionOutcome", {"detail": serializers.CharField()})

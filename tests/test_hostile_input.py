@@ -183,3 +183,10 @@ def test_an_oversized_api_body_is_refused_with_a_4xx(admin_client, settings):
     body = json.dumps({"action": "resolve", "ids": list(range(5000))})
     response = admin_client.post("/api/exceptions/bulk/", data=body, content_type="application/json")
     assert 400 <= response.status_code < 500
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/exceptions/99999999999999999999999/", "/api/exceptions/-1/",
+                                  "/api/orders/%00/", "/api/mappings/carriers/%2e%2e/"])
+def test_an_out_of_range_or_odd_id_in_the_path_is_a_4xx(admin_client, path):
+    assert 400 <= admin_client.get(path).status_code < 500
