@@ -498,8 +498,8 @@ def _publish_location(client: Any, location: str, dc: str, now: datetime, strate
 
 
 def _upsert(rows: list[StockPosition], fields: list[str], *, touch: bool = True) -> None:
-    """Write ``fields`` of positions (inserting those not there yet) with one prepared
-    ``INSERT ... ON CONFLICT (sku, dc_code) DO UPDATE`` run for every row (executemany).
+    """Write ``fields`` of positions (inserting those not there yet) with prepared statements
+    run for every row (executemany): an UPDATE by id, or ``INSERT ... ON CONFLICT DO UPDATE``.
 
     Issue 9: profiled at 100,000 SKUs, Django's bulk_create(update_conflicts=True) spent most of
     the cycle building its SQL in Python, every column of every row through the field machinery.
@@ -511,23 +511,41 @@ def _upsert(rows: list[StockPosition], fields: list[str], *, touch: bool = True)
         for row in rows:
             row.updated_at = now
     meta = StockPosition._meta
-    columns = [f for f in meta.concrete_fields if not f.primary_key]
-    updated = {meta.get_field(name).column for name in [*fields, "updated_at"]}
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns))}) "
-           f"ON CONFLICT ({quote('sku')}, {quote('dc_code')}) DO UPDATE SET "
-           + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in sorted(updated)))
-    convert = [(f.attname, isinstance(f, models.DateTimeField)) for f in columns]
+    adapted: dict[datetime, Any] = {}  # a cycle's rows share a few stamps: convert each once
+    adapt = connection.ops.adapt_datetimefield_value
+
+    def value(row: StockPosition, name: str, is_time: bool) -> Any:
+        raw = getattr(row, name)
+        if not is_time or raw is None:
+            return raw
+        if raw not in adapted:
+            adapted[raw] = adapt(raw)
+        return adapted[raw]
+
+    # Rows that exist: an UPDATE by primary key of just the fields asked for (the cheapest
+    # write there is); rows that do not: an INSERT that updates instead if a concurrent writer
+    # made the row meanwhile.
+    changed = [meta.get_field(name) for name in [*fields, "updated_at"]]
+    update_sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in changed)} "
+                  f"WHERE {quote(meta.pk.column)} = %s")
+    columns = [f for f in meta.concrete_fields if not f.primary_key]
+    insert_sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
+                  f"VALUES ({', '.join(['%s'] * len(columns))}) "
+                  f"ON CONFLICT ({quote('sku')}, {quote('dc_code')}) DO UPDATE SET "
+                  + ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in changed))
+    update_spec = [(f.attname, isinstance(f, models.DateTimeField)) for f in changed]
+    insert_spec = [(f.attname, isinstance(f, models.DateTimeField)) for f in columns]
+    existing = [row for row in rows if row.pk is not None]
+    new = [row for row in rows if row.pk is None]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), UPSERT_CHUNK):
-            params = [[_db_datetime(getattr(row, name)) if is_time else getattr(row, name)
-                       for name, is_time in convert] for row in rows[start:start + UPSERT_CHUNK]]
-            cursor.executemany(sql, params)
+        for start in range(0, len(existing), UPSERT_CHUNK):
+            cursor.executemany(update_sql, [[value(row, n, t) for n, t in update_spec] + [row.pk]
+                                            for row in existing[start:start + UPSERT_CHUNK]])
+        for start in range(0, len(new), UPSERT_CHUNK):
+            cursor.executemany(insert_sql, [[value(row, n, t) for n, t in insert_spec]
+                                            for row in new[start:start + UPSERT_CHUNK]])
 
-
-def _db_datetime(value: datetime | None) -> Any:
-    return connection.ops.adapt_datetimefield_value(value) if value is not None else None
 
 
 # --- 4. Follow the batches -----------------------------------------------------------------
