@@ -124,7 +124,7 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         set_faults(bluecherry, seko, seed_value)
         killer = Killer(supervisor, rng)
         # Phase 1: orders under faults and kills, until they settle (or a cap) with two kills done.
-        cap = max(45.0, orders * 0.15)
+        cap = max(30.0, orders * 0.15)
         chaos_loop(supervisor, killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap,
                    kick=lambda: async_task("integration.tasks.sync_orders", task_name="sync_orders"),
                    label="orders")
