@@ -31,7 +31,7 @@ def released(bluecherry) -> list[str]:
     return numbers
 
 
-def test_a_batch_is_submitted_concurrently_and_each_order_reaches_seko_once(world, settings):  # noqa: F811
+def test_a_batch_is_submitted_concurrently_and_each_order_reaches_seko_once(world, settings):
     bluecherry, seko = world
     settings.ORDER_SEND_CONCURRENCY = 6
     numbers = released(bluecherry)
@@ -47,8 +47,8 @@ def test_a_batch_is_submitted_concurrently_and_each_order_reaches_seko_once(worl
     assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.SENT}
 
 
-def test_pick_tickets_go_concurrently_and_each_order_is_told_once(world, settings):  # noqa: F811
-    bluecherry, seko = world
+def test_pick_tickets_go_concurrently_and_each_order_is_told_once(world, settings):
+    bluecherry, _ = world
     settings.ORDER_SEND_CONCURRENCY = 6
     released(bluecherry)
     orders.send_due_orders(limit=COUNT)
@@ -61,7 +61,7 @@ def test_pick_tickets_go_concurrently_and_each_order_is_told_once(world, setting
     assert orders.send_owed_pick_tickets() == 0  # told once: nothing is owed any more
 
 
-def test_two_workers_sending_at_once_never_send_an_order_twice(world, settings):  # noqa: F811
+def test_two_workers_sending_at_once_never_send_an_order_twice(world, settings):
     bluecherry, seko = world
     settings.ORDER_SEND_CONCURRENCY = 4
     numbers = released(bluecherry)

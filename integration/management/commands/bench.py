@@ -1,6 +1,12 @@
 """``manage.py bench [--only oversell] [--json]``: the experiments in bench/, each against its
 own simulators and a fresh database, printing one JSON object on stdout (progress on stderr).
 
+Issue 9 (performance): ``manage.py bench --json [--only orders,stock,dashboard,webhook]
+[--scale small|full] [--database-url postgres://... --broker-url redis://...]`` runs the
+performance benchmarks (docs/performance.md), each in its own child process on its own fresh
+database; without ``--only`` it runs those four. ``--only oversell`` and ``--only stock_100k``
+run the earlier experiments as before.
+
 Like ``demo``, the command re-runs itself in a child process whose environment points the
 settings at a fresh temporary data directory, because Django reads settings once, at start-up.
 """
@@ -19,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 CHILD_FLAG = "BRIDGE_BENCH_CHILD"
 EXPERIMENTS = ("oversell", "stock_100k")
+PERF_BENCHMARKS = ("orders", "stock", "dashboard", "webhook")  # issue 9, the default set
 
 
 class Command(BaseCommand):
@@ -26,7 +33,15 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--only", choices=EXPERIMENTS, action="append", help="run only this experiment")
+        parser.add_argument("--only", action="append", type=_names,
+                            help=f"run only these, comma-separated: {', '.join(PERF_BENCHMARKS + EXPERIMENTS)}")
+        # --- issue 9: performance benchmarks ---
+        parser.add_argument("--scale", choices=("small", "full"), default="full",
+                            help="small: a quick run proving the command works (CI); full: the targets' sizes")
+        parser.add_argument("--database-url", default="",
+                            help="a PostgreSQL server URL: each benchmark gets its own fresh database on it "
+                                 "(default: a fresh SQLite file)")
+        parser.add_argument("--broker-url", default="", help="a Redis URL for django-q2 (default: the ORM broker)")
         parser.add_argument("--json", action="store_true", help="one JSON object on one line")
         parser.add_argument("--seed", type=int, default=11)
         parser.add_argument("--keep-data", action="store_true", help="keep the run's data directory")
@@ -37,6 +52,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if os.environ.get(CHILD_FLAG):
             self._run_child(options)
+            return
+        names = [name for chosen in options["only"] or [list(PERF_BENCHMARKS)] for name in chosen]
+        if any(name in PERF_BENCHMARKS for name in names):
+            self._run_perf(names, options)
             return
         data_dir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
         env = {
@@ -57,6 +76,18 @@ class Command(BaseCommand):
                 shutil.rmtree(data_dir, ignore_errors=True)
         sys.exit(code)
 
+    def _run_perf(self, names: list[str], options: dict) -> None:
+        """Issue 9: one child process per benchmark, each with its own data directory and fresh
+        database, so no benchmark inherits another's rows, caches or memory high-water mark."""
+        from bench import perf_runner
+
+        report = perf_runner.run_all(names, scale=options["scale"], database_url=options["database_url"],
+                                     broker_url=options["broker_url"], keep_data=options["keep_data"],
+                                     argv=[os.path.abspath(sys.argv[0]), *sys.argv[1:]])
+        sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
+        if report.get("failed"):
+            sys.exit(1)
+
     def _run_child(self, options: dict) -> None:
         from django.core.management import call_command
 
@@ -65,7 +96,14 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0, interactive=False)
         data_dir = Path(os.environ["DATA_DIR"])
         report = {}
-        for name in options["only"] or EXPERIMENTS:
+        if os.environ.get("BRIDGE_BENCH_PERF"):  # issue 9: one performance benchmark, in this child
+            from bench import perf_runner
+
+            report = perf_runner.run_child(os.environ["BRIDGE_BENCH_PERF"], data_dir, scale=options["scale"])
+            sys.stdout.write(json.dumps(report) + "\n")
+            return
+        names = [name for chosen in options["only"] or [list(EXPERIMENTS)] for name in chosen]
+        for name in names:
             if name == "oversell":
                 result = oversell.run(data_dir, seed=options["seed"], detail=options["detail"])
                 if options["chart"]:
@@ -74,3 +112,15 @@ class Command(BaseCommand):
             elif name == "stock_100k":
                 report["stock_100k"] = stock_100k.run(data_dir, skus=options["skus"])
         sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
+
+
+def _names(value: str) -> list[str]:
+    """``--only orders,stock``: comma-separated names, each one we know."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PERF_BENCHMARKS + EXPERIMENTS]
+    if unknown or not names:
+        from argparse import ArgumentTypeError
+
+        raise ArgumentTypeError(f"unknown benchmark {', '.join(unknown) or value!r}; "
+                                f"known: {', '.join(PERF_BENCHMARKS + EXPERIMENTS)}")
+    return names

@@ -1,0 +1,116 @@
+"""Order injection (``manage.py bench --only orders``): released orders from the Blue Cherry
+simulator through validation to the Seko simulator and the pick ticket back to Blue Cherry,
+end to end with the real django-q2 cluster, over real loopback HTTP.
+
+The items are made and settled first (not timed: the item flow must acknowledge a SKU before
+its orders are sellable). Then two timed phases on the same database, each a burst of clean
+released orders: (1) no added latency, everything on this machine; (2) both simulators adding
+``LATENCY_MS`` to every API call, as remote services do. A phase starts once Blue Cherry holds
+the burst and ends when every order of it has been accepted by Seko and its pick ticket posted.
+This process only enqueues the order flow's heartbeat every second (what the scheduler does,
+faster); the CPU counted is the cluster's process group (its workers, monitor, pusher), read
+from /proc before and after, and the simulators' for their share.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count
+from django_q.tasks import async_task
+
+from bench.perf_common import group_cpu_seconds, say
+from integration.demo import items as items_demo
+from integration.demo import seed
+from integration.demo.processes import Supervisor
+from integration.demo.scenario import start_system
+from integration.models import Order, OrderLine
+
+LATENCY_MS = 150
+SCALES = {"small": {"items": 60, "orders": 60, "latency_orders": 30},
+          "full": {"items": 300, "orders": 1000, "latency_orders": 500}}
+STALL_SECONDS = 180  # no order finished for this long: the phase has failed, say so
+
+
+def kick() -> None:
+    async_task("integration.tasks.sync_orders", task_name="sync_orders")
+
+
+def settle_items(supervisor: Supervisor, expected: int) -> None:
+    from integration.models import Item
+
+    deadline = time.monotonic() + 600
+    while not (Item.objects.count() >= expected and items_demo.settled()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("items did not settle within 600 s")
+        supervisor.check_alive()
+        kick()
+        time.sleep(2)
+
+
+def finished() -> int:
+    return Order.objects.filter(sent_at__isnull=False, pick_ticket_at__isnull=False).count()
+
+
+def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, *, orders: int, latency_ms: int,
+          seed_value: int) -> dict[str, Any]:
+    for sim in (bluecherry, seko):
+        sim.control("POST", "_sim/faults", {"latency_ms": latency_ms})
+    target = finished() + orders
+    seed.generate_bluecherry(bluecherry, orders=orders, items=0, seed=seed_value, mix={})
+    sims_cpu0 = sum(group_cpu_seconds(s.process.pid) for s in (bluecherry, seko))
+    cpu0 = group_cpu_seconds(cluster_pid)
+    started = last_progress = time.monotonic()
+    done = finished()
+    while done < target:
+        supervisor.check_alive()
+        kick()
+        time.sleep(1)
+        now_done = finished()
+        if now_done > done:
+            last_progress = time.monotonic()
+        done = now_done
+        if time.monotonic() - last_progress > STALL_SECONDS:
+            counts = dict(Order.objects.values_list("status").annotate(n=Count("id")).order_by())
+            raise RuntimeError(f"orders stalled at {done}/{target}: {counts}")
+    elapsed = time.monotonic() - started
+    cpu = group_cpu_seconds(cluster_pid) - cpu0
+    sims_cpu = sum(group_cpu_seconds(s.process.pid) for s in (bluecherry, seko)) - sims_cpu0
+    say(f"{orders} orders with {latency_ms} ms latency: {elapsed:.1f}s, {orders / elapsed:.1f}/s, "
+        f"integration CPU {cpu:.1f}s, simulators CPU {sims_cpu:.1f}s")
+    return {"orders": orders, "elapsed_s": round(elapsed, 1), "orders_per_s": round(orders / elapsed, 1),
+            "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2)}
+
+
+def run(data_dir: Path, *, scale: str) -> dict[str, Any]:
+    size = SCALES[scale]
+    with Supervisor(data_dir, dict(os.environ), say) as supervisor:
+        bluecherry, seko = start_system(supervisor)
+        cluster_pid = supervisor.processes[-1][1].pid  # start_system's last process is the cluster
+        seed.generate_bluecherry(bluecherry, orders=0, items=size["items"], seed=5, mix={})
+        seed.seed_seko_stock(seko, bluecherry)
+        settle_items(supervisor, size["items"])
+        say(f"{size['items']} items settled (not timed)")
+        fast = phase(supervisor, bluecherry, seko, cluster_pid, orders=size["orders"], latency_ms=0, seed_value=7)
+        slow = phase(supervisor, bluecherry, seko, cluster_pid, orders=size["latency_orders"],
+                     latency_ms=LATENCY_MS, seed_value=8)
+        at_seko = seko.control("GET", "_sim/orders")["orders"]
+    total = size["orders"] + size["latency_orders"]
+    lines = OrderLine.objects.count()
+    return {
+        "cpu_ms_per_order": round(fast["cpu_s"] * 1000 / fast["orders"], 1),
+        "orders_per_s": fast["orders_per_s"],
+        "sim_cpu_share": round(fast["sim_cpu_s"] / (fast["sim_cpu_s"] + fast["cpu_s"]), 2),
+        "orders_per_s_latency": slow["orders_per_s"],
+        "cpu_ms_per_order_latency": round(slow["cpu_s"] * 1000 / slow["orders"], 1),
+        "latency_ms": LATENCY_MS,
+        "exactly_once": len(at_seko) == total and max(o.get("times_submitted", 0) for o in at_seko) == 1,
+        "seko_orders": len(at_seko),
+        "max_times_submitted": max((o.get("times_submitted", 0) for o in at_seko), default=0),
+        "lines_per_order": round(lines / max(1, Order.objects.count()), 2),
+        "phases": {"no_latency": fast, "latency": slow},
+        "workers": int(os.environ.get("Q_WORKERS", "2")),
+    }

@@ -1,0 +1,102 @@
+"""What the performance benchmarks (issue 9) share: progress on stderr, CPU time and resident
+memory of process groups read from /proc (no extra dependency; Linux only, like the CI), the
+web app under waitress with threads as in production, and the load generator in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from simulators.launcher import ROOT, free_port
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WEB_THREADS = 8
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces: split after its closing parenthesis.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every live process of a process group (each process we start gets its own session)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields and int(fields[2]) == pgid:  # fields[2] is pgrp (field 5 of stat)
+                pids.append(int(entry))
+    return pids
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of a process group's live processes, plus what their reaped children
+    used (cutime/cstime), so a worker recycled during the run still counts."""
+    ticks = 0
+    for pid in group_pids(pgid):
+        fields = _stat_fields(pid)
+        if fields:
+            ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / CLOCK_TICKS
+
+
+def group_rss_mb(pgid: int) -> float:
+    """The largest resident set of any process of the group right now."""
+    largest = 0
+    for pid in group_pids(pgid):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    largest = max(largest, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return round(largest / 1024, 1)
+
+
+def self_peak_rss_mb() -> float:
+    """This process's high-water resident set (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def start_web(supervisor: Any, threads: int = WEB_THREADS) -> int:
+    """The web app as in production: waitress with a pool of threads (never runserver)."""
+    port = free_port()
+    supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
+                               "config.wsgi:application"])
+    supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
+    return port
+
+
+def run_loadgen(spec: dict[str, Any], data_dir: Path, timeout: float = 900) -> dict[str, Any]:
+    """Run bench/loadgen.py in its own process (its CPU is not the app's) and return its JSON."""
+    spec_path = data_dir / f"loadgen-{time.monotonic_ns()}.json"
+    spec_path.write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, "-m", "bench.loadgen", str(spec_path)], cwd=ROOT, capture_output=True,
+                          timeout=timeout, env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"})
+    if done.returncode:
+        raise RuntimeError(f"load generator failed: {done.stderr.decode()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]

@@ -1,0 +1,128 @@
+"""Run the performance benchmarks of issue 9, each in its own child process on a fresh database.
+
+The parent (``manage.py bench``) never touches a database: for each benchmark it makes a data
+directory, a fresh database (a new SQLite file, or a new database on the PostgreSQL server
+given) and a cluster name of its own, re-runs the command as a child with that environment
+(Django reads settings once, at start-up), collects the child's JSON, and drops what it made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+CHILD_FLAG = "BRIDGE_BENCH_CHILD"
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def _postgres(database_url: str, name: str, create: bool) -> str:
+    """Create (or drop) database ``name`` on the server of ``database_url``; returns its URL."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str, keep_data: bool,
+            argv: list[str]) -> dict[str, Any]:
+    from bench import perf_common  # noqa: F401  (fail early if the bench package is broken)
+
+    old = [name for name in names if name not in ("orders", "stock", "dashboard", "webhook")]
+    if old:
+        raise SystemExit(f"run {', '.join(old)} on its own (--only {old[0]}): it is not a performance benchmark")
+    report: dict[str, Any] = {
+        "scale": scale, "cpu_count": os.cpu_count(),
+        "database": "postgresql" if database_url else "sqlite",
+        "broker": "redis" if broker_url else "orm",
+        "load_average_at_start": load_average(),
+    }
+    failed = []
+    for name in names:
+        if name == "stock":  # two sizes, each on its own fresh database
+            from bench import stock_perf
+
+            small, large = stock_perf.SIZES[scale]
+            parts = [_child(f"stock:{skus}", scale, database_url, broker_url, keep_data, argv, failed)
+                     for skus in (small, large)]
+            report["stock"] = stock_perf.merge(scale, *parts) if not failed else {"error": parts}
+            continue
+        report[name] = _child(name, scale, database_url, broker_url, keep_data, argv, failed)
+    report["load_average_at_end"] = load_average()
+    if failed:
+        report["failed"] = failed
+    return report
+
+
+def _child(name: str, scale: str, database_url: str, broker_url: str, keep_data: bool, argv: list[str],
+           failed: list[str]) -> dict[str, Any]:
+    database = "postgresql" if database_url else "sqlite"
+    broker = "redis" if broker_url else "orm"
+    data_dir = Path(tempfile.mkdtemp(prefix=f"bridge-bench-{name}-"))
+    db_name = f"bridge_bench_{os.getpid()}_{name.replace(':', '_')}"
+    env = {
+        **os.environ,
+        CHILD_FLAG: "1",
+        "BRIDGE_BENCH_PERF": name,
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": _postgres(database_url, db_name, True) if database_url
+        else f"sqlite:///{data_dir / 'integration.sqlite3'}",
+        "Q_BROKER_URL": broker_url,
+        "Q_CLUSTER_NAME": f"bench{os.getpid()}{name.replace(':', '')}",
+        "LOG_LEVEL": "WARNING",
+        "HTTP_BACKOFF_SECONDS": "0.05",
+        "PYTHONUNBUFFERED": "1",
+    }
+    say(f"{name}: starting on {database} + {broker} broker (data in {data_dir})")
+    started = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, *argv], env=env, stdout=subprocess.PIPE)
+        if done.returncode:
+            failed.append(name)
+            result: dict[str, Any] = {"error": f"exited with {done.returncode}; see stderr above"}
+        else:
+            result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        result["wall_s"] = round(time.monotonic() - started, 1)
+    finally:
+        if database_url:
+            _postgres(database_url, db_name, False)
+        if not keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return result
+
+
+def run_child(name: str, data_dir: Path, *, scale: str) -> dict[str, Any]:
+    if name.startswith("stock:"):
+        from bench import stock_perf
+
+        return stock_perf.run(data_dir, skus=int(name.split(":")[1]))
+    if name == "orders":
+        from bench import orders
+
+        return orders.run(data_dir, scale=scale)
+    if name == "dashboard":
+        from bench import dashboard
+
+        return dashboard.run(data_dir, scale=scale)
+    from bench import webhook
+
+    return webhook.run(data_dir, scale=scale)
