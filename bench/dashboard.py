@@ -34,6 +34,10 @@ SCALES = {"small": ((2_000, 400), (20_000, 4_000)), "full": ((10_000, 2_000), (1
 REPEAT = 7
 STATUSES = [(Order.Status.DISPATCHED, 80), (Order.Status.SENT, 12), (Order.Status.QUARANTINED, 3),
             (Order.Status.RECEIVED, 2), (Order.Status.CANCELLED, 2), (Order.Status.REJECTED, 1)]
+SETTLED = [Order.Status.DISPATCHED, Order.Status.CANCELLED, Order.Status.QUARANTINED, Order.Status.REJECTED]
+SETTLED_WEIGHTS = [97, 2.8, 0.1, 0.1]
+RECENT = 5_000  # orders still in flight: about two peak days' worth
+OPEN_RECENT = 2_000  # exceptions among the newest this many may still be open; older ones are resolved
 DETAIL_ORDER = "BENCH-DETAIL-1"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -101,7 +105,12 @@ def seed_orders(first: int, count: int, rng: random.Random) -> None:
     def rows() -> Iterator[list[Any]]:
         for number in range(first, first + count):
             row = list(template)
-            status = rng.choices(statuses, weights)[0]
+            # The shape of a real history: orders older than the last RECENT are settled
+            # (dispatched or cancelled, a few held for good); only recent ones are in flight.
+            if number < first + count - RECENT:
+                status = rng.choices(SETTLED, SETTLED_WEIGHTS)[0]
+            else:
+                status = rng.choices(statuses, weights)[0]
             created = START + timedelta(seconds=number * 25)
             row[at["ord_num"]] = f"SO-{number:08d}"
             row[at["status"]] = status
@@ -131,8 +140,8 @@ def seed_exceptions(first: int, count: int, rng: random.Random) -> None:
             kind = kinds[number % len(kinds)]
             row = list(template)
             seen = START + timedelta(seconds=number * 120)
-            # A tenth still open (the queue's default view), the rest resolved: a year of history.
-            is_open = rng.random() < 0.1
+            # A year of history: the old ones resolved, half of the newest still open.
+            is_open = number >= first + count - OPEN_RECENT and rng.random() < 0.5
             row[at["kind"]], row[at["owner"]], row[at["category"]] = kind.code, str(kind.owner), str(kind.category)
             row[at["trace_key"]] = f"order:SO-{number:08d}"
             row[at["status"]] = "open" if is_open else "resolved"
@@ -178,6 +187,9 @@ def query_counts(client: Client) -> dict[str, int]:
             response = client.get(url)
         assert response.status_code == 200, f"{url} answered {response.status_code}"
         counts[name] = len(queries)
+        if os.environ.get("BENCH_VERBOSE"):  # which statements a page's time goes to
+            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:3]:
+                say(f"  {name}: {query['time']}s {query['sql'][:300]}")
     return counts
 
 
