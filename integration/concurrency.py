@@ -15,6 +15,7 @@ see the caller's uncommitted rows (a test's transaction, or a caller holding a l
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -58,7 +59,9 @@ def each_in_threads(items: Iterable[T], work: Callable[[T, Any], None], *,
         finally:
             connections.close_all()  # this thread's connections only (they are per thread)
 
+    # Each thread runs in its own copy of the caller's context, so what the caller set there
+    # (the message log's buffer, see ``messagelog.buffered``) reaches the threads.
     with ThreadPoolExecutor(max_workers=min(threads, len(pending)), thread_name_prefix="remote") as pool:
-        futures = [pool.submit(drain) for _ in range(min(threads, len(pending)))]
+        futures = [pool.submit(contextvars.copy_context().run, drain) for _ in range(min(threads, len(pending)))]
     for future in futures:
         future.result()

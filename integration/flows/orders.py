@@ -38,7 +38,7 @@ from integration.clients.errors import ClientError, MalformedPayload, Rejected, 
 from integration.clients.seko import SekoClient
 from integration.concurrency import each_in_threads  # issue 9: bounded concurrency for remote calls
 from integration.flows.items import seko_acknowledged, sku_statuses
-from integration.messagelog import about_order
+from integration.messagelog import about_order, buffered
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
 from integration.order_mapper import map_order
 from integration.order_rules import (
@@ -187,7 +187,9 @@ def send_due_orders(limit: int | None = None) -> int:
 
     # Issue 9: the submits of a batch go out a few at a time (each thread its own keep-alive
     # session); each order's writes stay a compare-and-swap on SENDING, so none is sent twice.
-    each_in_threads(batch, send_one, client_factory=seko_client, threads=settings.ORDER_SEND_CONCURRENCY)
+    # The batch's message log is written in one bulk insert at its end, not an insert per call.
+    with buffered():
+        each_in_threads(batch, send_one, client_factory=seko_client, threads=settings.ORDER_SEND_CONCURRENCY)
     return len(batch)
 
 
@@ -350,8 +352,9 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
                 done_orders.append(order)
 
     # Issue 9: a few pick tickets at a time, like the submits (a repeat is a no-op in Blue Cherry).
-    each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
-                    stop=unavailable)
+    with buffered():  # the message log in one bulk insert, as for the submits
+        each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
+                        stop=unavailable)
     done = len(done_orders)
     if done:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
