@@ -14,7 +14,7 @@ from integration.roles import require
 def overview_context() -> dict:
     flows, backlog = overview.flow_health()
     chart, sent_total, dispatched_total = overview.sent_vs_dispatched_chart()
-    orders_by_status = overview.orders_by_status()  # issue 9: settled counts cached a minute
+    orders_by_status = overview.orders_by_status()
     by_owner = overview.open_exceptions_by("owner")
     return {
         "open_total": sum(row["n"] for row in by_owner),
