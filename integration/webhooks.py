@@ -104,7 +104,9 @@ def seko_push(request: HttpRequest) -> JsonResponse:
 
     # Authenticated: from here on the body is kept, whatever is wrong with it.
     content_type = request.headers.get("Content-Type", "")
-    push = InboundPush.objects.create(body=body.decode("utf-8", errors="replace"), content_type=content_type[:200],
+    # Undecodable bytes and NULs (which PostgreSQL text cannot hold; issue 8) become U+FFFD.
+    text_body = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    push = InboundPush.objects.create(body=text_body, content_type=content_type[:200],
                                       webhook_id=request.headers.get("webhook-id", "")[:200])
     if content_type.split(";")[0].strip().lower() != "application/json":
         return _reject(push, 415, f"Content-Type must be application/json, not {content_type or 'none'!r}")

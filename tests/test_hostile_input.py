@@ -190,3 +190,18 @@ def test_an_oversized_api_body_is_refused_with_a_4xx(admin_client, settings):
                                   "/api/orders/%00/", "/api/mappings/carriers/%2e%2e/"])
 def test_an_out_of_range_or_odd_id_in_the_path_is_a_4xx(admin_client, path):
     assert 400 <= admin_client.get(path).status_code < 500
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/orders/?search=a%00b", "/api/exceptions/?kind=%00", "/orders/?q=%00",
+                                 "/orders/SO%00X/"])
+def test_a_nul_character_in_the_url_is_a_400_on_every_database(admin_client, url):
+    response = admin_client.get(url)
+    assert response.status_code == 400 and "NUL" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_a_push_with_nul_bytes_is_kept_with_them_replaced(client, push_token):
+    response = _push(client, b'{"Responses": [\x00]}')
+    assert response.status_code == 400
+    assert InboundPush.objects.get().body == '{"Responses": [\ufffd]}'
