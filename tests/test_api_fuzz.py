@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 15  # per operation, bounded
 
 
 def test_no_operation_of_the_api_answers_5xx_to_anything_schemathesis_sends(live_server):
@@ -30,6 +30,8 @@ def test_no_operation_of_the_api_answers_5xx_to_anything_schemathesis_sends(live
     failures: list[str] = []
     with requests.Session() as session:
         for operation in operations:
+            # Random on purpose: derandomized, the fixed examples missed the out-of-range id that a
+            # random run finds every time; a longer hunt is raising EXAMPLES_PER_OPERATION.
             @hsettings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
                        suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy())
