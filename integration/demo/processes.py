@@ -95,3 +95,22 @@ class Supervisor:
             handle.close()
         self.processes.clear()
         self.simulators.clear()
+
+
+def rerun_self_in_child(env: dict[str, str]) -> int:
+    """Run this same command again in a child process with ``env`` (Django reads settings
+    once, at start-up, so a run with its own database needs a process of its own), pass
+    SIGTERM on to it, and return its exit code. Ctrl-C reaches the child from the terminal
+    too: the parent keeps waiting while the child stops what it started."""
+    child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue

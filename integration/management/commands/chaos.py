@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandParser
 
 from integration.demo.backends import run_environment
+from integration.demo.processes import rerun_self_in_child
 from integration.management.commands.demo import COMPRESSED_TIME
 
 CHILD_FLAG = "BRIDGE_CHAOS_CHILD"
@@ -53,19 +52,8 @@ class Command(BaseCommand):
         backend_env, drop_backends = run_environment(data_dir, run_id, prefix="chaos")
         env = {**os.environ, **COMPRESSED_TIME, **CHAOS_ENV, **backend_env, CHILD_FLAG: "1",
                "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-        child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
-
-        def forward(signum: int, frame: object) -> None:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, forward)
         try:
-            while True:
-                try:
-                    return child.wait()
-                except KeyboardInterrupt:
-                    continue
+            return rerun_self_in_child(env)
         finally:
             if not options["keep_data"]:
                 drop_backends()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from integration.demo.backends import run_environment
+from integration.demo.processes import rerun_self_in_child
 
 CHILD_FLAG = "BRIDGE_DEMO_CHILD"
 
@@ -100,20 +99,8 @@ class Command(BaseCommand):
         }
         if not options["headless"]:
             env.update(INTERACTIVE_TIME)
-        child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
-
-        def forward(signum: int, frame: object) -> None:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, forward)
         try:
-            while True:
-                try:
-                    return child.wait()
-                except KeyboardInterrupt:
-                    # The terminal sent SIGINT to the child too; wait for it to stop its processes.
-                    continue
+            return rerun_self_in_child(env)
         finally:
             drop_backends()
             if options["headless"] and not options["keep_data"] and not options["data_dir"]:
