@@ -256,8 +256,11 @@ def send_order(order: Order, lookups: Lookups, seko: SekoClient) -> None:
                                                        catalogue.TRANSPORT_UNAUTHORIZED], "Seko answered again")
 
 
+@transaction.atomic  # the held status and its exceptions land together, or not at all
 def quarantine(order: Order, problems: list[Problem]) -> None:
-    """Hold an order that must not be sent: one exception per kind, listing every problem."""
+    """Hold an order that must not be sent: one exception per kind, listing every problem.
+    Atomic because a worker killed between the two writes would leave an order held with no
+    exception telling anyone (found by the chaos run)."""
     key = catalogue.order_key(order.ord_num)
     changed = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
         status=Status.QUARANTINED, problems=[p.as_dict() for p in problems], updated_at=timezone.now()
@@ -277,6 +280,7 @@ def quarantine(order: Order, problems: list[Problem]) -> None:
     _event(order, Status.SENDING, Status.QUARANTINED, "; ".join(p.message for p in problems))
 
 
+@transaction.atomic  # as in quarantine: the status and its exception land together
 def _reject(order: Order, error: Rejected, body: dict[str, Any]) -> None:
     kind = classify_seko_rejection(error.remote_message)
     problem = Problem(kind.code, f"Seko refused it: {error.remote_message}")
@@ -415,15 +419,16 @@ def send_requested_cancels(limit: int = 200) -> int:
             try:
                 seko.cancel_order(order.ord_num, settings.SEKO_CANCEL_REASON_CODE)
             except Rejected as error:
-                if Order.objects.filter(pk=order.pk, status=Status.SENT).update(
-                    status=Status.CANCEL_REFUSED, last_error=error.remote_message, updated_at=timezone.now()
-                ):
-                    queue.raise_exception(
-                        catalogue.ORDER_CANCEL_REFUSED, catalogue.order_key(order.ord_num),
-                        f"Order {order.ord_num} was cancelled in Blue Cherry but Seko refused the cancel: "
-                        f"{error.remote_message}", order=order,
-                    )
-                    _event(order, Status.SENT, Status.CANCEL_REFUSED, error.remote_message)
+                with transaction.atomic():  # the refused status and CX's exception land together
+                    if Order.objects.filter(pk=order.pk, status=Status.SENT).update(
+                        status=Status.CANCEL_REFUSED, last_error=error.remote_message, updated_at=timezone.now()
+                    ):
+                        queue.raise_exception(
+                            catalogue.ORDER_CANCEL_REFUSED, catalogue.order_key(order.ord_num),
+                            f"Order {order.ord_num} was cancelled in Blue Cherry but Seko refused the cancel: "
+                            f"{error.remote_message}", order=order,
+                        )
+                        _event(order, Status.SENT, Status.CANCEL_REFUSED, error.remote_message)
                 continue
             except (Transient, Unauthorized, MalformedPayload) as error:
                 log.warning("cancel of %s not passed to Seko yet: %s", order.ord_num, error)
