@@ -53,7 +53,7 @@ def pull(
 ) -> tuple[int, int]:
     """Run one pull of cursor ``name``: ``fetch(since)`` yields records, ``handle(record)``
     applies one and returns False when it was already seen. Returns (seen, applied)."""
-    cursor = _take_lease(name)
+    cursor = take_lease(name)
     if cursor is None:
         return 0, 0  # another worker is running this pull; it will see what we would have
     try:
@@ -62,11 +62,14 @@ def pull(
         SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None)
 
 
-def _take_lease(name: str) -> SyncCursor | None:
-    """The cursor row, leased to this caller; None while another worker holds it."""
+def take_lease(name: str, seconds: float | None = None, now: datetime | None = None) -> SyncCursor | None:
+    """The cursor row ``name``, leased to this caller for ``seconds`` (ORDER_LEASE_SECONDS by
+    default) with a compare-and-swap, so one run of a flow at a time across workers and a dead
+    worker's lease expires; None while another worker holds it. Every flow that must not run
+    twice at once takes its lease here."""
     cursor, _ = SyncCursor.objects.get_or_create(name=name)
-    now = timezone.now()
-    lease = now + timedelta(seconds=settings.ORDER_LEASE_SECONDS)
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=seconds or settings.ORDER_LEASE_SECONDS)
     if not SyncCursor.objects.filter(pk=cursor.pk).filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     ).update(locked_until=lease, last_run_at=now):
@@ -120,7 +123,7 @@ def pull_batched(
     """``pull`` for a handler that takes a batch (the item master: thousands of SKUs in one
     run). Same lease, overlap and de-duplication; the position moves after every batch, so a
     failure half-way re-reads at most one batch. Returns (seen, applied)."""
-    cursor = _take_lease(name)
+    cursor = take_lease(name)
     if cursor is None:
         return 0, 0
     since = cursor.position - timedelta(seconds=settings.CURSOR_OVERLAP_SECONDS) if cursor.position else None

@@ -25,14 +25,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.alerts import sla_hours, sla_hours_by_ship_via
 from exceptions.models import IntegrationException
-from integration import messagelog
+from integration import cursors, messagelog
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import NotFound
 from integration.models import Dispatch, MessageLog, Order, OrderEvent, OrderLine, SyncCursor, WarehouseMapping
@@ -77,10 +76,8 @@ def run_reconciliation(date_from: date, date_to: date, *, trigger: str = "schedu
     if date_to < date_from:
         raise ValueError("date_to is before date_from")
     now = now or timezone.now()
-    cursor, _ = SyncCursor.objects.get_or_create(name=CURSOR)
-    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    if not SyncCursor.objects.filter(pk=cursor.pk).filter(free).update(
-            locked_until=now + timedelta(seconds=settings.Q_CLUSTER["timeout"]), last_run_at=now):
+    cursor = cursors.take_lease(CURSOR, seconds=settings.Q_CLUSTER["timeout"], now=now)
+    if cursor is None:
         raise AlreadyRunning("another reconciliation is running")
     run = ReconciliationRun.objects.create(date_from=date_from, date_to=date_to, trigger=trigger,
                                            requested_by=requested_by, started_at=now)

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions import services as queue
+from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import ClientError, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
@@ -494,13 +495,10 @@ def poll_dispatches() -> dict[str, int]:
     """Ask Seko which orders were dispatched since the last poll (with an overlap) and fetch
     the confirmation of each that has no dispatch here. Only dispatches older than the grace
     period are asked for: younger ones are still on their way as pushes."""
-    cursor, _ = SyncCursor.objects.get_or_create(name=POLL_CURSOR)
-    now = timezone.now()
-    if not SyncCursor.objects.filter(pk=cursor.pk).filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=now)).update(
-            locked_until=now + timedelta(seconds=settings.ORDER_LEASE_SECONDS), last_run_at=now):
+    cursor = cursors.take_lease(POLL_CURSOR)
+    if cursor is None:
         return {"seen": 0, "recovered": 0}  # another worker is polling
-    cursor.refresh_from_db()
+    now = cursor.last_run_at
     until = now - timedelta(seconds=settings.DISPATCH_POLL_GRACE_SECONDS)
     if cursor.position is not None:
         since = cursor.position - timedelta(seconds=settings.DISPATCH_POLL_OVERLAP_SECONDS)

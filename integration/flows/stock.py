@@ -31,14 +31,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
-from integration import stock_rules
+from integration import cursors, stock_rules
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import ClientError, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
 from integration.clients.seko import PushRecord
@@ -94,13 +94,8 @@ def lease(name: str, seconds: int | None = None) -> Iterator[bool]:
     """One run of ``name`` at a time across workers (compare-and-swap on a SyncCursor row, which
     expires if the worker dies). Yields False when another worker holds it. A run that ends
     without an exception records its success (for the stalled-flow alert)."""
-    cursor, _ = SyncCursor.objects.get_or_create(name=name)
-    now = timezone.now()
-    until = now + timedelta(seconds=seconds or settings.ORDER_LEASE_SECONDS)
-    taken = SyncCursor.objects.filter(pk=cursor.pk).filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    ).update(locked_until=until, last_run_at=now)
-    if not taken:
+    cursor = cursors.take_lease(name, seconds)
+    if cursor is None:
         yield False
         return
     try:
