@@ -725,3 +725,20 @@ def test_factory_client_logs_every_exchange_without_the_key(seeded, settings) ->
     assert rows[1].url == seeded.base_url + "salesorders/v4/SO-1/status"
     assert rows[1].error == "Seko found no salesorders/v4/SO-1/status: No results found for search criteria"
     assert all(SECRET not in r.url + r.error + r.response_body for r in rows)
+
+
+def test_proxy_environment_is_read_once_when_the_client_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9: the client reads the proxy settings when built (not on every call), and still
+    honours them: a proxy for the base URL's scheme is used unless NO_PROXY covers the host."""
+    from integration.clients.seko import SekoClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = SekoClient("https://ihub.example.test/api/", "key")
+    assert client.session.trust_env is False
+    assert client.session.proxies.get("https") == "http://proxy.internal:3128"
+
+    monkeypatch.setenv("NO_PROXY", "ihub.example.test")
+    bypassed = SekoClient("https://ihub.example.test/api/", "key")
+    assert "https" not in bypassed.session.proxies
