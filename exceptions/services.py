@@ -79,6 +79,23 @@ def auto_resolve(trace_key: str, kinds: Iterable[catalogue.Kind | str] | None = 
     return _close(list(qs.values_list("pk", flat=True)), action="auto-resolved", note=note or "Closed automatically")
 
 
+def auto_resolve_many(trace_keys: Iterable[str], kinds: Iterable[catalogue.Kind | str] | None = None,
+                      note: str = "") -> int:
+    """``auto_resolve`` for a batch of objects that succeeded together (issue 9): one look-up
+    per 500 keys instead of one per object, which is most often all there is (nothing was open).
+    Returns how many were closed."""
+    keys = sorted(set(trace_keys))
+    codes = None if kinds is None else [k if isinstance(k, str) else k.code for k in kinds]
+    pks: list[int] = []
+    for start in range(0, len(keys), 500):
+        qs = IntegrationException.objects.filter(trace_key__in=keys[start:start + 500],
+                                                 status=IntegrationException.Status.OPEN)
+        if codes is not None:
+            qs = qs.filter(kind__in=codes)
+        pks.extend(qs.values_list("pk", flat=True))
+    return _close(pks, action="auto-resolved", note=note or "Closed automatically")
+
+
 def resolve(exception: IntegrationException, user: Any, note: str) -> bool:
     """Close an exception by hand, with a note. False if it was already closed."""
     return bool(_close([exception.pk], action="resolved", note=note, user=user))

@@ -145,6 +145,8 @@ class Order(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Which claim took it (issue 9): a batch is claimed with one UPDATE and read back by its token.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
     last_error = models.TextField(blank=True)
 
     seko_guid = models.CharField(max_length=64, blank=True, db_index=True)

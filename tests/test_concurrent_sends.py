@@ -51,7 +51,9 @@ def test_pick_tickets_go_concurrently_and_each_order_is_told_once(world, setting
     bluecherry, _ = world
     settings.ORDER_SEND_CONCURRENCY = 6
     released(bluecherry)
-    orders.send_due_orders(limit=COUNT)
+    orders.send_due_orders(limit=COUNT)  # tells Blue Cherry at once...
+    assert not Order.objects.filter(pick_ticket_at__isnull=True).exists()
+    Order.objects.update(pick_ticket_at=None)  # ...so owe them again, as after a Blue Cherry outage
     bluecherry.control("POST", "_sim/faults", {"latency_ms": int(LATENCY_S * 1000)})
     started = time.monotonic()
     assert orders.send_owed_pick_tickets() == COUNT

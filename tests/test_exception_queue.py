@@ -43,6 +43,22 @@ def test_auto_resolve_closes_only_the_named_kinds_and_records_it():
     assert [e.action for e in closed.events.all()] == ["raised", "auto-resolved"]
 
 
+def test_auto_resolve_many_closes_the_named_kinds_of_every_key_given_and_nothing_else():
+    for n in range(3):
+        queue.raise_exception(catalogue.ORDER_SKU_NOT_LIVE, f"order:SO-M{n}", "x")
+        queue.raise_exception(catalogue.ORDER_ADDRESS_INCOMPLETE, f"order:SO-M{n}", "y")
+    keys = [f"order:SO-M{n}" for n in range(2)] + [f"order:SO-none{n}" for n in range(600)]  # two look-ups
+    assert queue.auto_resolve_many(keys, [catalogue.ORDER_SKU_NOT_LIVE], "sent") == 2
+    assert queue.open_kinds_for("order:SO-M0") == {catalogue.ORDER_ADDRESS_INCOMPLETE.code}
+    untouched = {catalogue.ORDER_SKU_NOT_LIVE.code, catalogue.ORDER_ADDRESS_INCOMPLETE.code}
+    assert queue.open_kinds_for("order:SO-M2") == untouched
+    assert queue.auto_resolve_many(keys) == 2  # every kind, when none is named
+    assert queue.auto_resolve_many([]) == 0
+    closed = IntegrationException.objects.get(kind=catalogue.ORDER_SKU_NOT_LIVE.code, trace_key="order:SO-M1")
+    assert [e.action for e in closed.events.all()] == ["raised", "auto-resolved"]
+    assert closed.resolution_note == "sent"
+
+
 def test_after_closing_a_new_occurrence_opens_a_new_exception():
     queue.raise_exception(catalogue.ORDER_SKU_NOT_LIVE, "order:SO-5", "x")
     queue.auto_resolve("order:SO-5")

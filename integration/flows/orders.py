@@ -22,12 +22,14 @@ import json
 import logging
 import random
 import threading
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Case, CharField, Q, Value, When
 from django.utils import timezone
 
 from exceptions import catalogue
@@ -40,7 +42,7 @@ from integration.concurrency import each_in_threads  # issue 9: bounded concurre
 from integration.flows.items import seko_acknowledged, sku_statuses
 from integration.messagelog import about_order, buffered
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
-from integration.order_mapper import map_order
+from integration.order_mapper import SekoLine, map_order
 from integration.order_rules import (
     Lookups,
     Problem,
@@ -71,13 +73,81 @@ REWORKABLE = [Status.RECEIVED, Status.QUARANTINED, Status.REJECTED]
 
 # --- 1. Pull ------------------------------------------------------------------------------
 
+INGEST_BATCH_SIZE = 200  # a page of Blue Cherry's orders: one transaction, a few bulk statements
+
+
 def pull_released_orders() -> tuple[int, int]:
     """Pull new and changed RELEASED orders; returns (seen, applied)."""
     with bluecherry_client() as client:
-        return cursors.pull(
+        return cursors.pull_batched(
             RELEASED_CURSOR, lambda since: client.iter_sales_orders(status="RELEASED", updated_since=since),
-            ingest_order,
+            ingest_orders, batch_size=INGEST_BATCH_SIZE,
         )
+
+
+def ingest_orders(records: list[dict[str, Any]]) -> tuple[int, list[tuple[Any, cursors.MalformedRecord]]]:
+    """Take a batch of RELEASED orders. Issue 9: the orders not seen before (nearly all of them
+    at peak) are written in one transaction with a bulk insert each of orders, lines and
+    events, instead of ~8 statements per order; a new version of an order already here goes
+    through ``ingest_order``, one at a time. Returns (applied, the unreadable records and why)."""
+    unreadable: list[tuple[Any, cursors.MalformedRecord]] = []
+    readable: list[dict[str, Any]] = []
+    for record in records:
+        problems = order_record_problems(record)
+        if problems:
+            key = str(record.get("ord_num") or "") if isinstance(record, dict) else ""
+            unreadable.append((record, cursors.MalformedRecord("; ".join(problems), key=key)))
+        else:
+            readable.append(record)
+    if not readable:
+        return 0, unreadable
+    queue.auto_resolve_many([_record_key(r) for r in readable], [catalogue.RECORD_MALFORMED], "A readable version came")
+    known = set(Order.objects.filter(ord_num__in={str(r["ord_num"]) for r in readable})
+                .values_list("ord_num", flat=True))
+    new: dict[str, dict[str, Any]] = {}
+    versions: list[dict[str, Any]] = []  # of orders already here, or a second version in this batch
+    for record in readable:
+        ord_num = str(record["ord_num"])
+        if ord_num in known or ord_num in new:
+            versions.append(record)
+        else:
+            new[ord_num] = record
+    applied = _create_orders(list(new.values()))
+    for record in versions:
+        applied += _take_version(record)
+    return applied, unreadable
+
+
+def _create_orders(records: list[dict[str, Any]]) -> int:
+    if not records:
+        return 0
+    try:
+        with transaction.atomic():
+            created = Order.objects.bulk_create([
+                Order(ord_num=str(r["ord_num"]), bc_updated_at=cursors.parse_timestamp(r.get("updated_at")),
+                      **_order_fields(r))
+                for r in records
+            ])
+            OrderLine.objects.bulk_create(
+                [line for order, record in zip(created, records, strict=True) for line in _lines(order, record)],
+                batch_size=500,
+            )
+            OrderEvent.objects.bulk_create([
+                OrderEvent(order=order, from_status="", to_status=Status.RECEIVED, note=RECEIVED_NOTE)
+                for order in created
+            ])
+    except IntegrityError:
+        # One of them was created meanwhile (the pull's lease makes this rare): nothing of the
+        # batch was written; take each on its own, which sees what is there.
+        return sum(_take_version(record) for record in records)
+    return len(created)
+
+
+RECEIVED_NOTE = "Released in Blue Cherry; waiting to be validated and sent"
+
+
+def _record_key(payload: dict[str, Any]) -> str:
+    return f"record:{RELEASED_CURSOR}:{payload['ord_num']}"
 
 
 def ingest_order(payload: dict[str, Any]) -> bool:
@@ -86,15 +156,20 @@ def ingest_order(payload: dict[str, Any]) -> bool:
     if unreadable:
         key = str(payload.get("ord_num") or "") if isinstance(payload, dict) else ""
         raise cursors.MalformedRecord("; ".join(unreadable), key=key)
+    queue.auto_resolve(_record_key(payload), [catalogue.RECORD_MALFORMED], "A readable version came")
+    return _take_version(payload)
+
+
+def _take_version(payload: dict[str, Any]) -> bool:
+    """Apply a readable version of a RELEASED order: create it, or check a changed one again."""
     ord_num = str(payload["ord_num"])
-    queue.auto_resolve(f"record:{RELEASED_CURSOR}:{ord_num}", [catalogue.RECORD_MALFORMED], "A readable version came")
     updated_at = cursors.parse_timestamp(payload.get("updated_at"))
     with transaction.atomic():
         order = Order.objects.filter(ord_num=ord_num).first()
         if order is None:
             order = Order.objects.create(ord_num=ord_num, bc_updated_at=updated_at, **_order_fields(payload))
             _replace_lines(order, payload)
-            _event(order, "", Status.RECEIVED, "Released in Blue Cherry; waiting to be validated and sent")
+            _event(order, "", Status.RECEIVED, RECEIVED_NOTE)
             return True
         if order.bc_updated_at >= updated_at:
             return False  # seen already: the cursor's overlap re-reads a little on purpose
@@ -134,7 +209,11 @@ def _order_fields(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _replace_lines(order: Order, payload: dict[str, Any]) -> None:
     OrderLine.objects.filter(order=order).delete()
-    OrderLine.objects.bulk_create([
+    OrderLine.objects.bulk_create(_lines(order, payload))
+
+
+def _lines(order: Order, payload: dict[str, Any]) -> list[OrderLine]:
+    return [
         OrderLine(
             order=order,
             line_no=int(line.get("line_no") or index),
@@ -146,50 +225,74 @@ def _replace_lines(order: Order, payload: dict[str, Any]) -> None:
             unit_price=str(line.get("unit_price") or "0"),
         )
         for index, line in enumerate(payload.get("lines") or [], start=1)
-    ])
+    ]
 
 
 # --- 2. Validate and send ------------------------------------------------------------------
 
 def claim_due_orders(limit: int) -> list[Order]:
-    """Claim up to ``limit`` waiting orders for this worker. Each is moved RECEIVED -> SENDING
-    with a compare-and-swap, so two workers never send the same order at once."""
+    """Claim up to ``limit`` waiting orders for this worker: one compare-and-swap UPDATE moves
+    them RECEIVED -> SENDING under a new claim token, and those that carry it are this
+    worker's, so two workers never send the same order at once (issue 9: one statement for the
+    batch rather than one per order)."""
     now = timezone.now()
     candidates = list(
         Order.objects.filter(status=Status.RECEIVED, cancel_requested_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at", "id")
-        .values_list("pk", flat=True)[: limit * 2]
+        .values_list("pk", flat=True)[:limit]
     )
-    claimed: list[int] = []
-    for pk in candidates:
-        if Order.objects.filter(pk=pk, status=Status.RECEIVED).update(status=Status.SENDING, claimed_at=now):
-            claimed.append(pk)
-            if len(claimed) == limit:
-                break
-    return list(Order.objects.filter(pk__in=claimed).order_by("created_at", "id"))
+    if not candidates:
+        return []
+    token = uuid.uuid4().hex
+    Order.objects.filter(pk__in=candidates, status=Status.RECEIVED, cancel_requested_at__isnull=True).update(
+        status=Status.SENDING, claimed_at=now, claim_token=token,
+    )
+    return list(Order.objects.filter(pk__in=candidates, status=Status.SENDING, claim_token=token)
+                .order_by("created_at", "id"))
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Seko took an order; what is recorded about it."""
+    order: Order
+    guid: str
+    dc_code: str
+    seko_lines: list[SekoLine]
+    already_existed: bool
 
 
 def send_due_orders(limit: int | None = None) -> int:
-    """Validate and send one batch of waiting orders; returns how many were handled."""
+    """Validate and send one batch of waiting orders, then tell Blue Cherry about the ones
+    Seko took; returns how many were handled."""
     batch = claim_due_orders(limit or settings.ORDER_BATCH_SIZE)
     if not batch:
         return 0
     lookups = _lookups({line.sku for line in OrderLine.objects.filter(order__in=batch)})
+    accepted: list[Accepted] = []  # appended by the threads (atomic for a list)
 
     def send_one(order: Order, seko: SekoClient) -> None:
         try:
             with about_order(order):
-                send_order(order, lookups, seko)
+                taken = submit_order(order, lookups, seko)
+            if taken is not None:
+                accepted.append(taken)
         except Exception:  # one bad order must not stop the batch; it goes back to waiting
             log.exception("unexpected failure sending %s", order.ord_num)
             _retry_later(order, "Unexpected error; see the worker log")
 
     # Issue 9: the submits of a batch go out a few at a time (each thread its own keep-alive
-    # session); each order's writes stay a compare-and-swap on SENDING, so none is sent twice.
+    # session). What Seko took is recorded for the whole batch in a few statements; each
+    # order's move is still a compare-and-swap on SENDING, so none is recorded twice, and one
+    # left SENDING by a worker that died is sent again (Seko knows it: same GUID, not twice).
     # The batch's message log is written in one bulk insert at its end, not an insert per call.
     with buffered():
         each_in_threads(batch, send_one, client_factory=seko_client, threads=settings.ORDER_SEND_CONCURRENCY)
+        sent = record_sent(accepted)
+        if sent:
+            # Blue Cherry is told at once, not on a later run: the order reaches PICKING
+            # one round trip after Seko took it.
+            tell_bluecherry(list(Order.objects.filter(pk__in=[o.pk for o in sent], **OWED_PICK_TICKET)))
     return len(batch)
 
 
@@ -210,12 +313,20 @@ def _lookups(skus: set[str]) -> Lookups:
 
 
 def send_order(order: Order, lookups: Lookups, seko: SekoClient) -> None:
-    """Validate a claimed (SENDING) order, then quarantine it or send it to Seko."""
+    """Validate a claimed (SENDING) order, then quarantine it or send it to Seko and record it."""
+    taken = submit_order(order, lookups, seko)
+    if taken is not None:
+        record_sent([taken])
+
+
+def submit_order(order: Order, lookups: Lookups, seko: SekoClient) -> Accepted | None:
+    """Validate a claimed (SENDING) order, then quarantine it or submit it to Seko. Returns what
+    Seko accepted, for ``record_sent``; None when the order was held, refused or put back."""
     payload = order.raw
     problems = validate_order(payload, lookups)
     if problems:
         quarantine(order, problems)
-        return
+        return None
 
     courier_name, courier_service = lookups.carriers[order.ship_via]
     dc_code = lookups.warehouses[order.location]
@@ -228,32 +339,61 @@ def send_order(order: Order, lookups: Lookups, seko: SekoClient) -> None:
             guid = seko.order_status(order.ord_num).guid
     except Rejected as error:
         _reject(order, error, body)
-        return
+        return None
     except Unauthorized as error:
         queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("seko"), str(error))
         _retry_later(order, str(error))
-        return
+        return None
     except (Transient, MalformedPayload) as error:
         # Safe to try again: the order number is Seko's idempotency key.
         _retry_later(order, str(error), transient=error)
-        return
+        return None
+    return Accepted(order, guid or "", dc_code, seko_lines, result.already_existed)
 
+
+def record_sent(accepted: list[Accepted]) -> list[Order]:
+    """Record what Seko accepted: SENDING -> SENT with the GUID and Seko's line numbers, one
+    event each, the order's problems closed. Issue 9: a whole batch in one transaction of a
+    few statements (the orders still SENDING locked and read, one UPDATE of them, one of their
+    lines, one insert of events) instead of ~10 per order. An order no longer SENDING (a dead
+    worker's claim taken back meanwhile) is left as it is. Returns the orders moved to SENT."""
+    if not accepted:
+        return []
     now = timezone.now()
     with transaction.atomic():
-        changed = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
-            status=Status.SENT, seko_guid=guid or "", seko_dc_code=dc_code, sent_at=now, problems=[],
-            last_error="", next_attempt_at=None, updated_at=now,
+        still_sending = set(Order.objects.select_for_update().filter(
+            pk__in=[a.order.pk for a in accepted], status=Status.SENDING).values_list("pk", flat=True))
+        mine = [a for a in accepted if a.order.pk in still_sending]
+        for gone in (a for a in accepted if a.order.pk not in still_sending):
+            log.warning("%s was no longer SENDING when Seko accepted it", gone.order.ord_num)
+        if not mine:
+            return []
+        Order.objects.filter(pk__in=[a.order.pk for a in mine], status=Status.SENDING).update(
+            status=Status.SENT, sent_at=now, problems=[], last_error="", next_attempt_at=None, updated_at=now,
+            seko_guid=_by_order(mine, lambda a: a.guid), seko_dc_code=_by_order(mine, lambda a: a.dc_code),
         )
-        if not changed:
-            log.warning("%s was no longer SENDING when Seko accepted it", order.ord_num)
-            return
-        for line in seko_lines:
-            OrderLine.objects.filter(order=order, line_no__in=line.covers).update(seko_line_number=line.line_number)
-        note = "Accepted by Seko" + (" (it already had it from an earlier attempt)" if result.already_existed else "")
-        _event(order, Status.SENDING, Status.SENT, f"{note}; GUID {guid}")
-    queue.auto_resolve(catalogue.order_key(order.ord_num), VALIDATION_KINDS + REJECTION_KINDS, "Sent to Seko")
+        numbered = [(a.order.pk, line) for a in mine for line in a.seko_lines]
+        if numbered:
+            OrderLine.objects.filter(order_id__in=[a.order.pk for a in mine]).update(seko_line_number=Case(
+                *[When(order_id=pk, line_no__in=line.covers, then=Value(line.line_number)) for pk, line in numbered],
+                default=None,
+            ))
+        OrderEvent.objects.bulk_create([
+            OrderEvent(order=a.order, from_status=Status.SENDING, to_status=Status.SENT, note=(
+                "Accepted by Seko" + (" (it already had it from an earlier attempt)" if a.already_existed else "")
+                + f"; GUID {a.guid}")[:4000])
+            for a in mine
+        ])
+    queue.auto_resolve_many([catalogue.order_key(a.order.ord_num) for a in mine],
+                            VALIDATION_KINDS + REJECTION_KINDS, "Sent to Seko")
     queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE,
                                                        catalogue.TRANSPORT_UNAUTHORIZED], "Seko answered again")
+    return [a.order for a in mine]
+
+
+def _by_order(accepted: list[Accepted], value: Any) -> Case:
+    """A CASE giving each accepted order its own value of a text field, for one UPDATE."""
+    return Case(*[When(pk=a.order.pk, then=Value(value(a))) for a in accepted], output_field=CharField())
 
 
 @transaction.atomic  # the held status and its exceptions land together, or not at all
@@ -319,17 +459,21 @@ def _retry_later(order: Order, reason: str, transient: ClientError | None = None
 
 # --- 3. Tell Blue Cherry -------------------------------------------------------------------
 
+OWED_PICK_TICKET = {"status": Status.SENT, "pick_ticket_at__isnull": True, "cancel_requested_at__isnull": True}
+
+
 def send_owed_pick_tickets(limit: int = 200) -> int:
-    """Move sent orders to PICKING in Blue Cherry. Repeating a pick ticket is a no-op there,
-    so a crash between the call and our write is safe."""
-    owed = list(
-        Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True, cancel_requested_at__isnull=True)
-        .order_by("sent_at")[:limit]
-    )
+    """Move sent orders to PICKING in Blue Cherry: those not told yet (normally the send told
+    Blue Cherry at once; these are the ones it could not, or a worker died in between)."""
+    return tell_bluecherry(list(Order.objects.filter(**OWED_PICK_TICKET).order_by("sent_at")[:limit]))
+
+
+def tell_bluecherry(owed: list[Order]) -> int:
+    """Post the pick ticket of each order (PICKING in Blue Cherry) and record it. Repeating a
+    pick ticket is a no-op there, so a crash between the call and our write is safe."""
     if not owed:
         return 0
-    counted = threading.Lock()
-    done_orders: list[Order] = []
+    done_orders: list[Order] = []  # appended by the threads (atomic for a list)
     unavailable = threading.Event()  # Blue Cherry is down: the rest would fail the same way
 
     def tell_one(order: Order, client: Any) -> None:
@@ -349,20 +493,39 @@ def send_owed_pick_tickets(limit: int = 200) -> int:
                 f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
             )
             return
-        if Order.objects.filter(pk=order.pk, pick_ticket_at__isnull=True).update(pick_ticket_at=timezone.now()):
-            _event(order, Status.SENT, Status.SENT, "Blue Cherry told: pick ticket, status PICKING")
-            queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.ORDER_PICK_TICKET_FAILED])
-            with counted:
-                done_orders.append(order)
+        done_orders.append(order)
 
     # Issue 9: a few pick tickets at a time, like the submits (a repeat is a no-op in Blue Cherry).
     with buffered():  # the message log in one bulk insert, as for the submits
         each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
                         stop=unavailable)
-    done = len(done_orders)
-    if done:
+    done = record_pick_tickets(done_orders)
+    if done_orders:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
     return done
+
+
+def record_pick_tickets(told: list[Order]) -> int:
+    """Record that Blue Cherry took these pick tickets: one compare-and-swap on
+    ``pick_ticket_at IS NULL`` and one event each, for the whole run in one transaction
+    (issue 9). Two workers telling the same order record it once. Returns how many were new."""
+    if not told:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        fresh = set(Order.objects.select_for_update().filter(pk__in=[o.pk for o in told], pick_ticket_at__isnull=True)
+                    .values_list("pk", flat=True))
+        if not fresh:
+            return 0
+        Order.objects.filter(pk__in=fresh, pick_ticket_at__isnull=True).update(pick_ticket_at=now)
+        OrderEvent.objects.bulk_create([
+            OrderEvent(order=o, from_status=Status.SENT, to_status=Status.SENT,
+                       note="Blue Cherry told: pick ticket, status PICKING")
+            for o in told if o.pk in fresh
+        ])
+    queue.auto_resolve_many([catalogue.order_key(o.ord_num) for o in told if o.pk in fresh],
+                            [catalogue.ORDER_PICK_TICKET_FAILED])
+    return len(fresh)
 
 
 # --- 4. Cancels ----------------------------------------------------------------------------
