@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def keep_order_status_counter(sender, using: str = "default", **kwargs) -> None:
+    """After every migrate: a later migration that rebuilds the orders table on SQLite drops the
+    status counter's triggers with the old table; put them back and recount (issue 9)."""
+    from integration import status_counts
+
+    status_counts.ensure(connections[using])
 
 
 class IntegrationConfig(AppConfig):
@@ -7,3 +17,5 @@ class IntegrationConfig(AppConfig):
 
     def ready(self) -> None:
         from integration import signals  # noqa: F401  (connects the receivers)
+
+        post_migrate.connect(keep_order_status_counter, sender=self)

@@ -30,6 +30,9 @@ def schedule_specs() -> list[dict]:
          "minutes": settings.STOCK_SNAPSHOT_INTERVAL_MINUTES},
         {"name": "audit stock", "func": "integration.tasks.audit_stock", "schedule_type": Schedule.MINUTES,
          "minutes": settings.STOCK_AUDIT_INTERVAL_MINUTES},
+        # The order status counter (issue 9): fold the triggers' deltas every minute.
+        {"name": "compact order status counts", "func": "integration.tasks.compact_order_status_counts",
+         "schedule_type": Schedule.MINUTES, "minutes": 1},
         # Reconciliation (issue 7): daily, over the last RECON_LOOKBACK_DAYS days.
         {"name": "reconcile", "func": "integration.tasks.reconcile", "schedule_type": Schedule.MINUTES,
          "minutes": settings.RECON_INTERVAL_MINUTES},
