@@ -25,6 +25,10 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SIM_DB_PATH,
+        # One connection per waitress thread for the life of the process: opening SQLite and
+        # running the PRAGMAs on every request was a large share of the simulators' CPU, which
+        # shares this machine with the integration in the benchmarks (issue 9).
+        "CONN_MAX_AGE": None,
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
