@@ -102,16 +102,20 @@ def ingest_orders(records: list[dict[str, Any]]) -> tuple[int, list[tuple[Any, c
     if not readable:
         return 0, unreadable
     queue.auto_resolve_many([_record_key(r) for r in readable], [catalogue.RECORD_MALFORMED], "A readable version came")
-    known = set(Order.objects.filter(ord_num__in={str(r["ord_num"]) for r in readable})
-                .values_list("ord_num", flat=True))
+    # The cursor's overlap re-reads recent versions on purpose: those already held are dropped
+    # here on one light read, not looked up one by one.
+    known = dict(Order.objects.filter(ord_num__in={str(r["ord_num"]) for r in readable})
+                 .values_list("ord_num", "bc_updated_at"))
     new: dict[str, dict[str, Any]] = {}
-    versions: list[dict[str, Any]] = []  # of orders already here, or a second version in this batch
+    versions: list[dict[str, Any]] = []  # newer versions of orders already here, or a second one in this batch
     for record in readable:
         ord_num = str(record["ord_num"])
-        if ord_num in known or ord_num in new:
+        if ord_num in new:
             versions.append(record)
-        else:
+        elif ord_num not in known:
             new[ord_num] = record
+        elif cursors.parse_timestamp(record.get("updated_at")) > known[ord_num]:
+            versions.append(record)
     applied = _create_orders(list(new.values()))
     for record in versions:
         applied += _take_version(record)
