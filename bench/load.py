@@ -1,5 +1,5 @@
 """A bounded load test on loopback (issue 8): Seko's webhook and the dashboard, served by the
-web app under waitress as in production, hammered from threads in this process for a fixed
+web app served as in production (gunicorn), hammered from threads in this process for a fixed
 time each. Not part of ``make test``.
 
     .venv/bin/python -m bench.load --seconds 15 --concurrency 8 [--json]
@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from integration.demo.processes import web_server_args, web_server_shape
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["/", "/exceptions/", "/orders/", "/mappings/warehouses/", "/mappings/carriers/", "/overdue/",
@@ -113,10 +115,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15, help="per target")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per web process (default: config/gunicorn.conf.py's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    if args.threads:  # this process only runs the test: the server below inherits it
+        os.environ["WEB_THREADS"] = str(args.threads)
     data_dir = Path(tempfile.mkdtemp(prefix="bridge-load-"))
     token, secret = secrets.token_urlsafe(24), "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     env = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": f"sqlite:///{data_dir / 'integration.sqlite3'}",
@@ -133,8 +138,7 @@ def main() -> int:
                        cwd=ROOT, env=env, check=True, capture_output=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        web = subprocess.Popen([sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}",
-                                "--threads", str(args.threads), "config.wsgi:application"], cwd=ROOT, env=env,
+        web = subprocess.Popen([sys.executable, *web_server_args(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
@@ -161,7 +165,7 @@ def main() -> int:
         dashboard.setup = login  # type: ignore[attr-defined]
         report = {"webhook": hammer(webhook, args.seconds, args.concurrency),
                   "dashboard": hammer(dashboard, args.seconds, args.concurrency),
-                  "pages": PAGES, "waitress_threads": args.threads, "database": "sqlite"}
+                  "pages": PAGES, "web": web_server_shape(), "database": "sqlite"}
     finally:
         if web is not None:
             web.terminate()

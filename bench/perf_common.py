@@ -1,6 +1,6 @@
 """What the performance benchmarks (issue 9) share: progress on stderr, CPU time and resident
 memory of process groups read from /proc (no extra dependency; Linux only, like the CI), the
-web app under waitress with threads as in production, and the load generator in its own process.
+web app served as in production (gunicorn), and the load generator in its own process.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from integration.demo.processes import web_server_args
 from simulators.launcher import ROOT, free_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WEB_THREADS = 8
 
 
 def say(message: str) -> None:
@@ -75,11 +75,11 @@ def self_peak_rss_mb() -> float:
     return 0.0
 
 
-def start_web(supervisor: Any, threads: int = WEB_THREADS) -> int:
-    """The web app as in production: waitress with a pool of threads (never runserver)."""
+def start_web(supervisor: Any) -> int:
+    """The web app as in production: gunicorn, processes with threads (config/gunicorn.conf.py;
+    never runserver)."""
     port = free_port()
-    supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", str(threads),
-                               "config.wsgi:application"])
+    supervisor.process("web", web_server_args(port))
     supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
     return port
 

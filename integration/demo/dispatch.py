@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Sum
 from django_q.tasks import async_task
 
-from integration.demo.processes import Supervisor
+from integration.demo.processes import Supervisor, web_server_args
 from integration.models import Dispatch, InboundPush, Order, PushPart
 from simulators.launcher import RunningSimulator, free_port
 
@@ -41,10 +41,9 @@ def use_push_credentials(supervisor: Supervisor) -> None:
 
 
 def start_web(supervisor: Supervisor, port: int | None = None) -> int:
-    """The web app under waitress (its webhook takes Seko's pushes); returns its port."""
+    """The web app served as in production (gunicorn; its webhook takes Seko's pushes); returns its port."""
     port = port or free_port()
-    supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "8",
-                               "config.wsgi:application"])
+    supervisor.process("web", web_server_args(port))
     supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
     return port
 

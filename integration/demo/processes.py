@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -16,6 +17,22 @@ from types import FrameType
 import requests
 
 from simulators.launcher import ROOT, RunningSimulator, start_simulator
+
+# Issue 9: the web app is served as in production (README, "Run"), in the demo and the benchmarks alike.
+GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+
+
+def web_server_args(port: int) -> list[str]:
+    """Arguments after ``python`` that serve the web app on loopback ``port`` with gunicorn
+    (processes and threads from config/gunicorn.conf.py: WEB_WORKERS, WEB_THREADS)."""
+    return ["-m", "gunicorn", "--config", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}",
+            "config.wsgi:application"]
+
+
+def web_server_shape() -> dict[str, int]:
+    """The processes and threads config/gunicorn.conf.py gives in this environment (for reports)."""
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    return {"processes": conf["workers"], "threads": conf["threads"]}
 
 
 class Supervisor:

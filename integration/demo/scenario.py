@@ -155,9 +155,7 @@ def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_valu
         generated = seed.generate_bluecherry(bluecherry, orders=40, items=60, seed=seed_value)
         seed.seed_seko_stock(seko, bluecherry)
         say(f"Blue Cherry generated {generated['orders']} released orders")
-        supervisor.process("web", ["-m", "waitress", "--listen", f"127.0.0.1:{port}", "--threads", "8",
-                                   "config.wsgi:application"])
-        supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
+        dispatch_demo.start_web(supervisor, port)  # served as in production (gunicorn)
         dispatch_demo.point_pushes_at(seko, port)  # Seko's pushes reach the webhook
         say(f"web server up: http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/)")
         say("demo users (username / password): " + ", ".join(f"{u} / {p}" for u, p in credentials.items()))
