@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Max, Min
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from bench.perf_common import group_cpu_seconds, say
@@ -63,6 +65,7 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
     seed.generate_bluecherry(bluecherry, orders=orders, items=0, seed=seed_value, mix={})
     sims_cpu0 = sum(group_cpu_seconds(s.process.pid) for s in (bluecherry, seko))
     cpu0 = group_cpu_seconds(cluster_pid)
+    started_at = timezone.now()
     started = last_progress = time.monotonic()
     done = finished()
     while done < target:
@@ -82,7 +85,15 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
     say(f"{orders} orders with {latency_ms} ms latency: {elapsed:.1f}s, {orders / elapsed:.1f}/s, "
         f"integration CPU {cpu:.1f}s, simulators CPU {sims_cpu:.1f}s")
     return {"orders": orders, "elapsed_s": round(elapsed, 1), "orders_per_s": round(orders / elapsed, 1),
-            "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2)}
+            "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2), "timeline_s": timeline(started_at)}
+
+
+def timeline(started_at: datetime) -> dict[str, float | None]:
+    """Seconds from the phase's start to each step's first and last order: where the time went."""
+    steps = Order.objects.filter(created_at__gte=started_at).aggregate(
+        first_pulled=Min("created_at"), last_pulled=Max("created_at"), first_sent=Min("sent_at"),
+        last_sent=Max("sent_at"), last_pick_ticket=Max("pick_ticket_at"))
+    return {name: round((at - started_at).total_seconds(), 2) if at else None for name, at in steps.items()}
 
 
 def run(data_dir: Path, *, scale: str) -> dict[str, Any]:

@@ -247,6 +247,29 @@ def test_seko_errors_are_retried_later_not_rejected(world, settings):
     assert alert.status == "resolved"
 
 
+def test_blue_cherry_down_as_seko_takes_orders_leaves_them_sent_with_the_pick_ticket_owed_then_told(world, settings):
+    """The pick ticket goes out with the send (issue 9); Blue Cherry failing then must not undo
+    or repeat the send: the orders are SENT, Blue Cherry is told on a later run, once."""
+    bluecherry, seko = world
+    settings.HTTP_MAX_RETRIES = 0
+    release(bluecherry, BlueCherryOrderFactory(ord_num="SO-PT1"), BlueCherryOrderFactory(ord_num="SO-PT2"))
+    orders.pull_released_orders()
+    bluecherry.control("POST", "_sim/faults", {"error_rate": 1.0, "endpoints": ["pick-ticket"]})
+    assert orders.send_due_orders() == 2
+    sent = Order.objects.filter(ord_num__in=["SO-PT1", "SO-PT2"])
+    assert {(o.status, o.pick_ticket_at) for o in sent} == {(Status.SENT, None)}
+    assert IntegrationException.objects.filter(kind=catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE.code,
+                                               status="open").exists()
+    bluecherry.control("POST", "_sim/faults", {})
+    assert orders.send_owed_pick_tickets() == 2
+    assert orders.send_owed_pick_tickets() == 0
+    assert all(o.pick_ticket_at for o in sent.all())
+    assert not IntegrationException.objects.filter(kind=catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE.code,
+                                                   status="open").exists()
+    assert {o["times_submitted"] for o in seko_orders(seko).values()} == {1}
+    assert {bluecherry.control("GET", f"sales-orders/{n}")["status"] for n in ("SO-PT1", "SO-PT2")} == {"PICKING"}
+
+
 def test_a_timeout_after_seko_committed_then_a_resend_makes_no_second_pick_slip(world, settings):
     bluecherry, seko = world
     settings.HTTP_MAX_RETRIES = 0

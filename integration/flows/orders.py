@@ -18,11 +18,13 @@ cause is fixed, so they are sent with no one pressing a button.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,6 +38,7 @@ from exceptions import catalogue
 from exceptions import services as queue
 from integration import cursors
 from integration.clients import bluecherry_client, seko_client
+from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
 from integration.clients.seko import SekoClient
 from integration.concurrency import each_in_threads  # issue 9: bounded concurrency for remote calls
@@ -267,37 +270,52 @@ class Accepted:
 
 
 def send_due_orders(limit: int | None = None) -> int:
-    """Validate and send one batch of waiting orders, then tell Blue Cherry about the ones
-    Seko took; returns how many were handled."""
+    """Validate and send one batch of waiting orders, telling Blue Cherry about each one Seko
+    takes; returns how many were handled."""
     batch = claim_due_orders(limit or settings.ORDER_BATCH_SIZE)
     if not batch:
         return 0
     lookups = _lookups({line.sku for line in OrderLine.objects.filter(order__in=batch)})
     accepted: list[Accepted] = []  # appended by the threads (atomic for a list)
+    tickets = PickTickets()
 
-    def send_one(order: Order, seko: SekoClient) -> None:
+    def send_one(order: Order, clients: tuple[SekoClient, BlueCherryClient]) -> None:
+        seko, bluecherry = clients
         try:
             with about_order(order):
                 taken = submit_order(order, lookups, seko)
-            if taken is not None:
+                if taken is None:
+                    return
                 accepted.append(taken)
+                # Blue Cherry is told at once, by the same thread: the order reaches PICKING
+                # one round trip after Seko took it. Safe before SENT is written: a worker
+                # dying in between leaves the order SENDING, sent again (Seko answers with
+                # the same GUID) and told again (a repeat is a no-op in Blue Cherry); Blue
+                # Cherry failing leaves it owed for ``send_owed_pick_tickets``.
+                tickets.tell(order, taken.guid, bluecherry)
         except Exception:  # one bad order must not stop the batch; it goes back to waiting
             log.exception("unexpected failure sending %s", order.ord_num)
-            _retry_later(order, "Unexpected error; see the worker log")
+            if not any(a.order is order for a in accepted):
+                _retry_later(order, "Unexpected error; see the worker log")
 
-    # Issue 9: the submits of a batch go out a few at a time (each thread its own keep-alive
-    # session). What Seko took is recorded for the whole batch in a few statements; each
-    # order's move is still a compare-and-swap on SENDING, so none is recorded twice, and one
-    # left SENDING by a worker that died is sent again (Seko knows it: same GUID, not twice).
-    # The batch's message log is written in one bulk insert at its end, not an insert per call.
+    # Issue 9: a batch's orders go out a few at a time (each thread its own keep-alive
+    # sessions). What Seko and Blue Cherry took is recorded for the whole batch in a few
+    # statements; each order's move is still a compare-and-swap (SENDING -> SENT, then
+    # ``pick_ticket_at IS NULL``), so none is recorded twice, and one left SENDING by a worker
+    # that died is sent again (Seko knows it: same GUID, not a second pick slip). The batch's
+    # message log is written in one bulk insert at its end, not an insert per call.
     with buffered():
-        each_in_threads(batch, send_one, client_factory=seko_client, threads=settings.ORDER_SEND_CONCURRENCY)
-        sent = record_sent(accepted)
-        if sent:
-            # Blue Cherry is told at once, not on a later run: the order reaches PICKING
-            # one round trip after Seko took it.
-            tell_bluecherry(list(Order.objects.filter(pk__in=[o.pk for o in sent], **OWED_PICK_TICKET)))
+        each_in_threads(batch, send_one, client_factory=_seko_and_bluecherry,
+                        threads=settings.ORDER_SEND_CONCURRENCY)
+        sent = {o.pk for o in record_sent(accepted)}
+        tickets.record([o for o in tickets.told if o.pk in sent])
     return len(batch)
+
+
+@contextlib.contextmanager
+def _seko_and_bluecherry() -> Iterator[tuple[SekoClient, BlueCherryClient]]:
+    with seko_client() as seko, bluecherry_client() as bluecherry:
+        yield seko, bluecherry
 
 
 def _lookups(skus: set[str]) -> Lookups:
@@ -478,13 +496,32 @@ def tell_bluecherry(owed: list[Order]) -> int:
     pick ticket is a no-op there, so a crash between the call and our write is safe."""
     if not owed:
         return 0
-    done_orders: list[Order] = []  # appended by the threads (atomic for a list)
-    unavailable = threading.Event()  # Blue Cherry is down: the rest would fail the same way
+    tickets = PickTickets()
 
-    def tell_one(order: Order, client: Any) -> None:
+    def tell_one(order: Order, client: BlueCherryClient) -> None:
+        with about_order(order):
+            tickets.tell(order, order.seko_guid, client)
+
+    # Issue 9: a few pick tickets at a time, like the submits (a repeat is a no-op in Blue Cherry).
+    with buffered():  # the message log in one bulk insert, as for the submits
+        each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
+                        stop=tickets.unavailable)
+        return tickets.record(tickets.told)
+
+
+class PickTickets:
+    """Pick tickets told to Blue Cherry by a run's threads, then recorded together."""
+
+    def __init__(self) -> None:
+        self.told: list[Order] = []  # appended by the threads (atomic for a list)
+        self.unavailable = threading.Event()  # Blue Cherry is down: the rest would fail the same way
+
+    def tell(self, order: Order, guid: str, client: BlueCherryClient) -> None:
+        """Post one pick ticket; a refusal or an outage becomes an exception, not an error."""
+        if self.unavailable.is_set():
+            return  # left owed: the next run tries again
         try:
-            with about_order(order):
-                client.pick_ticket(order.ord_num, order.seko_guid)
+            client.pick_ticket(order.ord_num, guid)
         except Rejected as error:
             queue.raise_exception(
                 catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
@@ -492,22 +529,19 @@ def tell_bluecherry(owed: list[Order]) -> int:
             )
             return
         except (Transient, Unauthorized, MalformedPayload) as error:
-            unavailable.set()  # the next run tries again
+            self.unavailable.set()
             queue.raise_exception(
                 catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
                 f"Blue Cherry did not take pick tickets (last: {error}). They are retried on their own.",
             )
             return
-        done_orders.append(order)
+        self.told.append(order)
 
-    # Issue 9: a few pick tickets at a time, like the submits (a repeat is a no-op in Blue Cherry).
-    with buffered():  # the message log in one bulk insert, as for the submits
-        each_in_threads(owed, tell_one, client_factory=bluecherry_client, threads=settings.ORDER_SEND_CONCURRENCY,
-                        stop=unavailable)
-    done = record_pick_tickets(done_orders)
-    if done_orders:
-        queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
-    return done
+    def record(self, told: list[Order]) -> int:
+        done = record_pick_tickets(told)
+        if told:
+            queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
+        return done
 
 
 def record_pick_tickets(told: list[Order]) -> int:
