@@ -22,7 +22,6 @@ from typing import Any
 
 from django.db.models import Count, Max, Min
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from bench.perf_common import group_cpu_seconds, say
 from integration.demo import items as items_demo
@@ -30,6 +29,7 @@ from integration.demo import seed
 from integration.demo.processes import Supervisor
 from integration.demo.scenario import start_system
 from integration.models import Order, OrderLine
+from integration.tasks import kick_sync_orders
 
 LATENCY_MS = 150
 SCALES = {"small": {"items": 60, "orders": 60, "latency_orders": 30},
@@ -38,7 +38,7 @@ STALL_SECONDS = 180  # no order finished for this long: the phase has failed, sa
 
 
 def kick() -> None:
-    async_task("integration.tasks.sync_orders", task_name="sync_orders")
+    kick_sync_orders()
 
 
 def settle_items(supervisor: Supervisor, expected: int) -> None:
@@ -88,7 +88,16 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
     say(f"{orders} orders with {latency_ms} ms latency: {elapsed:.1f}s, {orders / elapsed:.1f}/s, "
         f"integration CPU {cpu:.1f}s, simulators CPU {sims_cpu:.1f}s")
     return {"orders": orders, "elapsed_s": round(elapsed, 1), "orders_per_s": round(orders / elapsed, 1),
-            "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2), "timeline_s": timeline(started_at)}
+            "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2), "timeline_s": timeline(started_at),
+            **({"tasks": tasks_since(started_at)} if os.environ.get("BENCH_DEBUG") else {})}
+
+
+def tasks_since(started_at: datetime) -> list[tuple[str, float, float]]:
+    from django_q.models import Task
+
+    return [(t.name or t.func, round((t.started - started_at).total_seconds(), 2),
+             round((t.stopped - started_at).total_seconds(), 2))
+            for t in Task.objects.filter(stopped__gte=started_at).order_by("started")]
 
 
 def timeline(started_at: datetime) -> dict[str, float | None]:

@@ -19,6 +19,8 @@ from integration.charts import Series, hourly_bars_svg
 from integration.models import Order, SyncCursor
 
 CHART_HOURS = 48
+# Rows that coordinate workers (when a drain or a heartbeat was last asked for), not flows.
+COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat"}
 OLDEST_SHOWN = 8
 
 
@@ -84,7 +86,7 @@ def flow_health(now: datetime | None = None) -> tuple[list[FlowHealth], dict[str
             next((c.last_error for c in mine if c.last_error), ""),
         ))
     for name, cursor in sorted(cursors.items()):  # flows added later show up without a change here
-        if name in named:
+        if name in named or name in COORDINATION_CURSORS:
             continue
         last = cursor.last_success_at
         rows.append(FlowHealth(name, last, now - last if last else None,

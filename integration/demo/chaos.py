@@ -38,6 +38,7 @@ from integration.demo import items as items_demo
 from integration.demo import scenario, seed
 from integration.demo.processes import Supervisor
 from integration.models import Dispatch, InboundPush, Item, Order, PushPart
+from integration.tasks import kick_sync_orders
 from simulators.launcher import RunningSimulator
 
 Status = Order.Status
@@ -126,14 +127,14 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         # Phase 1: orders under faults and kills, until they settle (or a cap) with two kills done.
         cap = max(30.0, orders * 0.15)
         chaos_loop(supervisor, killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap,
-                   kick=lambda: async_task("integration.tasks.sync_orders", task_name="sync_orders"),
+                   kick=kick_sync_orders,
                    label="orders")
         # Phase 2: the warehouse dispatches what Seko holds; pushes dropped and doubled; kills go on.
         dispatched = dispatch_demo.dispatch_everything(seko, WAREHOUSE_FAULTS, seed_value)
         say(f"Seko dispatched {dispatched} orders")
 
         def kick_dispatches() -> None:
-            async_task("integration.tasks.sync_orders", task_name="sync_orders")
+            kick_sync_orders()
             async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
             async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
 

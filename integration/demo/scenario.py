@@ -26,6 +26,7 @@ from integration.demo import stock as stock_demo
 from integration.demo.processes import Supervisor
 from integration.models import Order
 from integration.schedules import ensure_schedules
+from integration.tasks import kick_sync_orders
 from simulators.launcher import RunningSimulator
 
 Status = Order.Status
@@ -88,7 +89,7 @@ def drive_to_quiescence(supervisor: Supervisor, *, expected: int, timeout_s: flo
             raise RuntimeError(f"orders did not settle within {timeout_s:.0f}s: {order_counts()}")
         supervisor.check_alive()
         if time.monotonic() - last_kick > 2:
-            async_task("integration.tasks.sync_orders", task_name="sync_orders")
+            kick_sync_orders()
             last_kick = time.monotonic()
         time.sleep(1)
         counts = order_counts()
@@ -170,7 +171,7 @@ def warehouse_clock(supervisor: Supervisor, bluecherry: RunningSimulator, seko: 
     tick = 0
     while True:
         supervisor.check_alive()
-        async_task("integration.tasks.sync_orders", task_name="sync_orders")
+        kick_sync_orders()
         if tick % 6 == 5:
             # Clean orders: the planted problems of the first batch are enough to look at.
             seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick, mix={})
