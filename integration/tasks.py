@@ -52,9 +52,10 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     # Bounded, so a big item-master load never starves the orders; the rest goes next beat.
     item_result = items.sync_items(budget_seconds=settings.ITEM_SYNC_BUDGET_SECONDS)
     items_seen = item_result["seen"]
-    released_seen, released_applied = orders.pull_released_orders()
+    sends = SendFanOut()
+    released_seen, released_applied = orders.pull_released_orders(on_taken=sends)
     cancelled_seen, _ = orders.pull_cancelled_orders()
-    fanned_out = fan_out_sends()
+    fanned_out = sends()
     tickets = orders.send_owed_pick_tickets()
     cancels = orders.send_requested_cancels()
     result = {
@@ -67,13 +68,28 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     return result
 
 
-def fan_out_sends() -> int:
-    """Enqueue enough send tasks to keep every worker busy with the orders waiting now."""
+def fan_out_sends(already: int = 0) -> int:
+    """Enqueue enough send tasks to keep every worker busy with the orders waiting now, less
+    the ``already`` enqueued by this heartbeat; returns how many were enqueued."""
     waiting = Order.objects.filter(status=Order.Status.RECEIVED).count()
-    tasks = min(settings.Q_CLUSTER["workers"], math.ceil(waiting / settings.ORDER_BATCH_SIZE))
+    tasks = min(settings.Q_CLUSTER["workers"], math.ceil(waiting / settings.ORDER_BATCH_SIZE)) - already
     for _ in range(tasks):
         async_task("integration.tasks.send_orders", task_name="send_orders")
-    return tasks
+    return max(0, tasks)
+
+
+class SendFanOut:
+    """A heartbeat's send tasks, enqueued as soon as orders wait (after each pulled page) and
+    again at its end, never more than there are workers: each send task takes batches until
+    nothing is due, so the ones already going also send what later pages bring."""
+
+    def __init__(self) -> None:
+        self.enqueued = 0
+
+    def __call__(self) -> int:
+        if self.enqueued < settings.Q_CLUSTER["workers"]:
+            self.enqueued += fan_out_sends(already=self.enqueued)
+        return self.enqueued
 
 
 def send_orders() -> int:
