@@ -67,7 +67,8 @@ def test_every_page_of_orders_and_items_is_read(bluecherry, client: BlueCherryCl
     bluecherry.control("POST", "_sim/generate", {"items": 23, "orders": 45, "seed": 3, **NO_MIX})
     orders = list(client.iter_sales_orders("RELEASED", page_size=10))
     assert len({o["ord_num"] for o in orders}) == len(orders) == 45
-    assert [e.url.rsplit("page=", 1)[1].split("&")[0] for e in exchanges] == ["1", "2", "3", "4", "5"]
+    # The generator gives the orders one instant: asked again from it once, then by page number.
+    assert [e.url.rsplit("page=", 1)[1].split("&")[0] for e in exchanges] == ["1", "1", "2", "3", "4", "5"]
     assert len(list(client.iter_items(page_size=7))) == 23
     assert list(client.iter_sales_orders("SHIPPED")) == []
 
@@ -297,3 +298,24 @@ def test_unreadable_page_is_malformed_and_logged(odd_server, body: bytes, says: 
         list(client.iter_items())
     assert len(exchanges) == 1 and says in exchanges[0].error
     assert caught.value.exchange is exchanges[0]
+
+
+def test_a_pull_sees_every_row_when_rows_leave_the_list_while_it_is_read(bluecherry, client):
+    """Issue 9: orders picked by another worker while a pull pages through RELEASED orders must
+    not push unseen ones onto a page already read (page numbers alone skipped them)."""
+    bluecherry.control("POST", "_sim/generate", {"orders": 450, "items": 20, "seed": 4, **NO_MIX})
+    seen: list[str] = []
+    for record in client.iter_sales_orders(status="RELEASED", page_size=100):
+        seen.append(record["ord_num"])
+        if len(seen) == 100:  # the first page read: 60 of it leave the list meanwhile
+            for ord_num in seen[:60]:
+                client.pick_ticket(ord_num, f"GUID-{ord_num}")
+    assert len(seen) == len(set(seen)) == 450
+
+
+def test_a_pull_over_one_instant_longer_than_a_page_sees_each_row_once_and_ends(bluecherry, client, exchanges):
+    bluecherry.control("POST", "_sim/generate", {"orders": 250, "items": 20, "seed": 5, **NO_MIX})
+    records = list(client.iter_sales_orders(status="RELEASED", page_size=40))
+    assert len({r["updated_at"] for r in records}) == 1  # the generator gives them one instant
+    assert len(records) == len({r["ord_num"] for r in records}) == 250
+    assert len(exchanges) <= 7 + 1  # seven pages, and one asked again from that instant

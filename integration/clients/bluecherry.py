@@ -85,36 +85,73 @@ class BlueCherryClient(HttpClient):
     def _get_object(self, operation: str, path: str) -> dict:
         return self._call(operation, "GET", path, read=self._object)
 
+    def _read_page(self, page: int) -> Callable[[Any], tuple[list, int | None]]:
+        def read(data: Any) -> tuple[list, int | None]:
+            results = self._object(data).get("results")
+            if not isinstance(results, list):
+                raise MalformedPayload("no results list in the page")
+            next_page = data.get("next_page")
+            if next_page is None:
+                return results, None
+            if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
+                raise MalformedPayload(f"next_page {next_page!r} after page {page}")
+            return results, next_page
+
+        return read
+
     def _pages(self, operation: str, path: str, params: dict[str, Any], page_size: int) -> Iterator[dict]:
         """Every result of a paged list, following ``next_page`` until it is null."""
-
-        def read_page(page: int) -> Callable[[Any], tuple[list, int | None]]:
-            def read(data: Any) -> tuple[list, int | None]:
-                results = self._object(data).get("results")
-                if not isinstance(results, list):
-                    raise MalformedPayload("no results list in the page")
-                next_page = data.get("next_page")
-                if next_page is None:
-                    return results, None
-                if not isinstance(next_page, int) or isinstance(next_page, bool) or next_page <= page:
-                    raise MalformedPayload(f"next_page {next_page!r} after page {page}")
-                return results, next_page
-
-            return read
-
         page: int | None = 1
         while page is not None:
             results, page = self._call(operation, "GET", path, params={**params, "page": page,
                                                                         "page_size": page_size},
-                                       read=read_page(page))
+                                       read=self._read_page(page))
             yield from results
+
+    def _changed_since(self, operation: str, path: str, params: dict[str, Any], page_size: int,
+                       key: str) -> Iterator[dict]:
+        """Every result of an ``updated_since`` list (ordered by updated_at, then ``key``),
+        read so that rows leaving the list meanwhile cannot hide others.
+
+        Following ``next_page`` over such a list skips rows: when an order on a page already
+        read leaves the list (picked, by another worker, while this pull runs), every later row
+        moves up one place and the first row of the next page is never seen (issue 9, measured:
+        part of a burst came a heartbeat late). So after each full page the next request asks
+        again from the newest ``updated_at`` on it; rows at that instant come again and are
+        dropped here. Only when a whole page shares one instant are page numbers followed
+        within it (asking from it again would return the same page)."""
+        since: str | None = params.get("updated_since")
+        page = 1
+        yielded: set[tuple[Any, Any]] = set()
+        while True:
+            results, next_page = self._call(
+                operation, "GET", path, params={**params, "updated_since": since, "page": page, "page_size": page_size},
+                read=self._read_page(page))
+            fresh = 0
+            for record in results:
+                identity = (record.get(key), record.get("updated_at")) if isinstance(record, dict) else None
+                if identity is not None and identity in yielded:
+                    continue
+                if identity is not None:
+                    yielded.add(identity)
+                fresh += 1
+                yield record
+            if next_page is None:
+                return
+            newest = _stamp(results[-1]) if results else None
+            if newest is None or not fresh or (newest == since and newest == _stamp(results[0])):
+                # One instant fills the page, the page brought nothing new (a server that does
+                # not move on), or the row cannot be read: go on by page number, which ends.
+                page = next_page
+            else:
+                since, page = newest, 1
 
     # --- items --------------------------------------------------------------------------
 
     def iter_items(self, updated_since: datetime | None = None, status: str | None = None,
                    page_size: int = 200) -> Iterator[dict]:
         params = {"updated_since": utc_iso(updated_since) if updated_since else None, "status": status}
-        return self._pages("iter_items", "items", params, page_size)
+        return self._changed_since("iter_items", "items", params, page_size, key="sku")
 
     def get_item(self, sku: str) -> dict:
         return self._get_object("get_item", f"items/{_segment(sku)}")
@@ -129,7 +166,7 @@ class BlueCherryClient(HttpClient):
     def iter_sales_orders(self, status: str, updated_since: datetime | None = None,
                           page_size: int = 200) -> Iterator[dict]:
         params = {"status": status, "updated_since": utc_iso(updated_since) if updated_since else None}
-        return self._pages("iter_sales_orders", "sales-orders", params, page_size)
+        return self._changed_since("iter_sales_orders", "sales-orders", params, page_size, key="ord_num")
 
     def get_sales_order(self, ord_num: str) -> dict:
         return self._get_object("get_sales_order", f"sales-orders/{_segment(ord_num)}")
@@ -172,3 +209,9 @@ class BlueCherryClient(HttpClient):
 
     def ats_batch(self, batch_id: str) -> dict:
         return self._get_object("ats_batch", f"inventory/ats-updates/{_segment(batch_id)}")
+
+
+def _stamp(record: Any) -> str | None:
+    """A listed row's ``updated_at`` as Blue Cherry wrote it, to ask again from; None if absent."""
+    stamp = record.get("updated_at") if isinstance(record, dict) else None
+    return stamp if isinstance(stamp, str) and stamp else None
