@@ -52,10 +52,12 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     # Bounded, so a big item-master load never starves the orders; the rest goes next beat.
     item_result = items.sync_items(budget_seconds=settings.ITEM_SYNC_BUDGET_SECONDS)
     items_seen = item_result["seen"]
-    sends = SendFanOut()
-    released_seen, released_applied = orders.pull_released_orders(on_taken=sends)
+    released_seen, released_applied = orders.pull_released_orders()
     cancelled_seen, _ = orders.pull_cancelled_orders()
-    fanned_out = sends()
+    # After the whole pull, not after its first page: orders picked by the sends while the pull
+    # still pages through one instant of Blue Cherry's list would push unseen ones onto pages
+    # already read (they would come a heartbeat late; measured, issue 9).
+    fanned_out = fan_out_sends()
     tickets = orders.send_owed_pick_tickets()
     cancels = orders.send_requested_cancels()
     result = {
@@ -68,28 +70,13 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     return result
 
 
-def fan_out_sends(already: int = 0) -> int:
-    """Enqueue enough send tasks to keep every worker busy with the orders waiting now, less
-    the ``already`` enqueued by this heartbeat; returns how many were enqueued."""
+def fan_out_sends() -> int:
+    """Enqueue enough send tasks to keep every worker busy with the orders waiting now."""
     waiting = Order.objects.filter(status=Order.Status.RECEIVED).count()
-    tasks = min(settings.Q_CLUSTER["workers"], math.ceil(waiting / settings.ORDER_BATCH_SIZE)) - already
+    tasks = min(settings.Q_CLUSTER["workers"], math.ceil(waiting / settings.ORDER_BATCH_SIZE))
     for _ in range(tasks):
         async_task("integration.tasks.send_orders", task_name="send_orders")
-    return max(0, tasks)
-
-
-class SendFanOut:
-    """A heartbeat's send tasks, enqueued as soon as orders wait (after each pulled page) and
-    again at its end, never more than there are workers: each send task takes batches until
-    nothing is due, so the ones already going also send what later pages bring."""
-
-    def __init__(self) -> None:
-        self.enqueued = 0
-
-    def __call__(self) -> int:
-        if self.enqueued < settings.Q_CLUSTER["workers"]:
-            self.enqueued += fan_out_sends(already=self.enqueued)
-        return self.enqueued
+    return tasks
 
 
 def send_orders() -> int:

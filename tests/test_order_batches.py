@@ -132,26 +132,3 @@ def test_an_unreadable_record_in_a_pull_is_reported_with_its_key():
     assert (seen, applied) == (3, 2)
     assert queue.open_kinds_for("record:test.orders:SO-BAD") == {catalogue.RECORD_MALFORMED.code}
 
-
-def test_the_pull_says_when_a_page_brought_orders_to_send_so_sending_starts_before_it_ends(bluecherry, settings):
-    bluecherry.control("POST", "_sim/orders", page(5))
-    calls: list[int] = []
-    assert orders.pull_released_orders(on_taken=lambda: calls.append(Order.objects.count())) == (5, 5)
-    assert calls == [5]  # after the page was written, not before
-    assert orders.pull_released_orders(on_taken=lambda: calls.append(-1)) == (5, 0)  # the overlap, re-read
-    assert calls == [5]
-
-
-def test_a_heartbeat_enqueues_no_more_send_tasks_than_there_are_workers(bluecherry, settings, monkeypatch):
-    from integration import tasks
-
-    enqueued: list[str] = []
-    monkeypatch.setattr(tasks, "async_task", lambda name, **kwargs: enqueued.append(name))
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": 2}
-    settings.ORDER_BATCH_SIZE = 2
-    orders.ingest_orders(page(3))
-    sends = tasks.SendFanOut()
-    assert sends() == 2  # 3 waiting in batches of 2
-    orders.ingest_orders(page(10, start=10))
-    assert sends() == 2  # the two going take the rest batch after batch
-    assert enqueued == ["integration.tasks.send_orders"] * 2

@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -79,21 +79,12 @@ REWORKABLE = [Status.RECEIVED, Status.QUARANTINED, Status.REJECTED]
 INGEST_BATCH_SIZE = 200  # a page of Blue Cherry's orders: one transaction, a few bulk statements
 
 
-def pull_released_orders(on_taken: Callable[[], object] | None = None) -> tuple[int, int]:
-    """Pull new and changed RELEASED orders; returns (seen, applied). ``on_taken`` is called
-    after each page that brought orders to send, so their sending can start while the rest of
-    the pull goes on (issue 9: a burst's first sends waited for its last page)."""
-
-    def take(records: list[dict[str, Any]]) -> tuple[int, list[tuple[Any, cursors.MalformedRecord]]]:
-        applied, unreadable = ingest_orders(records)
-        if applied and on_taken is not None:
-            on_taken()
-        return applied, unreadable
-
+def pull_released_orders() -> tuple[int, int]:
+    """Pull new and changed RELEASED orders; returns (seen, applied)."""
     with bluecherry_client() as client:
         return cursors.pull_batched(
             RELEASED_CURSOR, lambda since: client.iter_sales_orders(status="RELEASED", updated_since=since),
-            take, batch_size=INGEST_BATCH_SIZE,
+            ingest_orders, batch_size=INGEST_BATCH_SIZE,
         )
 
 
