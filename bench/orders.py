@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -89,7 +90,18 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
         f"integration CPU {cpu:.1f}s, simulators CPU {sims_cpu:.1f}s")
     return {"orders": orders, "elapsed_s": round(elapsed, 1), "orders_per_s": round(orders / elapsed, 1),
             "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2), "timeline_s": timeline(started_at),
-            **({"tasks": tasks_since(started_at)} if os.environ.get("BENCH_DEBUG") else {})}
+            **({"tasks": tasks_since(started_at), "calls_ms": calls_since(started_at)}
+               if os.environ.get("BENCH_DEBUG") else {})}
+
+
+def calls_since(started_at: datetime) -> dict[str, list[int]]:
+    """Per operation: p50, p90 and max of the calls' durations as the clients measured them."""
+    from integration.models import MessageLog
+
+    durations: dict[str, list[int]] = {}
+    for operation, ms in MessageLog.objects.filter(created_at__gte=started_at).values_list("operation", "duration_ms"):
+        durations.setdefault(operation, []).append(ms or 0)
+    return {op: [sorted(v)[len(v) // 2], sorted(v)[len(v) * 9 // 10], max(v), len(v)] for op, v in durations.items()}
 
 
 def tasks_since(started_at: datetime) -> list[tuple[str, float, float]]:
@@ -135,5 +147,7 @@ def run(data_dir: Path, *, scale: str) -> dict[str, Any]:
         "max_times_submitted": max((o.get("times_submitted", 0) for o in at_seko), default=0),
         "lines_per_order": round(lines / max(1, Order.objects.count()), 2),
         "phases": {"no_latency": fast, "latency": slow},
-        "workers": int(os.environ.get("Q_WORKERS", "2")),
+        "workers": settings.Q_CLUSTER["workers"],
+        "send_concurrency": settings.ORDER_SEND_CONCURRENCY,
+        "batch_size": settings.ORDER_BATCH_SIZE,
     }

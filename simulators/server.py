@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True, help="SQLite file for this simulator's state")
     parser.add_argument("--api-key", default=None)
-    parser.add_argument("--threads", type=int, default=16)
+    # The injected latency sleeps in a request thread: with few threads the simulator, not the
+    # remote system it stands for, would cap concurrent callers (16 threads at 150 ms: ~107
+    # calls/s, below what two workers ask for; issue 9).
+    parser.add_argument("--threads", type=int, default=64)
     args = parser.parse_args(argv)
 
     os.environ["SIM_NAME"] = args.name

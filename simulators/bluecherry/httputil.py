@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -57,6 +58,12 @@ def ok(body: Any, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status, safe=False)
 
 
+# One writing request at a time in this process (issue 9): SQLite allows one writer, and a
+# caller waiting for it sleeps in growing steps (up to 100 ms) however soon it is free.
+# Waiting on a lock wakes at once.
+WRITES = threading.Lock()
+
+
 def endpoint(methods: dict[str, View], *, control: bool = False) -> View:
     """One URL: check the key, inject faults (never on the control API), route by method,
     and turn ApiError and crashes into the JSON error envelope."""
@@ -75,7 +82,10 @@ def endpoint(methods: dict[str, View], *, control: bool = False) -> View:
             if injected is not None:
                 return error_response(*injected)
         try:
-            return handler(request, **kwargs)
+            if request.method == "GET":
+                return handler(request, **kwargs)
+            with WRITES:
+                return handler(request, **kwargs)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.details)
         except Exception:  # a simulator bug must still answer in the contract's shape

@@ -8,7 +8,7 @@ import random
 import uuid
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,15 +32,19 @@ def iso_now() -> str:
     return timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Callers hold the writing transaction (IMMEDIATE), so update-then-create cannot race. One
+# UPDATE where the row exists (nearly always) rather than get_or_create and UPDATE: the submit
+# is serialised, and its statements were most of a submit's time (issue 9, profiled).
+
 def _count_attempt(so: str) -> None:
-    SubmitAttempt.objects.get_or_create(sales_order_number=so)
-    SubmitAttempt.objects.filter(sales_order_number=so).update(count=F("count") + 1)
+    if not SubmitAttempt.objects.filter(sales_order_number=so).update(count=F("count") + 1):
+        SubmitAttempt.objects.create(sales_order_number=so, count=1)
 
 
 def _move_stock(product_code: str, dc_code: str, *, free: int = 0, allocated: int = 0) -> None:
-    Stock.objects.get_or_create(product_code=product_code, dc_code=dc_code)
-    Stock.objects.filter(product_code=product_code, dc_code=dc_code).update(
-        free=F("free") + free, allocated=F("allocated") + allocated)
+    if not Stock.objects.filter(product_code=product_code, dc_code=dc_code).update(
+            free=F("free") + free, allocated=F("allocated") + allocated):
+        Stock.objects.create(product_code=product_code, dc_code=dc_code, free=free, allocated=allocated)
 
 
 def submit_order(raw_body: str, body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -72,10 +76,22 @@ def submit_order(raw_body: str, body: dict[str, Any]) -> tuple[str | None, str |
             sales_order_number=so, guid=str(uuid.uuid4()), status="To Be Picked", status_changed_at=now,
             dc_code=order.dc_code, courier_name=order.courier_name, courier_service=order.courier_service,
             reference=order.reference, times_submitted=1, raw_body=raw_body)
+        SalesOrderLine.objects.bulk_create([
+            SalesOrderLine(order=created, line_number=line.line_number, ean=line.ean,
+                           product_code=line.product_code, quantity=line.quantity)
+            for line in order.lines
+        ])
+        # Allocate: one prepared UPDATE run per line where the stock row exists (``free`` was
+        # read above), a new row where it does not.
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {Stock._meta.db_table} SET free = free - %s, allocated = allocated + %s "
+                "WHERE product_code = %s AND dc_code = %s",
+                [(line.quantity, line.quantity, line.product_code, order.dc_code)
+                 for line in order.lines if line.product_code in free])
         for line in order.lines:
-            SalesOrderLine.objects.create(order=created, line_number=line.line_number, ean=line.ean,
-                                          product_code=line.product_code, quantity=line.quantity)
-            _move_stock(line.product_code, order.dc_code, free=-line.quantity, allocated=line.quantity)
+            if line.product_code not in free:
+                _move_stock(line.product_code, order.dc_code, free=-line.quantity, allocated=line.quantity)
         return None, created.guid
 
 
