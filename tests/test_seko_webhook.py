@@ -124,3 +124,32 @@ def test_an_authenticated_bad_push_gets_a_clear_error_and_its_raw_body_is_kept(c
 
 def test_the_webhook_only_takes_post(client):
     assert client.get(URL).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_arriving_while_sqlite_is_locked_waits_for_the_lock_and_is_stored():
+    """Issue 9: on SQLite the door retries a busy write lock itself, every fraction of a
+    millisecond (SQLite's own back-off slept up to 100 ms), and puts the busy timeout back."""
+    import sqlite3
+    import threading
+
+    from django.db import connection
+
+    from integration import webhooks
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no single write lock")
+    blocker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock for a moment
+    released = threading.Timer(0.3, lambda: blocker.execute("COMMIT"))
+    released.start()
+    started = time.monotonic()
+    push = webhooks._store(body='{"Responses": []}', content_type="application/json", webhook_id="msg_locked")
+    waited = time.monotonic() - started
+    released.join()
+    blocker.close()
+    assert waited >= 0.25  # it did wait for the other writer, and did not fail
+    assert InboundPush.objects.get(pk=push.pk).webhook_id == "msg_locked"
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] == int(connection.settings_dict["OPTIONS"]["timeout"] * 1000)
