@@ -300,6 +300,31 @@ def test_a_cancel_in_blue_cherry_after_release_reaches_seko(world):
     assert seko_orders(seko)["SO-C"]["Status"] == "Cancelled"
 
 
+def test_an_order_cancelled_while_it_was_being_sent_raises_no_pick_ticket_exception(world, monkeypatch):
+    """The pick ticket goes with the send: when Blue Cherry cancelled the order meanwhile it
+    refuses the ticket, and the cancel flow, not CX's queue, takes it from there."""
+    bluecherry, seko = world
+    release(bluecherry, BlueCherryOrderFactory(ord_num="SO-CS"))
+    orders.pull_released_orders()
+    submit = orders.submit_order
+
+    def cancelled_meanwhile(order, lookups, client):
+        taken = submit(order, lookups, client)
+        bluecherry.control("POST", "_sim/orders/SO-CS/cancel")
+        orders.pull_cancelled_orders()  # what the heartbeat on another worker does meanwhile
+        return taken
+
+    monkeypatch.setattr(orders, "submit_order", cancelled_meanwhile)
+    assert orders.send_due_orders() == 1
+    order = Order.objects.get(ord_num="SO-CS")
+    assert order.status == Status.SENT and order.cancel_requested_at and order.pick_ticket_at is None
+    assert catalogue.ORDER_PICK_TICKET_FAILED.code not in open_exceptions("SO-CS")
+    monkeypatch.undo()
+    run_flow()
+    assert Order.objects.get(ord_num="SO-CS").status == Status.CANCELLED
+    assert seko_orders(seko)["SO-CS"]["Status"] == "Cancelled"
+
+
 def test_a_cancel_seko_refuses_because_packing_started_is_an_exception_for_cx(world):
     bluecherry, seko = world
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-CR"))

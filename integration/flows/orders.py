@@ -523,6 +523,8 @@ class PickTickets:
         try:
             client.pick_ticket(order.ord_num, guid)
         except Rejected as error:
+            if Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=False).exists():
+                return  # cancelled in Blue Cherry while it was being sent: the cancel flow has it
             queue.raise_exception(
                 catalogue.ORDER_PICK_TICKET_FAILED, catalogue.order_key(order.ord_num),
                 f"Blue Cherry refused the pick ticket for {order.ord_num}: {error.remote_message}", order=order,
