@@ -233,6 +233,26 @@ def test_a_failed_batch_raises_sync_failed_resends_the_rest_and_closes_on_the_ne
     assert bc_inventory(bluecherry)["NEW-SKU"]["channel_available"] == 10
 
 
+def test_figures_are_recorded_when_blue_cherry_does_not_take_the_batch(world):
+    # A sent position's figure is written with its batch; one whose batch failed still gets it.
+    bluecherry, _ = world
+    sold("10023-NAVY-M", 24)
+    stock.take_snapshot()
+    bluecherry.control("POST", "_sim/faults", {"error_rate": 1, "endpoints": ["ats-updates"],
+                                               "batch_cycle_seconds": 0})
+    result = stock.publish_available()
+    assert (result.changed, result.pushed) == (3, 0) and result.error
+    assert not AtsPublication.objects.exists()
+    fast = position("10023-NAVY-M")
+    assert (fast.velocity, fast.buffer, fast.buffer_reason, fast.available) == (4.0, 2, "velocity", 38)
+    assert fast.computed_at is not None and fast.published_qty is None and fast.publication_id is None
+    bluecherry.control("POST", "_sim/faults", {"batch_cycle_seconds": 0})
+    assert stock.publish_available().pushed == 3
+    fast = position("10023-NAVY-M")
+    assert (fast.available, fast.published_qty, fast.buffer_reason) == (38, 38, "velocity")
+    assert fast.publication_id == AtsPublication.objects.get().pk
+
+
 def test_the_audit_finds_a_figure_blue_cherry_never_applied_and_the_next_push_fixes_it(world):
     bluecherry, _ = world
     stock.take_snapshot()
