@@ -131,3 +131,10 @@ def rerun_self_in_child(env: dict[str, str]) -> int:
             return child.wait()
         except KeyboardInterrupt:
             continue
+
+
+def child_environment(child_flag: str) -> tuple[Path, dict[str, str]]:
+    """In the child ``rerun_self_in_child`` started: its data directory, and its environment
+    without ``child_flag`` (the processes it starts are not themselves re-run children)."""
+    env = {key: value for key, value in os.environ.items() if key != child_flag}
+    return Path(os.environ["DATA_DIR"]), env

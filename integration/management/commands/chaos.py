@@ -18,7 +18,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandParser
 
 from integration.demo.backends import run_environment
-from integration.demo.processes import rerun_self_in_child
+from integration.demo.processes import child_environment, rerun_self_in_child
 from integration.management.commands.demo import COMPRESSED_TIME
 
 CHILD_FLAG = "BRIDGE_CHAOS_CHILD"
@@ -63,9 +63,7 @@ class Command(BaseCommand):
     def _run_child(self, options: dict) -> None:
         from integration.demo import chaos
 
-        data_dir = Path(os.environ["DATA_DIR"])
-        env = dict(os.environ)
-        env.pop(CHILD_FLAG, None)
+        data_dir, env = child_environment(CHILD_FLAG)
         try:
             report = chaos.run(data_dir, env, orders=options["orders"], seed_value=options["seed"],
                                timeout_s=options["timeout"])

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from integration.demo.backends import run_environment
-from integration.demo.processes import rerun_self_in_child
+from integration.demo.processes import child_environment, rerun_self_in_child
 
 CHILD_FLAG = "BRIDGE_DEMO_CHILD"
 
@@ -109,9 +109,7 @@ class Command(BaseCommand):
     def _run_child(self, options: dict) -> None:
         from integration.demo import scenario
 
-        data_dir = Path(os.environ["DATA_DIR"])
-        env = dict(os.environ)
-        env.pop(CHILD_FLAG, None)
+        data_dir, env = child_environment(CHILD_FLAG)
         try:
             if options["headless"]:
                 faults = {key: options[key] for key in ("short_ship_rate", "missing_tracking_rate",
