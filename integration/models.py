@@ -91,6 +91,11 @@ class CarrierMapping(models.Model):
     bc_ship_via = models.CharField("Blue Cherry ship-via", max_length=20, unique=True)
     seko_courier_name = models.CharField("Seko courier", max_length=50)
     seko_courier_service = models.CharField("Seko service", max_length=50)
+    # Seko's dispatch confirmation may name the service as text ("Next Day") rather than the code
+    # we sent (Seko's "Push Dispatch Confirmation" page): matched back by name + this description.
+    seko_service_description = models.CharField(
+        "Seko service as Seko describes it", max_length=100, blank=True,
+        help_text='How Seko names the service in words on a dispatch, e.g. "Next Day" (from Seko\'s courier-service list)')
     service_level = models.CharField(max_length=20, blank=True, help_text="e.g. NEXTDAY, STANDARD")
     description = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
@@ -297,6 +302,8 @@ class PushPart(models.Model):
     DISPATCH = "DispatchConfirmation"
     TRACKING = "TrackingDetails"
     STOCK = "StockAdjustment"
+    STATUS_MOVEMENT = "StockStatusMovement"
+    OVERNIGHT_SUMMARY = "StockOvernightSummary"
 
     push = models.ForeignKey(InboundPush, null=True, blank=True, on_delete=models.SET_NULL, related_name="parts")
     type = models.CharField(max_length=30, db_index=True)
@@ -353,6 +360,10 @@ class Dispatch(models.Model):
     shipment = models.JSONField(null=True, blank=True, help_text="What was posted to Blue Cherry")
     bc_ship_num = models.CharField(max_length=40, blank=True)
     bc_invoice_num = models.CharField(max_length=40, blank=True)
+    # The tracking number Blue Cherry holds for the shipment: one that arrives after the shipment
+    # was posted (Seko's TrackingDetails come in their own push) is owed to Blue Cherry until then.
+    bc_tracking_number = models.CharField(max_length=100, blank=True)
+    tracking_sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -391,6 +402,10 @@ class StockPosition(models.Model):
     free = models.IntegerField(default=0, help_text="Seko free at the last snapshot, plus adjustments since")
     snapshot_at = models.DateTimeField(null=True, blank=True, help_text="When Seko's figure in `free` was read")
     last_correction = models.IntegerField(default=0, help_text="Snapshot minus our running figure, last snapshot")
+    # Units Seko holds in location types that may not be sold (Quarantine, QC, Query, ...), by
+    # type: kept beside the sellable figure so the Stock page can show them, never published.
+    held = models.JSONField(default=dict, blank=True, help_text="{location type: units} not sellable")
+    held_units = models.IntegerField(default=0, help_text="Sum of held")
     # The last figure computed, and why (the Stock page shows these).
     velocity = models.FloatField(default=0.0, help_text="Units per hour over the velocity window")
     buffer = models.IntegerField(default=0)
@@ -435,9 +450,17 @@ class StockMovement(models.Model):
     SequenceNumber + MessagePart) is never applied again. ``counted`` is False when Seko's
     snapshot, read after the movement happened, already included it."""
 
+    class Kind(models.TextChoices):
+        ADJUSTMENT = "adjustment", "Stock adjustment"
+        STATUS_MOVEMENT = "status_movement", "Moved between location types"
+
     identity = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ADJUSTMENT)
     sku = models.CharField(max_length=100, db_index=True)
     dc_code = models.CharField(max_length=20)
+    # The location type the units moved in (a status movement: the one they moved to is in raw).
+    location_type = models.CharField(max_length=100, blank=True)
+    # The change to sellable free stock (0 when only held stock moved).
     delta = models.IntegerField()
     reason = models.CharField(max_length=100, blank=True)
     adjusted_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -455,7 +478,12 @@ class StockMovement(models.Model):
 class StockSnapshot(models.Model):
     """One full read of Seko's free stock and how much it corrected our running positions."""
 
+    class Source(models.TextChoices):
+        RETRIEVE = "retrieve", "Read by us (Retrieve Stock Quantity)"
+        OVERNIGHT = "overnight", "Pushed by Seko (Stock Overnight Summary)"
+
     dc_code = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.RETRIEVE)
     started_at = models.DateTimeField(db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     skus = models.PositiveIntegerField(default=0)

@@ -545,6 +545,8 @@ def _upsert(rows: list[StockPosition], fields: list[str], *, touch: bool = True)
 
     def value(row: StockPosition, name: str, is_time: bool) -> Any:
         raw = getattr(row, name)
+        if name in JSON_ATTNAMES:
+            return json.dumps(raw)
         if not is_time or raw is None:
             return raw
         if raw not in adapted:
@@ -581,6 +583,15 @@ def _upsert(rows: list[StockPosition], fields: list[str], *, touch: bool = True)
                                             for row in new[start:start + UPSERT_CHUNK]])
 
 
+# Positions' JSON columns: written as JSON text by the raw statements below.
+JSON_ATTNAMES = frozenset(f.attname for f in StockPosition._meta.concrete_fields if isinstance(f, models.JSONField))
+
+
+def _column_value(row: StockPosition, attname: str) -> Any:
+    raw = getattr(row, attname)
+    return json.dumps(raw) if attname in JSON_ATTNAMES else raw
+
+
 # Up to this many rows with an id, PostgreSQL gets one UPDATE from arrays (_update_by_arrays)
 # rather than the temporary table: a publish's batches are 1,000 (issue 9).
 ARRAY_UPDATE_ROWS = 5000
@@ -604,7 +615,7 @@ def _update_by_arrays(rows: list[StockPosition], changed: list[models.Field]) ->
     sql = (f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(f'{n} = v.{n}' for n in names[1:])} "
            f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE t.{pk} = v.{pk}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [[getattr(row, f.attname) for row in rows] for f in fields])
+        cursor.execute(sql, [[_column_value(row, f.attname) for row in rows] for f in fields])
 
 
 def _upsert_by_copy(existing: list[StockPosition], new: list[StockPosition], changed: list[models.Field],
@@ -634,7 +645,7 @@ def _upsert_by_copy(existing: list[StockPosition], new: list[StockPosition], cha
             attnames = [f.attname for f in fields]
             with cursor.cursor.copy(f"COPY stock_upsert ({listed}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(([row.pk] if with_pk else []) + [getattr(row, name) for name in attnames])
+                    copy.write_row(([row.pk] if with_pk else []) + [_column_value(row, name) for name in attnames])
             if with_pk:
                 cursor.execute(f"UPDATE {table} AS t SET {', '.join(f'{n} = s.{n}' for n in names)} "
                                f"FROM stock_upsert AS s WHERE t.{pk} = s.{pk}")

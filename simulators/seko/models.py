@@ -47,11 +47,15 @@ class Stock(models.Model):
 
     product_code = models.CharField(max_length=100)
     dc_code = models.CharField(max_length=50)
+    # Seko's location types ("Available Stock", "Web Stock", "Quarantine", "QC", "Query", ...):
+    # orders allocate from "Available Stock" only.
+    location_type = models.CharField(max_length=50, default="Available Stock")
     free = models.IntegerField(default=0)
     allocated = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["product_code", "dc_code"], name="seko_unique_stock")]
+        constraints = [models.UniqueConstraint(fields=["product_code", "dc_code", "location_type"],
+                                               name="seko_unique_stock_location")]
 
     def __str__(self) -> str:
         return f"{self.product_code}@{self.dc_code}: {self.free} free"
@@ -129,6 +133,8 @@ class Push(models.Model):
     status = models.CharField(max_length=10, default=PENDING, db_index=True)
     failures = models.IntegerField(default=0)
     next_attempt_at = models.DateTimeField()
+    # Not delivered before this (a TrackingDetails that follows its dispatch in a later push).
+    not_before = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=36, blank=True)
     delivered_count = models.IntegerField(default=0)
     drop_reason = models.CharField(max_length=40, blank=True)

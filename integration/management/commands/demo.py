@@ -23,6 +23,10 @@ from integration.demo.backends import run_environment
 from integration.demo.processes import child_environment, rerun_self_in_child
 
 CHILD_FLAG = "BRIDGE_DEMO_CHILD"
+# The headless run's rates (each 0..1), handed to the scenario as one dict.
+FAULT_OPTIONS = ("short_ship_rate", "missing_tracking_rate", "missing_carrier_rate", "duplicate_push_rate",
+                 "drop_push_rate", "held_stock_rate", "tracking_later_rate", "adjustment_rate",
+                 "preloaded_product_rate")
 
 # Time compressed for the demo: retries, pushes and Blue Cherry's batch cycle in seconds.
 COMPRESSED_TIME = {
@@ -67,7 +71,12 @@ class Command(BaseCommand):
                            ("missing-tracking-rate", "dispatches without a tracking number"),
                            ("missing-carrier-rate", "dispatches without a carrier"),
                            ("duplicate-push-rate", "push records Seko delivers twice"),
-                           ("drop-push-rate", "push records Seko drops (the poll recovers them)")):
+                           ("drop-push-rate", "push records Seko drops (the poll recovers them)"),
+                           # Seko as its pages document it (issue 14):
+                           ("held-stock-rate", "SKUs with stock also in a non-sellable location type"),
+                           ("tracking-later-rate", "dispatches whose tracking number comes later, in its own push"),
+                           ("adjustment-rate", "SKUs Seko adjusts (Increase/Decrease pushes) during the run"),
+                           ("preloaded-product-rate", "products already at Seko before the item flow sees them")):
             parser.add_argument(f"--{flag}", type=float, default=0.0, help=f"share of {what} (headless)")
 
     def handle(self, *args, **options) -> None:
@@ -112,9 +121,7 @@ class Command(BaseCommand):
         data_dir, env = child_environment(CHILD_FLAG)
         try:
             if options["headless"]:
-                faults = {key: options[key] for key in ("short_ship_rate", "missing_tracking_rate",
-                                                        "missing_carrier_rate", "duplicate_push_rate",
-                                                        "drop_push_rate")}
+                faults = {key: options[key] for key in FAULT_OPTIONS}
                 report = scenario.run_headless(data_dir, env, orders=options["orders"], seed_value=options["seed"],
                                                timeout_s=options["timeout"], faults=faults)
                 if options["json"]:
