@@ -95,7 +95,7 @@ class CarrierMapping(models.Model):
     # we sent (Seko's "Push Dispatch Confirmation" page): matched back by name + this description.
     seko_service_description = models.CharField(
         "Seko service as Seko describes it", max_length=100, blank=True,
-        help_text='How Seko names the service in words on a dispatch, e.g. "Next Day" (from Seko\'s courier-service list)')
+        help_text='How Seko names the service in words on a dispatch, e.g. "Next Day"')
     service_level = models.CharField(max_length=20, blank=True, help_text="e.g. NEXTDAY, STANDARD")
     description = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='carriermapping',
             name='seko_service_description',
-            field=models.CharField(blank=True, help_text='How Seko names the service in words on a dispatch, e.g. "Next Day" (from Seko\'s courier-service list)', max_length=100, verbose_name='Seko service as Seko describes it'),
+            field=models.CharField(blank=True, help_text='How Seko names the service in words on a dispatch, e.g. "Next Day"', max_length=100, verbose_name='Seko service as Seko describes it'),
         ),
         migrations.AddField(
             model_name='dispatch',
