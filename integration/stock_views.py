@@ -1,4 +1,5 @@
-"""The Stock page: per SKU the free stock, the buffer and why, the last published figure, drift.
+"""The Stock page: per SKU the free (sellable) stock, the units held in location types not for
+sale, the buffer and why, the last published figure, drift.
 
 Sized for 100,000 SKUs: keyset pages on (sku, dc_code), no COUNT over the table on every load
 (PITFALLS.md), filters that use the unique index.
@@ -35,9 +36,13 @@ def stock_positions(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(Q(published_qty__isnull=True) | ~Q(publication__status=AtsPublication.Status.APPLIED))
     elif show == "held":
         rows = rows.filter(buffer__gt=0)
+    elif show == "not_for_sale":
+        rows = rows.filter(held_units__gt=0)
     if after:
         rows = rows.filter(sku__gt=after)
     page = list(rows[: PAGE_SIZE + 1])
+    for position in page:  # Seko's location types not for sale, largest first
+        position.held_by_type = sorted((position.held or {}).items(), key=lambda item: (-item[1], item[0]))
     next_after = page[PAGE_SIZE - 1].sku if len(page) > PAGE_SIZE else ""
     params = buffer_params()
     context = {
@@ -46,6 +51,7 @@ def stock_positions(request: HttpRequest) -> HttpResponse:
         "q": q,
         "show": show,
         "params": params,
+        "sellable_types": [t.strip() for t in settings.SEKO_SELLABLE_LOCATION_TYPES.split(",") if t.strip()],
         "lag_minutes": round(params.lag_hours * 60, 1),
         "settings": {
             "window_hours": settings.STOCK_VELOCITY_WINDOW_HOURS,

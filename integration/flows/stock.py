@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -106,12 +106,16 @@ def lease(name: str, seconds: int | None = None) -> Iterator[bool]:
     SyncCursor.objects.filter(pk=cursor.pk).update(locked_until=None, last_success_at=timezone.now(), last_error="")
 
 
-# --- 1. Adjustments ------------------------------------------------------------------------
+# --- 1. Stock pushes: adjustments and status movements -------------------------------------
+
+
+def sellable_location_types() -> frozenset[str]:
+    return stock_rules.sellable_types(settings.SEKO_SELLABLE_LOCATION_TYPES)
 
 
 @dataclass
 class AdjustmentResult:
-    applied: int = 0
+    applied: int = 0  # changes applied: adjustment lines and status movements
     repeats: int = 0
     unreadable: int = 0
     # Moved by a snapshot that already included them (read after they happened).
@@ -119,94 +123,140 @@ class AdjustmentResult:
     skus: set[str] = field(default_factory=set)
 
 
+# Parts whose records are stock changes, applied line by line; overnight summaries are snapshots.
+CHANGE_PART_TYPES = (PushPart.STOCK, PushPart.STATUS_MOVEMENT)
+STOCK_PART_TYPES = (*CHANGE_PART_TYPES, PushPart.OVERNIGHT_SUMMARY)
+
+
 def apply_stock_adjustments(records: Iterable[PushRecord | dict[str, Any]]) -> AdjustmentResult:
-    """Apply StockAdjustment records (PushRecords, or their fields as dicts) to the positions.
+    """Apply StockAdjustment and StockStatusMovement records (PushRecords; a bare dict is a
+    StockAdjustment's fields) to the positions.
 
-    Each part is applied once: the movement (keyed by its identity) and the position change are
-    written in one transaction, and a part whose identity is already stored is a repeat. An
-    unreadable record is not applied; it is kept raw on a ``stock.adjustment_unreadable``
-    exception and the others go on. Safe to call with the same records any number of times."""
+    Each change is applied once: an adjustment line is named by its message's InternalId and its
+    LineInternalId, a status movement by its MovementID (or its part), and the movement row
+    (keyed by that identity) is written in the same transaction as the position change. A change
+    whose identity is already stored is a repeat. An unreadable header or line is not applied;
+    it is kept raw on a ``stock.adjustment_unreadable`` exception and the other lines go on.
+    Safe to call with the same records any number of times."""
     result = AdjustmentResult()
-    parsed: dict[str, tuple[stock_rules.Adjustment, dict[str, Any]]] = {}
+    sellable = sellable_location_types()
+    parsed: dict[str, stock_rules.StockChange] = {}
     for record in records:
-        fields = record.fields if isinstance(record, PushRecord) else record
-        if isinstance(record, PushRecord) and record.type != "StockAdjustment":
+        kind, fields = (record.type, record.fields) if isinstance(record, PushRecord) else (PushPart.STOCK, record)
+        if kind not in CHANGE_PART_TYPES:
             continue
-        try:
-            adjustment = stock_rules.parse_adjustment(fields)
-        except stock_rules.BadAdjustment as error:
-            result.unreadable += 1
-            _report_unreadable(fields, error)
-            continue
-        if adjustment.identity in parsed:
-            result.repeats += 1  # the same part twice in one delivery
-            continue
-        parsed[adjustment.identity] = (adjustment, dict(fields))
-    if not parsed:
-        return result
+        for change in _read_changes(kind, fields, sellable, result):
+            if change.identity in parsed:
+                result.repeats += 1  # the same change twice in one delivery
+                continue
+            parsed[change.identity] = change
+    if parsed:
+        _apply_changes(parsed, result)
+    return result
 
+
+def _read_changes(kind: str, fields: Any, sellable: frozenset[str],
+                  result: AdjustmentResult) -> list[stock_rules.StockChange]:
+    try:
+        if kind == PushPart.STATUS_MOVEMENT:
+            return [stock_rules.parse_status_movement(fields, sellable)]
+        changes, unreadable = stock_rules.parse_adjustment_message(fields, sellable)
+    except stock_rules.BadAdjustment as error:
+        result.unreadable += 1
+        _report_unreadable(kind, _part_name(fields), fields, error)
+        return []
+    header = {k: v for k, v in fields.items() if k != "List"}
+    for number, (line, error) in enumerate(unreadable, start=1):
+        result.unreadable += 1
+        line_id = stock_rules.code_text(line.get("LineInternalId")) if isinstance(line, dict) else ""
+        name = f"{stock_rules.code_text(fields.get('InternalId')) or _part_name(fields)}/{line_id or f'#{number}'}"
+        _report_unreadable(kind, name, {**header, "Line": line}, error)
+    return changes
+
+
+def _part_name(fields: Any) -> str:
+    if not isinstance(fields, dict):
+        return "?"
+    return (stock_rules.code_text(fields.get("InternalId")) or stock_rules.code_text(fields.get("MovementID"))
+            or f"{fields.get('InterfaceRecordId')}/{fields.get('SequenceNumber')}/{fields.get('MessagePart') or 1}")
+
+
+def _apply_changes(parsed: dict[str, stock_rules.StockChange], result: AdjustmentResult) -> None:
     with transaction.atomic():
         seen = set(StockMovement.objects.filter(identity__in=list(parsed)).values_list("identity", flat=True))
         result.repeats += len(seen)
-        fresh = [(a, raw) for identity, (a, raw) in parsed.items() if identity not in seen]
+        fresh = [change for identity, change in parsed.items() if identity not in seen]
         if not fresh:
-            return result
-        keys = {(a.sku, a.dc_code) for a, _ in fresh}
-        positions = _positions_for_update(keys)
-        counted: list[stock_rules.Adjustment] = []
+            return
+        positions = _positions_for_update({(c.sku, c.dc_code) for c in fresh})
         movements = []
-        for adjustment, raw in fresh:
-            position = positions[(adjustment.sku, adjustment.dc_code)]
+        for change in fresh:
+            position = positions[(change.sku, change.dc_code)]
             # A movement that happened before the snapshot was read is already in its figure.
-            in_snapshot = bool(position.snapshot_at and adjustment.adjusted_at
-                               and adjustment.adjusted_at < position.snapshot_at)
+            in_snapshot = bool(position.snapshot_at and change.adjusted_at
+                               and change.adjusted_at < position.snapshot_at)
             if in_snapshot:
                 result.already_in_snapshot += 1
             else:
-                counted.append(adjustment)
+                position.free += change.sellable
+                if change.held:
+                    position.held = stock_rules.add_held(position.held, change.held)
+                    position.held_units = sum(position.held.values())
             movements.append(StockMovement(
-                identity=adjustment.identity, sku=adjustment.sku, dc_code=adjustment.dc_code, delta=adjustment.delta,
-                reason=adjustment.reason, adjusted_at=adjustment.adjusted_at, counted=not in_snapshot,
-                raw=json.loads(json.dumps(raw, default=str)),
+                identity=change.identity[:200], kind=change.kind, sku=change.sku, dc_code=change.dc_code,
+                location_type=change.location_type, delta=change.sellable, reason=change.reason,
+                adjusted_at=change.adjusted_at, counted=not in_snapshot,
+                # The held change is kept with the record: a snapshot read before the movement
+                # puts it back on top of Seko's held figures (take_snapshot's "late" movements).
+                raw=json.loads(json.dumps({**change.raw, HELD_CHANGE: change.held}, default=str)),
             ))
         # The unique identity makes a concurrent duplicate fail the whole transaction (nothing
         # half-written); the caller's retry then finds it stored and counts it as a repeat.
         StockMovement.objects.bulk_create(movements, batch_size=BULK)
-        for (sku, dc_code), delta in stock_rules.net_deltas(counted).items():
-            positions[(sku, dc_code)].free += delta
-        StockPosition.objects.bulk_update(list(positions.values()), ["free", "updated_at"], batch_size=BULK)
+        StockPosition.objects.bulk_update(list(positions.values()), ["free", "held", "held_units", "updated_at"],
+                                          batch_size=BULK)
     result.applied = len(fresh)
-    result.skus = {a.sku for a, _ in fresh}
-    return result
+    result.skus = {c.sku for c in fresh}
+
+
+HELD_CHANGE = "HeldChange"  # our key in StockMovement.raw: {location type: signed units}
 
 
 def apply_stock_parts(parts: Iterable[PushPart]) -> AdjustmentResult:
-    """StockAdjustment parts the webhook stored (de-duplicated by their identity there): applied
-    and marked applied in one transaction, so a part is never applied twice nor half-applied.
+    """Stock parts the webhook stored (de-duplicated by their identity there): adjustments and
+    status movements applied and marked applied in one transaction, so a part is never applied
+    twice nor half-applied; overnight summaries taken once all parts of their message are here.
     Called by the push processing (flows/dispatches.py) for the parts it has just stored."""
-    parts = [p for p in parts if p.type == PushPart.STOCK and p.applied_at is None]
-    if not parts:
-        return AdjustmentResult()
-    with transaction.atomic():
-        # Locked, and only those still unapplied: another worker's parts are left to it.
-        mine = list(PushPart.objects.select_for_update().filter(pk__in=[p.pk for p in parts], applied_at__isnull=True)
-                    .order_by("id"))
-        if not mine:
-            return AdjustmentResult()
-        PushPart.objects.filter(pk__in=[p.pk for p in mine]).update(applied_at=timezone.now())
-        return apply_stock_adjustments([p.fields for p in mine])
+    parts = [p for p in parts if p.type in STOCK_PART_TYPES and p.applied_at is None]
+    groups = {p.message_group_id for p in parts if p.type == PushPart.OVERNIGHT_SUMMARY}
+    changes = [p.pk for p in parts if p.type in CHANGE_PART_TYPES]
+    result = AdjustmentResult()
+    if changes:
+        with transaction.atomic():
+            # Locked, and only those still unapplied: another worker's parts are left to it.
+            mine = list(PushPart.objects.select_for_update().filter(pk__in=changes, applied_at__isnull=True)
+                        .order_by("id"))
+            if mine:
+                PushPart.objects.filter(pk__in=[p.pk for p in mine]).update(applied_at=timezone.now())
+                result = apply_stock_adjustments([PushRecord(type=p.type, fields=p.fields) for p in mine])
+    for group in sorted(groups):
+        take_overnight_summary(group)
+    return result
 
 
 def apply_pending_stock_parts(limit: int = 1000) -> int:
-    """The safety net: StockAdjustment parts stored but not applied yet (a worker died between
-    storing and applying). Returns how many were taken."""
-    taken = 0
+    """The safety net: stock parts stored but not applied yet (a worker died between storing and
+    applying). An overnight summary still missing parts stays pending. Returns how many were
+    looked at."""
+    taken, after = 0, 0
     while True:
-        batch = list(PushPart.objects.filter(type=PushPart.STOCK, applied_at__isnull=True).order_by("id")[:limit])
+        batch = list(PushPart.objects.filter(type__in=STOCK_PART_TYPES, applied_at__isnull=True, id__gt=after)
+                     .order_by("id")[:limit])
         if not batch:
             return taken
         apply_stock_parts(batch)
         taken += len(batch)
+        after = batch[-1].pk
 
 
 def _positions_for_update(keys: set[tuple[str, str]]) -> dict[tuple[str, str], StockPosition]:
@@ -224,20 +274,22 @@ def _positions_for_update(keys: set[tuple[str, str]]) -> dict[tuple[str, str], S
     return found
 
 
-def _report_unreadable(fields: Any, error: Exception) -> None:
+def _report_unreadable(kind: str, name: str, fields: Any, error: Exception) -> None:
     raw = json.dumps(fields, indent=2, default=str)
-    identity = "?"
+    sku = ""
     if isinstance(fields, dict):
-        identity = f"{fields.get('InterfaceRecordId')}/{fields.get('SequenceNumber')}/{fields.get('MessagePart') or 1}"
-    sku = str(fields.get("ProductCode") or "") if isinstance(fields, dict) else ""
+        line = fields.get("Line") if isinstance(fields.get("Line"), dict) else fields
+        sku = stock_rules.code_text(line.get("ProductCode"))
+    what = {PushPart.STATUS_MOVEMENT: "stock status movement",
+            PushPart.OVERNIGHT_SUMMARY: "stock overnight summary"}.get(kind, "stock adjustment")
     queue.raise_exception(
-        catalogue.STOCK_ADJUSTMENT_UNREADABLE, f"push:StockAdjustment:{identity}",
-        f"A stock adjustment from Seko (part {identity}) was not applied: {error}.",
+        catalogue.STOCK_ADJUSTMENT_UNREADABLE, f"push:{kind}:{name}"[:200],
+        f"A {what} from Seko ({name}) was not applied: {error}.",
         sku=sku[:100], response_payload=raw,
     )
 
 
-# --- 2. Snapshot ---------------------------------------------------------------------------
+# --- 2. Snapshots: Retrieve Stock Quantity, and Seko's Stock Overnight Summary --------------
 
 
 @dataclass
@@ -249,8 +301,8 @@ class SnapshotResult:
 
 
 def take_snapshot(dc_code: str | None = None, product_codes: list[str] | None = None) -> SnapshotResult:
-    """Read Seko's free stock (every SKU, or ``product_codes`` in chunks under the query cap) for
-    each mapped DC and make it our running figure, recording what it corrected."""
+    """Read Seko's stock (every SKU, or ``product_codes`` in chunks under the query cap) for each
+    mapped DC and make it our running figure, recording what it corrected."""
     total = SnapshotResult()
     with lease(SNAPSHOT_LEASE) as mine:
         if not mine:
@@ -273,67 +325,170 @@ def _snapshot_dc(seko: Any, dc: str, product_codes: list[str] | None) -> Snapsho
     # is counted on top of it (at worst a one-off double count, which the next snapshot corrects)
     # rather than dropped.
     started = timezone.now().replace(microsecond=0)
-    record = StockSnapshot.objects.create(dc_code=dc, started_at=started)
+    record = StockSnapshot.objects.create(dc_code=dc, started_at=started, source=StockSnapshot.Source.RETRIEVE)
     try:
         lines = seko.stock(product_codes=product_codes, dc=dc)
     except ClientError as error:
         StockSnapshot.objects.filter(pk=record.pk).update(finished_at=timezone.now(), error=str(error)[:2000])
         raise
-    actual: dict[str, int] = {}
-    for line in lines:
-        if (line.dc_code or dc) == dc:
-            actual[line.product_code] = actual.get(line.product_code, 0) + max(0, line.quantity)
+    free, held = stock_rules.split_by_location(
+        ((line.product_code, line.location_type, line.quantity) for line in lines if (line.dc_code or dc) == dc),
+        sellable_location_types())
+    result = _settle(dc, started, free, held, record, only=set(product_codes) if product_codes is not None else None)
+    queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE], "Seko answered again")
+    return result
 
+
+def take_overnight_summary(group_id: str) -> list[SnapshotResult]:
+    """Seko's Stock Overnight Summary (message group ``group_id``) taken as a snapshot of its DC
+    once every part of the message is here: one part holds at most 100 SKUs, and a SKU left
+    out of the whole message has no stock. Positions read more recently than the summary are
+    left alone. Its parts are marked applied with it, once."""
+    results = []
+    with transaction.atomic():
+        parts = list(PushPart.objects.select_for_update()
+                     .filter(type=PushPart.OVERNIGHT_SUMMARY, message_group_id=group_id).order_by("message_part", "id"))
+        pending = [p for p in parts if p.applied_at is None]
+        if not pending:
+            return results
+        total = max(p.message_total for p in parts)
+        if any(p.applied_at is not None for p in parts) or {p.message_part for p in parts} < set(range(1, total + 1)):
+            if any(p.applied_at is not None for p in parts):  # a late copy of a summary already taken
+                PushPart.objects.filter(pk__in=[p.pk for p in pending]).update(applied_at=timezone.now())
+            return results  # otherwise wait for the other parts
+        PushPart.objects.filter(pk__in=[p.pk for p in parts]).update(applied_at=timezone.now())
+        by_dc: dict[str, list[stock_rules.OvernightLine]] = {}
+        for part in parts:
+            header = {k: v for k, v in part.fields.items() if k != "List"}
+            for number, line in enumerate(stock_rules.message_lines(part.fields, "StockOvernightSummaryLineItem"),
+                                          start=1):
+                try:
+                    read = stock_rules.parse_overnight_line(line, header)
+                except stock_rules.BadAdjustment as error:
+                    _report_unreadable(PushPart.OVERNIGHT_SUMMARY, f"{group_id}/{part.message_part}/#{number}",
+                                       {**header, "Line": line}, error)
+                    continue
+                by_dc.setdefault(read.dc_code, []).append(read)
+        for dc, lines in sorted(by_dc.items()):
+            # The summary's own time; without one, when it reached us (pushes come within ~15 min).
+            at = min((line.at for line in lines if line.at), default=None) or min(p.received_at for p in parts)
+            at = at.replace(microsecond=0)
+            free, held = stock_rules.split_by_location(
+                ((line.sku, location_type, units) for line in lines for location_type, units in line.by_type.items()),
+                sellable_location_types())
+            for line in lines:  # a SKU listed with nothing sellable has 0 sellable, not "unknown"
+                free.setdefault(line.sku, 0)
+            record = StockSnapshot.objects.create(dc_code=dc, started_at=at, source=StockSnapshot.Source.OVERNIGHT)
+            results.append(_settle(dc, at, free, held, record, only=None, newer_kept=True, orders_until=at))
+    return results
+
+
+def _settle(dc: str, started: datetime, free: dict[str, int], held: dict[str, dict[str, int]],
+            record: StockSnapshot, *, only: set[str] | None, newer_kept: bool = False,
+            orders_until: datetime | None = None) -> SnapshotResult:
+    """Make Seko's figures at ``started`` (sellable ``free`` and ``held`` per SKU; a SKU not in
+    them has none, unless ``only`` limits the read to some SKUs) our running positions, keeping
+    on top what happened after ``started``, and record what it corrected.
+
+    Orders Seko accepted within its order-to-stock lag before ``started`` may or may not be in
+    its figures yet: such a SKU's running figure is kept when Seko's answer is consistent with
+    it, and otherwise corrected only as far as the answer proves (``stock_rules.settle_snapshot``).
+    ``newer_kept``: positions read from Seko after ``started`` are left alone (an overnight
+    summary arriving after a later snapshot). ``orders_until``: orders accepted after it cannot
+    be in Seko's figures (a summary made before they came); None for a read made just now,
+    where an order accepted while it ran is counted as maybe in it."""
     tolerance = settings.STOCK_DRIFT_TOLERANCE
     result = SnapshotResult()
     drifting: dict[str, tuple[int, int]] = {}
     with transaction.atomic():
         existing = StockPosition.objects.select_for_update().filter(dc_code=dc)
-        if product_codes is not None:
-            existing = existing.filter(sku__in=set(product_codes))
+        if only is not None:
+            existing = existing.filter(sku__in=only)
         positions = {p.sku: p for p in existing}
-        previous = _last_snapshot_start(dc, exclude_pk=record.pk)
-        committed = committed_since(dc, previous) if previous else {}
-        # Movements that happened after we asked Seko were not in its answer: keep them on top.
-        late = dict(
-            StockMovement.objects.filter(dc_code=dc, counted=True, adjusted_at__gte=started)
-            .values_list("sku").annotate(n=Sum("delta")).order_by()
-        )
+        if newer_kept:
+            newer = {sku for sku, p in positions.items() if p.snapshot_at and p.snapshot_at >= started}
+            for sku in newer:
+                positions.pop(sku)
+                free.pop(sku, None)
+                held.pop(sku, None)
+        committed = _committed_by_basis(dc, positions.values(), until=orders_until, exclude_pk=record.pk)
+        lag = timedelta(seconds=settings.SEKO_ORDER_STOCK_LAG_SECONDS)
+        unsure = units_at_seko(dc, started - lag, orders_until)
+        late, late_held = _late_movements(dc, started)
         rows = []
-        for sku in sorted(set(positions) | set(actual)):
+        for sku in sorted(set(positions) | set(free) | set(held)):
             position = positions.get(sku) or StockPosition(sku=sku, dc_code=dc)
-            seko_free = actual.get(sku, 0)  # a SKU missing from a full answer has no free stock
             late_delta = late.get(sku, 0)
-            running = position.free - late_delta - committed.get(sku, 0)
-            correction = seko_free - running if position.pk else 0
+            running = position.free - late_delta - committed(position).get(sku, 0)
+            seko_free = free.get(sku, 0)  # a SKU missing from a full answer has no free stock
+            # A position never read from Seko (made by a movement that came first) has no
+            # figure to correct: this read is its first.
+            known = position.pk is not None and position.snapshot_at is not None
+            settled = stock_rules.settle_snapshot(running, seko_free, unsure.get(sku, 0)) if known else seko_free
+            correction = settled - running if known else 0
             if correction:
                 result.skus_corrected += 1
                 result.units_corrected += abs(correction)
-            if position.pk and stock_rules.drift(running, seko_free, tolerance) is not None:
-                drifting[sku] = (running, seko_free)
-            position.free = seko_free + late_delta
+            if known and stock_rules.drift(running, settled, tolerance) is not None:
+                drifting[sku] = (running, settled)
+            position.free = settled + late_delta
+            position.held = stock_rules.add_held(held.get(sku, {}), late_held.get(sku, {}))
+            position.held_units = sum(position.held.values())
             position.snapshot_at = started
             position.last_correction = correction
             position.publish_error = ""  # a SKU Blue Cherry refused is tried again after a snapshot
             position.updated_at = started
             rows.append(position)
-        _upsert(rows, ["free", "snapshot_at", "last_correction", "publish_error"], touch=False)
+        _upsert(rows, ["free", "held", "held_units", "snapshot_at", "last_correction", "publish_error"], touch=False)
         result.skus = len(rows)
         result.drifted = len(drifting)
         StockSnapshot.objects.filter(pk=record.pk).update(
             finished_at=timezone.now(), skus=result.skus, skus_corrected=result.skus_corrected,
             units_corrected=result.units_corrected, drifted=result.drifted,
         )
+    source = "overnight summary" if record.source == StockSnapshot.Source.OVERNIGHT else "snapshot"
     for sku, (running, seko_free) in drifting.items():
         queue.raise_exception(
             catalogue.STOCK_DRIFT, seko_drift_key(dc, sku),
-            f"Seko's snapshot shows {seko_free} free for {sku} at {dc}, but our running position was {running} "
+            f"Seko's {source} shows {seko_free} free for {sku} at {dc}, but our running position was {running} "
             f"(difference {seko_free - running:+d}): a stock movement was not received. The position is corrected.",
             sku=sku,
         )
-    _close_settled_drift(f"stock:seko:{dc}:", set(drifting), "The next snapshot agreed with our running position")
-    queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE], "Seko answered again")
+    if only is None and not newer_kept:
+        _close_settled_drift(f"stock:seko:{dc}:", set(drifting), "The next snapshot agreed with our running position")
     return result
+
+
+def _late_movements(dc: str, started: datetime) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Movements that happened after ``started`` were not in Seko's figures: their sellable
+    change per SKU, and their held change per SKU and location type (few rows: those since)."""
+    late: dict[str, int] = {}
+    late_held: dict[str, dict[str, int]] = {}
+    rows = StockMovement.objects.filter(dc_code=dc, counted=True, adjusted_at__gte=started).values_list(
+        "sku", "delta", "raw")
+    for sku, delta, raw in rows:
+        late[sku] = late.get(sku, 0) + delta
+        change = raw.get(HELD_CHANGE) if isinstance(raw, dict) else None
+        if isinstance(change, dict) and change:
+            by_type = late_held.setdefault(sku, {})
+            for location_type, units in change.items():
+                by_type[location_type] = by_type.get(location_type, 0) + int(units)
+    return late, late_held
+
+
+def _committed_by_basis(dc: str, positions: Iterable[StockPosition], *, until: datetime | None = None,
+                        exclude_pk: int | None = None) -> Any:
+    """A function giving, for a position, the units per SKU of orders Seko accepted since that
+    position's own Seko figure was read (its ``snapshot_at``; the DC's last snapshot for one
+    never read), up to ``until``. One query per distinct read time, and positions share a few."""
+    fallback = _last_snapshot_start(dc, exclude_pk=exclude_pk)
+    bases = {p.snapshot_at or fallback for p in positions}
+    by_basis = {basis: committed_since(dc, basis, until) for basis in bases}
+
+    def committed(position: StockPosition) -> dict[str, int]:
+        return by_basis.get(position.snapshot_at or fallback) or {}
+
+    return committed
 
 
 def _last_snapshot_start(dc: str, exclude_pk: int | None = None) -> datetime | None:
@@ -353,23 +508,33 @@ def _close_settled_drift(prefix: str, still_drifting: set[str], note: str) -> No
             queue.auto_resolve(key, [catalogue.STOCK_DRIFT], note)
 
 
-def committed_since(dc: str, since: datetime | None) -> dict[str, int]:
+def units_at_seko(dc: str, since: datetime, until: datetime | None = None) -> dict[str, int]:
+    """Units per SKU of orders Seko accepted from us in [since, until) that still held their
+    stock at ``until`` (not cancelled before it)."""
+    still_held = Q(order__status__in=AT_SEKO)
+    if until is not None:
+        still_held |= Q(order__status=Status.CANCELLED, order__cancelled_at__gte=until)
+    lines = OrderLine.objects.filter(still_held, order__seko_dc_code=dc, order__sent_at__gte=since)
+    if until is not None:
+        lines = lines.filter(order__sent_at__lt=until)
+    return dict(lines.values_list("sku").annotate(n=Sum("qty_ordered")).order_by())
+
+
+def committed_since(dc: str, since: datetime | None, until: datetime | None = None) -> dict[str, int]:
     """Units per SKU that Seko allocated to orders from us since ``since`` (they left free stock
-    there, and no push tells us), minus those it gave back on a cancel since then."""
+    there, and no push tells us), minus those it gave back on a cancel since then; up to
+    ``until`` (now when None)."""
     if since is None:
         return {}
-    sent = dict(
-        OrderLine.objects.filter(order__seko_dc_code=dc, order__sent_at__gte=since, order__status__in=AT_SEKO)
-        .values_list("sku").annotate(n=Sum("qty_ordered")).order_by()
-    )
-    returned = (
-        OrderLine.objects.filter(order__seko_dc_code=dc, order__sent_at__lt=since, order__status=Status.CANCELLED,
-                                 order__cancelled_at__gte=since)
-        .values_list("sku").annotate(n=Sum("qty_ordered")).order_by()
-    )
-    for sku, units in returned:
+    sent = units_at_seko(dc, since, until)
+    returned = OrderLine.objects.filter(order__seko_dc_code=dc, order__sent_at__lt=since,
+                                        order__status=Status.CANCELLED, order__cancelled_at__gte=since)
+    if until is not None:
+        returned = returned.filter(order__cancelled_at__lt=until)
+    for sku, units in returned.values_list("sku").annotate(n=Sum("qty_ordered")).order_by():
         sent[sku] = sent.get(sku, 0) - units
     return sent
+
 
 
 # --- 3. Publish ----------------------------------------------------------------------------
@@ -396,7 +561,7 @@ def sold_in_window(location: str, now: datetime, window_hours: float) -> dict[st
 
 
 # What compute_figures and _publish_location read of a position (see compute_figures).
-PUBLISH_READS = ("id", "sku", "dc_code", "free", "velocity", "buffer", "buffer_reason", "available",
+PUBLISH_READS = ("id", "sku", "dc_code", "free", "snapshot_at", "velocity", "buffer", "buffer_reason", "available",
                  "published_qty", "publish_error")
 
 
@@ -412,9 +577,9 @@ def compute_figures(location: str, dc: str, now: datetime | None = None,
     # reads; the fields the publish then writes are all assigned before _upsert reads them, so
     # a deferred field is never fetched row by row.
     positions = list(StockPosition.objects.filter(dc_code=dc).only(*PUBLISH_READS))
-    snapshot = _last_snapshot_start(dc)
-    committed = committed_since(dc, snapshot)
-    free = {p.sku: p.free - committed.get(p.sku, 0) for p in positions}
+    # Each position's orders are counted from when its own Seko figure was read.
+    committed = _committed_by_basis(dc, positions)
+    free = {p.sku: p.free - committed(p).get(p.sku, 0) for p in positions}
     window = settings.STOCK_VELOCITY_WINDOW_HOURS
     sold = sold_in_window(location, now, window) if strategy == "dynamic" else {}
     if strategy == "dynamic":
