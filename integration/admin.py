@@ -22,9 +22,10 @@ class WarehouseMappingAdmin(admin.ModelAdmin):
 
 @admin.register(CarrierMapping)
 class CarrierMappingAdmin(admin.ModelAdmin):
-    list_display = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "service_level", "active"]
+    list_display = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description",
+                    "service_level", "active"]
     list_filter = ["active", "seko_courier_name"]
-    search_fields = ["bc_ship_via", "seko_courier_name", "seko_courier_service"]
+    search_fields = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description"]
 
 
 class OrderLineInline(admin.TabularInline):

@@ -11,9 +11,9 @@ remainder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -25,6 +25,9 @@ from integration.order_rules import Problem
 INCOMPLETE = catalogue.DISPATCH_INCOMPLETE.code
 UNKNOWN_ORDER = catalogue.DISPATCH_UNKNOWN_ORDER.code
 LINE_MISMATCH = catalogue.DISPATCH_LINE_MISMATCH.code
+# Seko may send the tracking number in its own later push (TrackingDetails): a dispatch whose
+# only problem is this one waits a while for it before it is quarantined (flows/dispatches.py).
+TRACKING_MISSING = "The tracking number is missing."
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ def text(value: Any) -> str:
 
 
 def parse_dispatch_date(value: Any) -> datetime | None:
+    """Seko's date as an aware datetime, None when there is none or it cannot be read. Seko
+    sends every push date in UTC, with or without a zone: one without is UTC."""
     raw = text(value)
     if not raw:
         return None
@@ -57,7 +62,7 @@ def parse_dispatch_date(value: Any) -> datetime | None:
         return None
     if parsed is None:
         return None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.utc)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
 
 
 def quantity(value: Any) -> int | None:
@@ -75,22 +80,96 @@ def open_quantity(line: Mapping[str, Any]) -> int:
     return int(line.get("qty_ordered") or 0) - int(line.get("qty_shipped") or 0) - int(line.get("qty_cancelled") or 0)
 
 
-def resolve_ship_via(courier_name: str, courier_service: str, carriers: Mapping[tuple[str, str], str],
-                     own_carrier: tuple[str, str] | None) -> str | None:
-    """Blue Cherry's ship-via for Seko's courier and service (active mappings only). Without a
-    service, the order's own ship-via stands when its courier is the one Seko named."""
-    found = carriers.get((courier_name, courier_service))
+@dataclass(frozen=True)
+class CarrierRow:
+    """One active carrier mapping as the way back needs it: Seko's courier and service, by code
+    and as Seko describes it in words, to Blue Cherry's ship-via."""
+
+    ship_via: str
+    courier_name: str
+    service_code: str
+    service_description: str = ""
+
+
+@dataclass(frozen=True)
+class CarrierMatch:
+    """The ship-via a dispatch is posted with; ``note`` says, for the order's timeline, how Seko's
+    carrier differs from the one the order was sent with (empty when it does not)."""
+
+    ship_via: str
+    note: str = ""
+
+
+def same_words(left: str, right: str) -> bool:
+    """Seko's names compared as people read them: case, outer and repeated spaces ignored."""
+    return bool(left.strip()) and " ".join(left.split()).casefold() == " ".join(right.split()).casefold()
+
+
+def carrier_rows(carriers: Mapping[tuple[str, str], str] | Sequence[CarrierRow]) -> list[CarrierRow]:
+    """``carriers`` as rows; a plain {(courier, service): ship-via} mapping is still accepted."""
+    if isinstance(carriers, Mapping):
+        return [CarrierRow(via, name, service) for (name, service), via in carriers.items()]
+    return list(carriers)
+
+
+def _service_matches(row: CarrierRow, service: str) -> bool:
+    return same_words(row.service_code, service) or same_words(row.service_description, service)
+
+
+def resolve_carrier(courier_name: str, courier_service: str,
+                    carriers: Mapping[tuple[str, str], str] | Sequence[CarrierRow], order_ship_via: str = "",
+                    own_carrier: tuple[str, str] | None = None) -> CarrierMatch | None:
+    """Blue Cherry's ship-via for the courier and service Seko reports, or None when there is
+    none to post with.
+
+    Seko may name the service by the code we sent or in words ("Next Day", its "Push Dispatch
+    Confirmation" page), so a mapping matches on courier + code or courier + description. The
+    order's own mapping is tried first. A different courier than the order asked for is posted
+    as Seko reports it: the ship-via its courier and service map to, else the order's own ship-via
+    (the shipment must not wait; the note says what changed). Our own courier with a service no
+    mapping knows is not guessed at: it returns None, for ops to map the words."""
+    rows = carrier_rows(carriers)
+    own = next((row for row in rows if order_ship_via and row.ship_via == order_ship_via), None)
+    if own is None and own_carrier is not None:
+        own = next((row for row in rows if (row.courier_name, row.service_code) == own_carrier), None)
+    if not courier_name:
+        return None
+    if own is not None and same_words(own.courier_name, courier_name) and (
+            not courier_service or _service_matches(own, courier_service)):
+        return CarrierMatch(own.ship_via)
+    named = [row for row in rows if same_words(row.courier_name, courier_name)]
+    by_code = [row for row in named if courier_service and same_words(row.service_code, courier_service)]
+    by_words = [row for row in named if courier_service and same_words(row.service_description, courier_service)]
+    found = sorted(by_code or by_words, key=lambda row: row.ship_via)
+    asked = f"{own.courier_name} {own.service_code}" if own is not None else "the order's carrier"
+    reported = f"{courier_name} '{courier_service}'" if courier_service else courier_name
     if found:
-        return found
-    if not courier_service and own_carrier and own_carrier[0] == courier_name:
-        return carriers.get(own_carrier)
+        if own is not None and found[0].ship_via == own.ship_via:
+            return CarrierMatch(own.ship_via)
+        note = "" if own is None else (f"Seko dispatched with {reported}, not {asked} as the order asked; "
+                                       f"posted with ship-via {found[0].ship_via}, which it maps to.")
+        if len(found) > 1:
+            note += f" (Several mappings match it: {', '.join(row.ship_via for row in found)}; the first was used.)"
+        return CarrierMatch(found[0].ship_via, note)
+    if own is not None and not same_words(own.courier_name, courier_name):
+        return CarrierMatch(own.ship_via, f"Seko dispatched with {reported}, not {asked} as the order asked; "
+                                          f"no carrier mapping knows it, so the order's own ship-via "
+                                          f"{own.ship_via} was posted with carrier {courier_name}.")
     return None
+
+
+def resolve_ship_via(courier_name: str, courier_service: str,
+                     carriers: Mapping[tuple[str, str], str] | Sequence[CarrierRow],
+                     own_carrier: tuple[str, str] | None = None, order_ship_via: str = "") -> str | None:
+    """Just the ship-via of ``resolve_carrier`` (None when there is none to post with)."""
+    match = resolve_carrier(courier_name, courier_service, carriers, order_ship_via, own_carrier)
+    return match.ship_via if match else None
 
 
 def validate_dispatch(
     confirmation: Mapping[str, Any],
     order: OrderView | None,
-    carriers: Mapping[tuple[str, str], str],
+    carriers: Mapping[tuple[str, str], str] | Sequence[CarrierRow],
     own_carrier: tuple[str, str] | None = None,
 ) -> list[Problem]:
     """Every way ``confirmation`` breaks the contract; empty when it may be posted."""
@@ -117,12 +196,14 @@ def validate_dispatch(
     courier_name, courier_service = text(confirmation.get("CourierName")), text(confirmation.get("CourierService"))
     if not courier_name:
         problems.append(Problem(INCOMPLETE, "The carrier (CourierName) is missing."))
-    elif resolve_ship_via(courier_name, courier_service, carriers, own_carrier) is None:
+    elif resolve_carrier(courier_name, courier_service, carriers, order.ship_via if order else "",
+                         own_carrier) is None:
         problems.append(Problem(
             INCOMPLETE, f"Carrier '{courier_name}' service '{courier_service}' has no active carrier mapping "
-                        "back to a Blue Cherry ship-via.", f"{courier_name}/{courier_service}"))
+                        "back to a Blue Cherry ship-via (by service code or by the service as Seko describes "
+                        "it in words).", f"{courier_name}/{courier_service}"))
     if not text(confirmation.get("TrackingNumber")):
-        problems.append(Problem(INCOMPLETE, "The tracking number is missing."))
+        problems.append(Problem(INCOMPLETE, TRACKING_MISSING))
 
     problems.extend(line_problems(confirmation, order))
     return problems
@@ -175,3 +256,8 @@ def line_problems(confirmation: Mapping[str, Any], order: OrderView | None) -> l
                 LINE_MISMATCH, f"SKU {sku} ships {shipped}, but only {open_by_sku[sku]} is open on order "
                                f"{order.ord_num} (line {where}).", sku))
     return problems
+
+
+def only_tracking_missing(problems: list[Problem]) -> bool:
+    """True when the tracking number is all that keeps the dispatch from being posted."""
+    return bool(problems) and all(p.kind == INCOMPLETE and p.message == TRACKING_MISSING for p in problems)

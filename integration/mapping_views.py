@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integration.mappings import (
+    SERVICE_WORDS_LIST_ID,
     TABLES,
     MappingTable,
     export_csv,
@@ -67,8 +68,17 @@ def mapping_edit(request: HttpRequest, kind: str, pk: int | None = None) -> Http
                     f"{'are' if releases != 1 else 'is'} being released and sent.") if releases else ""
             messages.success(request, f"Saved {table.key_label()} {getattr(row, table.key_field)}.{note}")
             return redirect("mapping_list", kind=kind)
-    context = {"table": table, "form": form, "instance": instance, "preview": _preview_from(table, form, instance)}
+    context = {"table": table, "form": form, "instance": instance, "preview": _preview_from(table, form, instance),
+               "service_words": _service_words_offered(table), "service_words_list_id": SERVICE_WORDS_LIST_ID}
     return render(request, "mappings/form.html", context)
+
+
+def _service_words_offered(table: MappingTable) -> list[tuple[str, str, str]]:
+    """(words, courier, code) from Seko's courier-service list where it gives the words, offered
+    for "the service as Seko describes it" (Seko's dispatches may name a service so)."""
+    if table.slug != "carriers":
+        return []
+    return sorted((words, courier, code) for (courier, code), words in seko_reference().service_words)
 
 
 def _preview_from(table: MappingTable, form, instance) -> int:

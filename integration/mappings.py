@@ -22,6 +22,8 @@ from integration.clients.errors import ClientError
 from integration.flows.orders import count_orders_blocked_by_mapping
 from integration.models import CarrierMapping, WarehouseMapping
 
+SERVICE_WORDS_LIST_ID = "seko-service-words"
+
 
 class _CodesStripped(forms.ModelForm):
     """Codes are compared exactly by the flows, so stray spaces from a paste are removed here."""
@@ -43,7 +45,13 @@ class WarehouseMappingForm(_CodesStripped):
 class CarrierMappingForm(_CodesStripped):
     class Meta:
         model = CarrierMapping
-        fields = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "service_level", "description", "active"]
+        fields = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description",
+                  "service_level", "description", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Offered from Seko's courier-service list where it gives the words (mapping_views.py).
+        self.fields["seko_service_description"].widget.attrs["list"] = SERVICE_WORDS_LIST_ID
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,16 @@ def release_preview(table: MappingTable, code: str, active: bool) -> int:
 
 @dataclass(frozen=True)
 class SekoReference:
-    """Seko's active DCs and courier services; ``None`` where Seko could not say (see ``why``)."""
+    """Seko's active DCs and courier services; ``None`` where Seko could not say (see ``why``).
+    ``service_words``: the service in words per (courier, code), where Seko's list gives them."""
 
     dcs: frozenset[str] | None
     services: frozenset[tuple[str, str]] | None
     why_unchecked: str = ""
+    service_words: tuple[tuple[tuple[str, str], str], ...] = ()
+
+    def words_for(self, courier: str, service: str) -> str:
+        return dict(self.service_words).get((courier, service), "")
 
 
 def seko_reference(refresh: bool = False) -> SekoReference:
@@ -103,10 +116,12 @@ def seko_reference(refresh: bool = False) -> SekoReference:
         with seko_client() as seko:
             dcs = seko.reference_dcs()
             services = seko.reference_courier_services()
+            words = _service_words(seko) if services else []
         reference = SekoReference(
             frozenset(dcs) if dcs is not None else None,
             frozenset(services) if services is not None else None,
             "" if dcs is not None and services is not None else "this Seko account has no reference list for it",
+            tuple(sorted(words)),
         )
         ttl = settings.SEKO_REFERENCE_CACHE_SECONDS
     except ClientError as error:
@@ -114,6 +129,20 @@ def seko_reference(refresh: bool = False) -> SekoReference:
         ttl = min(30, settings.SEKO_REFERENCE_CACHE_SECONDS)
     cache.set(key, reference, ttl)
     return reference
+
+
+def _service_words(seko: Any) -> list[tuple[tuple[str, str], str]]:
+    """The service in words per (courier, code), from the same reference list. Our simulator adds
+    ``Description`` to each entry; no Seko page documents the list, so a list without it gives none."""
+
+    def entry(item: Any) -> tuple[tuple[str, str], str]:
+        if not isinstance(item, dict):
+            return ("", ""), ""
+        words = item.get("Description") or item.get("CourierServiceDescription") or ""
+        return (str(item.get("CourierName") or ""), str(item.get("CourierService") or "")), str(words).strip()
+
+    found = seko._reference("reference_courier_service_words", "reference/v1/courierservices", entry) or []
+    return [(pair, words) for pair, words in found if words]
 
 
 def seko_check(table: MappingTable, row: Any, reference: SekoReference) -> tuple[str, str]:
@@ -129,6 +158,10 @@ def seko_check(table: MappingTable, row: Any, reference: SekoReference) -> tuple
     if (row.seko_courier_name, row.seko_courier_service) not in reference.services:
         return "unknown", (f"Seko does not know courier {row.seko_courier_name!r} service "
                            f"{row.seko_courier_service!r}: orders sent with it will be rejected.")
+    words = reference.words_for(row.seko_courier_name, row.seko_courier_service)
+    if words and " ".join(words.split()).casefold() != " ".join(row.seko_service_description.split()).casefold():
+        return "unknown", (f"Seko describes this service as {words!r}, and its dispatches may name it so; set "
+                           "the service as Seko describes it to that, or they will not map back to this ship-via.")
     return "ok", "Known to Seko."
 
 
@@ -166,7 +199,8 @@ def import_csv(table: MappingTable, text: str) -> ImportResult:
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in (reader.fieldnames or [])]
-    required = [c for c in table.columns if c not in ("description", "active", "service_level")]
+    required = [c for c in table.columns
+                if c not in ("description", "active", "service_level", "seko_service_description")]
     missing = [c for c in required if c not in header]
     unknown = [h for h in header if h not in table.columns]
     if missing or unknown:

@@ -293,8 +293,8 @@ class InboundPush(models.Model):
 
 
 class PushPart(models.Model):
-    """One delivered part of a Seko message. The triple below names it; the same triple again is
-    a repeat (counted in ``repeats``, otherwise ignored).
+    """One delivered part of a Seko message. Its type and the triple below name it; the same again
+    is a repeat (counted in ``repeats``, otherwise ignored).
 
     StockAdjustment parts are only stored here for now (``applied_at`` stays null): applying them
     to stock positions is the stock flow's job (issue 6)."""
@@ -324,8 +324,10 @@ class PushPart(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["interface_record_id", "sequence_number", "message_part"],
-                                    name="one_push_part_per_identity"),
+            # Per type: Seko numbers each push service on its own, and a tracking message may carry
+            # the same InterfaceRecordId (the order's GUID) as its dispatch confirmation.
+            models.UniqueConstraint(fields=["type", "interface_record_id", "sequence_number", "message_part"],
+                                    name="one_push_part_per_type_and_identity"),
         ]
 
     def __str__(self) -> str:
@@ -375,6 +377,12 @@ class Dispatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "dispatches"
+        indexes = [
+            # Every dispatch sync looks for posted dispatches that owe Blue Cherry a tracking
+            # number: a handful among all posted ones, found without reading the rest.
+            models.Index(fields=["posted_at"], condition=Q(status="posted", tracking_sent_at__isnull=True),
+                         name="dispatch_tracking_owed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dispatch_id} ({self.ord_num}, {self.status})"

@@ -29,6 +29,9 @@ def push_settings(settings):
     settings.SEKO_PUSH_TOKEN = "flow-token"
     settings.SEKO_PUSH_SECRET = ""  # the signature has its own tests; here the token is enough
     settings.DISPATCH_POLL_GRACE_SECONDS = 0
+    # A dispatch without tracking is quarantined at once here; the wait for a TrackingDetails
+    # that may follow has its own tests (test_dispatch_documented.py).
+    settings.DISPATCH_TRACKING_WAIT_SECONDS = 0
     return settings
 
 

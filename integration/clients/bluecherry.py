@@ -184,6 +184,12 @@ class BlueCherryClient(HttpClient):
         ``wms_dispatch_id``: a repeat answers 200 with the same numbers, so retrying is safe."""
         return self._call("create_shipment", "POST", "shipments", body=payload, read=self._object)
 
+    def update_shipment_tracking(self, ship_num: str, tracking_numbers: list[str]) -> dict:
+        """Set a posted shipment's tracking numbers (a number Seko sent after the shipment was
+        posted); returns the shipment. The list replaces the old one, so repeating it is safe."""
+        return self._call("update_shipment_tracking", "PATCH", f"shipments/{_segment(ship_num)}",
+                          body={"tracking_numbers": list(tracking_numbers)}, read=self._object)
+
     def iter_shipments(self, ord_num: str | None = None, ship_date: date | str | None = None,
                        page_size: int = 200) -> Iterator[dict]:
         return self._pages("iter_shipments", "shipments", {"ord_num": ord_num, "ship_date": _day(ship_date)},

@@ -18,13 +18,17 @@ from django.db.models import Count, Sum
 from django_q.tasks import async_task
 
 from integration.demo.processes import Supervisor, web_server_args
+from integration.dispatch_rules import text
 from integration.models import Dispatch, InboundPush, Order, PushPart
 from simulators.launcher import RunningSimulator, free_port
 
 # Seko delivers every ~15 minutes and gives up after three failures; compressed for the demo.
 PUSH_INTERVAL_SECONDS = 1.0
 FAULT_KEYS = ("drop_push_rate", "duplicate_push_rate")
-WAREHOUSE_KEYS = ("short_ship_rate", "missing_tracking_rate", "missing_carrier_rate")
+WAREHOUSE_KEYS = ("short_ship_rate", "missing_tracking_rate", "missing_carrier_rate", "tracking_later_rate")
+# A confirmation without its tracking number waits this long for a later TrackingDetails (Seko's
+# push cycle, compressed above) before it is quarantined.
+TRACKING_WAIT_SECONDS = 8
 
 
 def push_env() -> dict[str, str]:
@@ -34,8 +38,11 @@ def push_env() -> dict[str, str]:
 
 
 def use_push_credentials(supervisor: Supervisor) -> None:
-    """Give the web server and workers (started after this) and this process the same credentials."""
+    """Give the web server and workers (started after this) and this process the same credentials,
+    and the wait for tracking that follows its dispatch on the demo's compressed clock."""
     supervisor.env.update(push_env())
+    supervisor.env.setdefault("DISPATCH_TRACKING_WAIT_SECONDS", str(TRACKING_WAIT_SECONDS))
+    settings.DISPATCH_TRACKING_WAIT_SECONDS = int(supervisor.env["DISPATCH_TRACKING_WAIT_SECONDS"])
     settings.SEKO_PUSH_TOKEN = supervisor.env["SEKO_PUSH_TOKEN"]
     settings.SEKO_PUSH_SECRET = supervisor.env["SEKO_PUSH_SECRET"]
 
@@ -121,7 +128,18 @@ def dispatch_report() -> dict[str, int]:
         "partial": Dispatch.objects.filter(status=Dispatch.Status.POSTED, short=True).count(),
         "duplicates_ignored": repeats,
         "recovered_by_poll": Dispatch.objects.filter(source=Dispatch.Source.POLL).count(),
+        "tracking_later": tracking_later_count(),
     }
+
+
+def tracking_later_count() -> int:
+    """Dispatches whose confirmation came without a tracking number and which got one from a
+    TrackingDetails in a push of its own."""
+    tracked_orders = set(PushPart.objects.filter(type=PushPart.TRACKING, applied_at__isnull=False)
+                         .values_list("sales_order_number", flat=True))
+    return sum(1 for dispatch in Dispatch.objects.filter(ord_num__in=tracked_orders).only(
+        "ord_num", "confirmation", "overrides")
+        if not text(dispatch.confirmation.get("TrackingNumber")) and text(dispatch.effective.get("TrackingNumber")))
 
 
 def _all(sim: RunningSimulator, path: str) -> list[dict[str, Any]]:
@@ -135,10 +153,13 @@ def _all(sim: RunningSimulator, path: str) -> list[dict[str, Any]]:
 
 def bluecherry_report(bluecherry: RunningSimulator) -> dict[str, int]:
     """Blue Cherry's own figures, read from its API (not from our database)."""
-    shipments = Counter(s["ord_num"] for s in _all(bluecherry, "shipments"))
+    listed = _all(bluecherry, "shipments")
+    shipments = Counter(s["ord_num"] for s in listed)
+    without_tracking = sum(1 for s in listed if not s.get("tracking_numbers"))
     invoices = Counter(i["ord_num"] for i in _all(bluecherry, "invoices"))
     return {
         "shipments": sum(shipments.values()),
+        "shipments_without_tracking": without_tracking,
         "invoices": sum(invoices.values()),
         "max_shipments_per_order": max(shipments.values(), default=0),
         "max_invoices_per_order": max(invoices.values(), default=0),

@@ -16,11 +16,13 @@ from simulators.launcher import RunningSimulator
 GROUPS = ["ops", "cx", "finance", "data", "integration-admin"]
 
 WAREHOUSES = [("UK3PL", "DCCL01", "SEKO Crawley, UK")]
+# ship-via, Seko courier, Seko service code, service level, description, the service as Seko
+# describes it in words (what its dispatch confirmations name it by: "Push Dispatch Confirmation").
 CARRIERS = [
-    ("RMNDAY", "RoyalMail", "TPN24", "NEXTDAY", "Royal Mail Tracked 24"),
-    ("RM48", "RoyalMail", "TPS48", "STANDARD", "Royal Mail Tracked 48"),
-    ("DPDNXT", "DPD", "12", "NEXTDAY", "DPD Next Day"),
-    ("DHLEXP", "DHL", "EXP", "EXPRESS", "DHL Express"),
+    ("RMNDAY", "RoyalMail", "TPN24", "NEXTDAY", "Royal Mail Tracked 24", "Tracked 24"),
+    ("RM48", "RoyalMail", "TPS48", "STANDARD", "Royal Mail Tracked 48", "Tracked 48"),
+    ("DPDNXT", "DPD", "12", "NEXTDAY", "DPD Next Day", "Next Day"),
+    ("DHLEXP", "DHL", "EXP", "EXPRESS", "DHL Express", "Express"),
 ]
 DEMO_STOCK_PER_SKU = 500
 
@@ -49,17 +51,18 @@ def seed_mappings() -> None:
         WarehouseMapping.objects.update_or_create(
             bc_location=bc_location, defaults={"seko_dc_code": dc, "description": description, "active": True}
         )
-    for ship_via, courier, service, level, description in CARRIERS:
+    for ship_via, courier, service, level, description, in_words in CARRIERS:
         CarrierMapping.objects.update_or_create(
             bc_ship_via=ship_via,
             defaults={"seko_courier_name": courier, "seko_courier_service": service, "service_level": level,
-                      "description": description, "active": True},
+                      "description": description, "seko_service_description": in_words, "active": True},
         )
 
 
 def seed_seko_reference(seko: RunningSimulator) -> None:
     seko.control("POST", "_sim/dcs", [dc for _, dc, _ in WAREHOUSES])
-    seko.control("POST", "_sim/services", [{"CourierName": c, "CourierService": s} for _, c, s, _, _ in CARRIERS])
+    seko.control("POST", "_sim/services", [{"CourierName": c, "CourierService": s, "Description": words}
+                                          for _, c, s, _, _, words in CARRIERS])
 
 
 def generate_bluecherry(bluecherry: RunningSimulator, *, orders: int, items: int, seed: int,

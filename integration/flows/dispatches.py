@@ -8,12 +8,19 @@ The steps, in order (DESIGN.md):
    SequenceNumber + MessagePart: the same triple again is a repeat, counted and ignored. The
    parts of a DispatchConfirmation are assembled by MessageGroupId until MessageTotal have
    arrived; only then is the dispatch known, by its DispatchId (a second one is a repeat).
-   TrackingDetails fill in or update a dispatch's tracking number. StockAdjustment parts are
+   TrackingDetails fill in or update a dispatch's tracking number: they name the sales order (one
+   dispatch closes an order at Seko), and of several for one order the highest DispatchNumber
+   wins; one that comes before its dispatch waits for it. StockAdjustment parts are
    stored for the stock flow (issue 6).
 3. ``post_due_dispatches``: claim a batch of dispatches (RECEIVED -> POSTING), check each
    against the data contract (``dispatch_rules``): quarantine with every problem listed, or map
    (``dispatch_mapper``) and post one shipment with ``wms_dispatch_id`` as Blue Cherry's
-   idempotency key -> POSTED, the order DISPATCHED or PARTIALLY_DISPATCHED.
+   idempotency key -> POSTED, the order DISPATCHED or PARTIALLY_DISPATCHED. A dispatch lacking
+   only its tracking number first waits DISPATCH_TRACKING_WAIT_SECONDS for a TrackingDetails.
+   Seko's courier and service map back to a ship-via by code or by the service in words; a
+   different carrier than the order asked for is posted as Seko reports it, and noted. The same
+   run sends Blue Cherry a tracking number that came after its shipment was posted
+   (``send_tracking``), each dispatch on its own, retried later on failure.
 4. ``poll_dispatches``: the safety net. Seko drops a push after three failed deliveries, so
    orders it reports dispatched that have no dispatch here are fetched and taken like a push.
 
@@ -40,10 +47,26 @@ from exceptions import services as queue
 from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.bluecherry import BlueCherryClient
-from integration.clients.errors import ClientError, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
+from integration.clients.errors import (
+    ClientError,
+    MalformedPayload,
+    NotFound,
+    Rejected,
+    Transient,
+    Unauthorized,
+    Unsupported,
+)
 from integration.clients.seko import PushRecord, parse_push
 from integration.dispatch_mapper import map_shipment
-from integration.dispatch_rules import INCOMPLETE, OrderView, resolve_ship_via, text, validate_dispatch
+from integration.dispatch_rules import (
+    INCOMPLETE,
+    CarrierRow,
+    OrderView,
+    only_tracking_missing,
+    resolve_carrier,
+    text,
+    validate_dispatch,
+)
 from integration.messagelog import BODY_LIMIT, about_order
 from integration.models import (
     CarrierMapping,
@@ -120,17 +143,18 @@ def take_push(push: InboundPush) -> None:
                 repeats += 1
         for part in new_parts:
             use_part(part)
-        # Stock adjustments (issue 6): applied by the stock flow in one go, in this transaction.
-        from integration.flows.stock import apply_stock_parts
+        # Stock adjustments, status movements and overnight summaries: taken by the stock flow in
+        # one go, in this transaction.
+        from integration.flows.stock import STOCK_PART_TYPES, apply_stock_parts
 
-        apply_stock_parts([part for part in new_parts if part.type == PushPart.STOCK])
+        apply_stock_parts([part for part in new_parts if part.type in STOCK_PART_TYPES])
         InboundPush.objects.filter(pk=push.pk).update(
             status=InboundPush.Status.PROCESSED, records=len(records), repeats=repeats, processed_at=timezone.now())
 
 
 def part_identity(fields: dict[str, Any]) -> tuple[str, str, int]:
-    """InterfaceRecordId + SequenceNumber + MessagePart. A record without an InterfaceRecordId
-    is named by its content, so an exact repeat of it is still recognised."""
+    """InterfaceRecordId + SequenceNumber + MessagePart (within one push type). A record without
+    an InterfaceRecordId is named by its content, so an exact repeat of it is still recognised."""
     record_id = text(fields.get("InterfaceRecordId"))
     if not record_id:
         record_id = "sha1-" + hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
@@ -145,15 +169,19 @@ def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, 
     """Keep one delivered part; (part, False) when the same part arrived before (a repeat)."""
     fields = record.fields
     record_id, sequence, number = part_identity(fields)
-    existing = PushPart.objects.filter(interface_record_id=record_id, sequence_number=sequence,
-                                       message_part=number).first()
+    identity = {"type": record.type, "interface_record_id": record_id, "sequence_number": sequence,
+                "message_part": number}
+    existing = PushPart.objects.filter(**identity).first()
     if existing is None:
         try:
             total = int(fields.get("MessageTotal") or 1)
         except (TypeError, ValueError):
             total = 1
+        # A stock adjustment's SKUs are on its lines: its ref is the message's InternalId.
         ref_key = {PushPart.DISPATCH: "DispatchId", PushPart.TRACKING: "DispatchNumber",
-                   PushPart.STOCK: "ProductCode"}[record.type]
+                   PushPart.STOCK: "InternalId" if "InternalId" in fields else "ProductCode",
+                   PushPart.STATUS_MOVEMENT: "ProductCode",
+                   PushPart.OVERNIGHT_SUMMARY: "MessageGroupId"}[record.type]
         try:
             with transaction.atomic():
                 return PushPart.objects.create(
@@ -164,8 +192,7 @@ def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, 
                     sales_order_number=text(fields.get("SalesOrderNumber"))[:50], fields=fields,
                 ), True
         except IntegrityError:  # another worker stored the same part a moment ago
-            existing = PushPart.objects.get(interface_record_id=record_id, sequence_number=sequence,
-                                            message_part=number)
+            existing = PushPart.objects.get(**identity)
     if push is not None and existing.push_id == push.pk:
         return existing, True  # our own earlier, interrupted attempt at this push: not a repeat
     PushPart.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
@@ -177,7 +204,7 @@ def use_part(part: PushPart) -> None:
         assemble(part.message_group_id)
     elif part.type == PushPart.TRACKING:
         apply_tracking(part)
-    # StockAdjustment: stored with applied_at null for the stock flow (issue 6).
+    # Stock parts: stored with applied_at null for the stock flow (take_push hands them over).
 
 
 def assemble(group_id: str) -> Dispatch | None:
@@ -229,21 +256,47 @@ def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, 
                 if source == Dispatch.Source.PUSH:  # a polled one is on the log as our own call
                     _log_in(order, "dispatch_confirmation", confirmation)
                 _event(order, order.status, order.status, f"Dispatch {dispatch_id} {how}")
-            for tracking in PushPart.objects.filter(type=PushPart.TRACKING, ref=dispatch_id, applied_at__isnull=True):
-                apply_tracking(tracking)
+            # Tracking that came before its dispatch was kept; Seko names it by the sales order.
+            waiting = PushPart.objects.filter(type=PushPart.TRACKING, sales_order_number=dispatch.ord_num,
+                                              applied_at__isnull=True).order_by("id").first()
+            if waiting is not None and dispatch.ord_num:
+                apply_tracking(waiting)
             return dispatch, True
     Dispatch.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
     return existing, False
 
 
+def tracking_rank(part: PushPart) -> tuple[int, int, int]:
+    """Several TrackingDetails for one order: the highest DispatchNumber wins (Seko's own counter
+    of the order's dispatches, "Push Tracking Details"), then the one Seko sent last
+    (SequenceNumber), then the one that arrived last."""
+
+    def whole(value: Any) -> int:
+        number = text(value)
+        return int(number) if number.isdigit() else -1
+
+    return whole(part.fields.get("DispatchNumber")), whole(part.sequence_number), part.pk
+
+
 def apply_tracking(part: PushPart) -> bool:
-    """Lay a TrackingDetails over its dispatch. Kept for later when the dispatch is not here yet.
-    A dispatch quarantined only for what the tracking fills in is checked again (and posted)."""
+    """Lay an order's latest TrackingDetails over its dispatch. Seko names the dispatch by the
+    sales order (one dispatch closes an order), not by DispatchId: ``DispatchNumber`` only orders
+    several messages. Kept for later when the dispatch is not here yet. A dispatch waiting for
+    its tracking number goes at once; one quarantined only for what the tracking fills in is
+    checked again (and posted); one already posted owes Blue Cherry the new number."""
+    ord_num = part.sales_order_number
+    if not ord_num:
+        log.warning("TrackingDetails %s names no sales order; kept unapplied", part.pk)
+        return False
+    now = timezone.now()
     with transaction.atomic():
-        dispatch = Dispatch.objects.select_for_update().filter(dispatch_id=part.ref).first()
+        dispatch = (Dispatch.objects.select_for_update().filter(ord_num=ord_num)
+                    .order_by("-created_at", "-id").first())
         if dispatch is None:
             return False
-        fields = part.fields
+        parts = list(PushPart.objects.filter(type=PushPart.TRACKING, sales_order_number=ord_num))
+        fields = max(parts, key=tracking_rank).fields
+        previous = text(dispatch.effective.get("TrackingNumber"))
         overrides = dict(dispatch.overrides)
         tracking, url = text(fields.get("TrackingNumber")), text(fields.get("TrackingUrl"))
         if tracking:
@@ -253,12 +306,16 @@ def apply_tracking(part: PushPart) -> bool:
         courier = text(fields.get("Courier"))
         if courier and not text(dispatch.effective.get("CourierName")):
             overrides["CourierName"] = courier
-        Dispatch.objects.filter(pk=dispatch.pk).update(overrides=overrides)
-        PushPart.objects.filter(pk=part.pk).update(applied_at=timezone.now())
-    previous = text(dispatch.effective.get("TrackingNumber"))
+        changes: dict[str, Any] = {"overrides": overrides, "updated_at": now}
+        if tracking and tracking != dispatch.bc_tracking_number:
+            changes["tracking_sent_at"] = None  # Blue Cherry holds another number: one is owed
+        if dispatch.status == DStatus.RECEIVED and tracking:
+            changes["next_attempt_at"] = None  # it may have been waiting for just this
+        Dispatch.objects.filter(pk=dispatch.pk).update(**changes)
+        PushPart.objects.filter(pk__in=[p.pk for p in parts], applied_at__isnull=True).update(applied_at=now)
     order = dispatch.order
     if order is not None:
-        _log_in(order, "tracking_details", fields)
+        _log_in(order, "tracking_details", part.fields)
     if dispatch.status == DStatus.QUARANTINED and all(p.get("kind") == INCOMPLETE for p in dispatch.problems):
         requeued = Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.QUARANTINED).update(
             status=DStatus.RECEIVED, next_attempt_at=None)
@@ -268,7 +325,7 @@ def apply_tracking(part: PushPart) -> bool:
     elif order is not None and tracking and tracking != previous:
         note = f"Tracking for dispatch {dispatch.dispatch_id} is now {tracking}"
         if dispatch.status == DStatus.POSTED:
-            note += " (after the shipment was posted: Blue Cherry keeps the number it was given)"
+            note += " (after the shipment was posted: the dispatch sync sends it to Blue Cherry)"
         _event(order, order.status, order.status, note)
     return True
 
@@ -301,7 +358,8 @@ def claim_due_dispatches(limit: int) -> list[Dispatch]:
 def post_due_dispatches(limit: int | None = None) -> int:
     """Check and post one batch of dispatches; returns how many were handled."""
     batch = claim_due_dispatches(limit or settings.DISPATCH_BATCH_SIZE)
-    if not batch:
+    owed = claim_owed_tracking(limit or settings.DISPATCH_BATCH_SIZE)
+    if not batch and not owed:
         return 0
     carriers = carrier_lookup()
     with bluecherry_client() as bc:  # one session for the batch
@@ -312,13 +370,21 @@ def post_due_dispatches(limit: int | None = None) -> int:
             except Exception:
                 log.exception("unexpected failure posting dispatch %s", dispatch.dispatch_id)
                 _retry_later(dispatch, "Unexpected error; see the worker log")
-    return len(batch)
+        for dispatch in owed:  # each on its own: one that fails never holds up the others
+            try:
+                with about_order(dispatch.order):
+                    send_tracking(dispatch, bc)
+            except Exception:
+                log.exception("unexpected failure sending tracking of dispatch %s", dispatch.dispatch_id)
+                _tracking_later(dispatch, "Unexpected error; see the worker log")
+    return len(batch) + len(owed)
 
 
-def carrier_lookup() -> dict[tuple[str, str], str]:
-    """(Seko courier, service) -> Blue Cherry ship-via, active rows only."""
-    return {(name, service): via for via, name, service in CarrierMapping.objects.filter(active=True)
-            .values_list("bc_ship_via", "seko_courier_name", "seko_courier_service")}
+def carrier_lookup() -> list[CarrierRow]:
+    """The active carrier mappings, as the way back from Seko's courier and service needs them."""
+    return [CarrierRow(via, name, service, description) for via, name, service, description in
+            CarrierMapping.objects.filter(active=True).order_by("bc_ship_via").values_list(
+                "bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description")]
 
 
 def order_view(order: Order | None) -> OrderView | None:
@@ -333,7 +399,7 @@ def order_view(order: Order | None) -> OrderView | None:
     )
 
 
-def post_dispatch(dispatch: Dispatch, carriers: dict[tuple[str, str], str], bc: BlueCherryClient) -> None:
+def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient) -> None:
     """Check a claimed (POSTING) dispatch, then quarantine it or post it to Blue Cherry once."""
     order = dispatch.order or find_order(dispatch.confirmation)
     if order is not None and dispatch.order_id is None:
@@ -348,16 +414,18 @@ def post_dispatch(dispatch: Dispatch, carriers: dict[tuple[str, str], str], bc: 
         _retry_later(dispatch, f"Order {order.ord_num} is still being sent to Seko; the dispatch waits for it")
         return
     view = order_view(order)
-    own = next(((n, s) for (n, s), via in carriers.items() if order and via == order.ship_via), None)
     confirmation = dispatch.effective
-    problems = validate_dispatch(confirmation, view, carriers, own)
+    problems = validate_dispatch(confirmation, view, carriers)
+    if only_tracking_missing(problems) and _waits_for_tracking(dispatch):
+        return
     if problems:
         quarantine(dispatch, problems)
         return
     assert view is not None and order is not None  # validate_dispatch refuses a dispatch without an order
-    ship_via = resolve_ship_via(text(confirmation.get("CourierName")), text(confirmation.get("CourierService")),
-                                carriers, own) or ""
-    body, outcomes = map_shipment(confirmation, view, ship_via)
+    carrier = resolve_carrier(text(confirmation.get("CourierName")), text(confirmation.get("CourierService")),
+                              carriers, order.ship_via)
+    assert carrier is not None  # validate_dispatch refuses a carrier with no ship-via
+    body, outcomes = map_shipment(confirmation, view, carrier.ship_via)
     try:
         result = bc.create_shipment(body)
     except Rejected as error:  # 422/409: Blue Cherry will not take it until someone acts
@@ -374,18 +442,23 @@ def post_dispatch(dispatch: Dispatch, carriers: dict[tuple[str, str], str], bc: 
     except (Transient, MalformedPayload) as error:  # safe to repeat: wms_dispatch_id is the key
         _retry_later(dispatch, str(error), transient=error)
         return
-    record_posted(dispatch, order, body, outcomes, result)
+    record_posted(dispatch, order, body, outcomes, result, carrier_note=carrier.note)
 
 
-def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, result: dict) -> None:
+def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, result: dict, *,
+                  carrier_note: str = "") -> None:
     now = timezone.now()
     short = any(o.cancelled for o in outcomes)
     new_status = Order.Status.PARTIALLY_DISPATCHED if short else Order.Status.DISPATCHED
+    posted_tracking = next(iter(body.get("tracking_numbers") or []), "")
     with transaction.atomic():
+        # Tracking may have come while the shipment was on its way: then Blue Cherry owes it.
+        now_tracking = text(Dispatch.objects.get(pk=dispatch.pk).effective.get("TrackingNumber"))
         if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
                 status=DStatus.POSTED, shipment=body, short=short, posted_at=now, problems=[], last_error="",
                 bc_ship_num=str(result.get("ship_num") or "")[:40],
-                bc_invoice_num=str(result.get("invoice_num") or "")[:40]):
+                bc_invoice_num=str(result.get("invoice_num") or "")[:40], bc_tracking_number=posted_tracking[:100],
+                tracking_sent_at=now if now_tracking == posted_tracking else None, next_attempt_at=None):
             log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
             return
         for outcome in outcomes:
@@ -400,6 +473,8 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
                 f"invoice {result.get('invoice_num')}. Shipped: {shipped}.")
         if cancelled:
             note += f" Not shipped, remainder cancelled: {cancelled}."
+        if carrier_note:
+            note += f" {carrier_note}"
         _event(order, old, new_status, note)
     queue.auto_resolve(catalogue.dispatch_key(dispatch.dispatch_id), DISPATCH_KINDS, "Posted to Blue Cherry")
     queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.DISPATCH_OVERDUE], "The dispatch arrived")
@@ -447,6 +522,102 @@ def _retry_later(dispatch: Dispatch, reason: str, transient: ClientError | None 
         queue.raise_exception(
             catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
             f"Blue Cherry did not take shipments (last: {reason}). They are retried on their own.")
+
+
+def _waits_for_tracking(dispatch: Dispatch) -> bool:
+    """Seko may send a dispatch's tracking number in its own later push ("Push Tracking Details"):
+    a claimed dispatch lacking only that waits DISPATCH_TRACKING_WAIT_SECONDS from its arrival
+    before it is quarantined. True when it was put back to wait."""
+    wait_until = dispatch.created_at + timedelta(seconds=settings.DISPATCH_TRACKING_WAIT_SECONDS)
+    if timezone.now() >= wait_until:
+        return False
+    note = f"No tracking number yet: waiting for Seko's TrackingDetails until {wait_until:%Y-%m-%d %H:%M:%S} UTC"
+    waiting = Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
+        status=DStatus.RECEIVED, next_attempt_at=wait_until, last_error=note)
+    if waiting and dispatch.last_error != note and dispatch.order is not None:
+        _event(dispatch.order, dispatch.order.status, dispatch.order.status, f"Dispatch {dispatch.dispatch_id}: {note}")
+    return bool(waiting)
+
+
+def claim_owed_tracking(limit: int) -> list[Dispatch]:
+    """Posted dispatches whose tracking number may differ from the one Blue Cherry holds
+    (``tracking_sent_at`` cleared when a new one came), due now. Each is claimed by moving its
+    ``next_attempt_at`` on by a lease (compare-and-swap), so two workers never send the same one."""
+    now = timezone.now()
+    candidates = list(
+        Dispatch.objects.filter(status=DStatus.POSTED, tracking_sent_at__isnull=True).exclude(bc_ship_num="")
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("posted_at", "id").values_list("pk", "next_attempt_at")[: limit * 2]
+    )
+    lease = now + timedelta(seconds=settings.ORDER_LEASE_SECONDS)
+    claimed = []
+    for pk, due in candidates:
+        if Dispatch.objects.filter(pk=pk, status=DStatus.POSTED, tracking_sent_at__isnull=True,
+                                   next_attempt_at=due).update(next_attempt_at=lease):
+            claimed.append(pk)
+            if len(claimed) == limit:
+                break
+    return list(Dispatch.objects.filter(pk__in=claimed).select_related("order").order_by("posted_at", "id"))
+
+
+def send_tracking(dispatch: Dispatch, bc: BlueCherryClient) -> None:
+    """Give Blue Cherry's shipment the dispatch's tracking number when it holds another (or none).
+    The call sets the shipment's list, so a repeat changes nothing."""
+    current = Dispatch.objects.select_related("order").get(pk=dispatch.pk)
+    tracking = text(current.effective.get("TrackingNumber"))
+    if not tracking or tracking == current.bc_tracking_number:
+        _tracking_settled(current, current.bc_tracking_number)
+        return
+    try:
+        bc.update_shipment_tracking(current.bc_ship_num, [tracking])
+    except Rejected as error:  # 404/422: it will not take it until someone acts
+        message = (f"Blue Cherry refused tracking number {tracking} for shipment {current.bc_ship_num} "
+                   f"(dispatch {current.dispatch_id}): {error.remote_message}")
+        queue.raise_exception(catalogue.DISPATCH_TRACKING_REJECTED, catalogue.dispatch_key(current.dispatch_id),
+                              message, order=current.order,
+                              response_payload=error.exchange.response_body if error.exchange else "")
+        _tracking_later(current, message, delay=settings.RETRY_MAX_SECONDS)
+        return
+    except Unauthorized as error:
+        queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("bluecherry"), str(error))
+        _tracking_later(current, str(error))
+        return
+    except (Transient, MalformedPayload) as error:  # safe to repeat: the list is set, not added to
+        _tracking_later(current, str(error), transient=error)
+        return
+    _tracking_settled(current, tracking)
+    queue.auto_resolve(catalogue.dispatch_key(current.dispatch_id), [catalogue.DISPATCH_TRACKING_REJECTED],
+                       "Blue Cherry took the tracking number")
+    if current.order is not None:
+        was = f" (it held {current.bc_tracking_number})" if current.bc_tracking_number else " (it held none)"
+        _event(current.order, current.order.status, current.order.status,
+               f"Tracking {tracking} of dispatch {current.dispatch_id} sent to Blue Cherry shipment "
+               f"{current.bc_ship_num}{was}")
+
+
+def _tracking_settled(current: Dispatch, held: str) -> None:
+    """Blue Cherry holds ``held``. Settled only if no newer tracking came meanwhile (updated_at
+    is moved by every tracking laid over the dispatch); otherwise it is checked again."""
+    now = timezone.now()
+    if not Dispatch.objects.filter(pk=current.pk, updated_at=current.updated_at).update(
+            bc_tracking_number=held[:100], tracking_sent_at=now, next_attempt_at=None):
+        Dispatch.objects.filter(pk=current.pk).update(bc_tracking_number=held[:100], next_attempt_at=None)
+
+
+def _tracking_later(dispatch: Dispatch, reason: str, transient: ClientError | None = None,
+                    delay: float | None = None) -> None:
+    """Try the tracking update again later, backing off; other dispatches go on meanwhile."""
+    attempts = dispatch.attempts + 1
+    wait = delay or min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    if isinstance(transient, Transient) and transient.retry_after:
+        wait = max(wait, transient.retry_after)
+    Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTED).update(
+        attempts=attempts, next_attempt_at=timezone.now() + timedelta(seconds=random.uniform(wait / 2, wait)),
+        last_error=reason[:2000])
+    if transient is not None and attempts >= settings.TRANSIENT_ALERT_AFTER:
+        queue.raise_exception(
+            catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
+            f"Blue Cherry did not take tracking updates (last: {reason}). They are retried on their own.")
 
 
 def recover_stale_claims() -> int:
@@ -537,11 +708,24 @@ def _recover(seko: Any, guid: str | None, sales_order_number: str | None) -> int
         return 0
     if order.dispatches.exists() or order.status not in AWAITING_DISPATCH:
         return 0
+    key = catalogue.endpoint_key("seko", "order_dispatch")
     with about_order(order):
         try:
             confirmation = seko.order_dispatch(order.ord_num)
         except NotFound:
             return 0
+        except Unsupported as error:
+            # No Seko page documents this fetch. Without it the poll still learns which orders
+            # were dispatched but cannot read a dispatch whose push was dropped: say so, loudly.
+            queue.raise_exception(
+                catalogue.SYNC_ENDPOINT_UNSUPPORTED, key,
+                f"Seko has no endpoint to fetch one order's dispatch ({error}). The dispatch poll cannot recover "
+                f"a dispatch whose push was lost: Seko reports {order.ord_num} dispatched and we have no "
+                "dispatch for it. Ask Seko to push it again.",
+                order=order,
+            )
+            return 0
+    queue.auto_resolve(key, [catalogue.SYNC_ENDPOINT_UNSUPPORTED], "Seko answered the dispatch fetch again")
     _, created = take_dispatch(confirmation, Dispatch.Source.POLL)
     return int(created)
 

@@ -355,6 +355,40 @@ def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[
     return {"ship_num": shipment.ship_num, "invoice_num": invoice.invoice_num, "order_status": order.status}
 
 
+def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> Shipment:
+    """PATCH shipments/{ship_num}: set the tracking numbers of a posted shipment (they may come
+    from the warehouse after the shipment was posted). Only ``tracking_numbers`` may change; the
+    list replaces the old one, so the same body again changes nothing. A change tells the
+    customer, as the dispatch notification would have."""
+    unknown = sorted(set(body) - {"tracking_numbers"})
+    tracking = body.get("tracking_numbers")
+    details: Details = [{"field": name, "message": "cannot be changed"} for name in unknown]
+    if not isinstance(tracking, list) or not all(isinstance(t, str) and t.strip() for t in tracking):
+        details.append({"field": "tracking_numbers", "message": "must be a list of non-empty strings"})
+    if details:
+        raise validation_error(details, "The shipment update is not valid.")
+    numbers = list(dict.fromkeys(t.strip() for t in tracking))
+    with transaction.atomic():
+        shipment = Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
+        if shipment is None:
+            raise not_found("Shipment", ship_num)
+        if list(shipment.tracking_numbers or []) == numbers:
+            return shipment
+        shipment.tracking_numbers = numbers
+        shipment.save(update_fields=["tracking_numbers"])
+        order = shipment.order
+        Notification.objects.create(
+            order=order,
+            kind="TRACKING_UPDATE",
+            recipient=str((order.ship_to or {}).get("email", "")),
+            subject=f"Tracking for your order {order.ord_num}",
+            payload={"ord_num": order.ord_num, "ship_num": shipment.ship_num, "carrier": shipment.carrier,
+                     "tracking_numbers": numbers},
+            created_at=timezone.now(),
+        )
+    return shipment
+
+
 def _shipment_result(shipment: Shipment) -> dict[str, str]:
     return {
         "ship_num": shipment.ship_num,

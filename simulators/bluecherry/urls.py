@@ -15,6 +15,7 @@ api = [
     path("sales-orders/<str:ord_num>", views.order),
     path("sales-orders/<str:ord_num>/pick-ticket", views.order_pick_ticket),
     path("shipments", views.shipments),
+    path("shipments/<str:ship_num>", views.shipment),
     path("invoices", views.invoices),
     path("inventory", views.inventory),
     path("inventory/ats-updates", views.ats_updates),

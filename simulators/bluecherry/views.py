@@ -106,6 +106,17 @@ def create_shipment(request: HttpRequest) -> JsonResponse:
     return ok(result, status=201 if created else 200)
 
 
+def update_shipment(request: HttpRequest, ship_num: str) -> JsonResponse:
+    return ok(serializers.shipment(services.update_shipment_tracking(ship_num, json_object(request))))
+
+
+def get_shipment(request: HttpRequest, ship_num: str) -> JsonResponse:
+    found = Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
+    if found is None:
+        raise services.not_found("Shipment", ship_num)
+    return ok(serializers.shipment(found))
+
+
 def list_invoices(request: HttpRequest) -> JsonResponse:
     queryset = Invoice.objects.select_related("order", "shipment")
     invoice_date = query_date(request, "invoice_date")
@@ -152,6 +163,7 @@ orders = endpoint({"GET": list_orders})
 order = endpoint({"GET": get_order})
 order_pick_ticket = endpoint({"POST": pick_ticket})
 shipments = endpoint({"GET": list_shipments, "POST": create_shipment})
+shipment = endpoint({"GET": get_shipment, "PATCH": update_shipment})
 invoices = endpoint({"GET": list_invoices})
 inventory = endpoint({"GET": list_inventory})
 ats_updates = endpoint({"POST": queue_ats_update})
