@@ -244,6 +244,9 @@ DISPATCH_POLL_OVERLAP_SECONDS = env_int("DISPATCH_POLL_OVERLAP_SECONDS", 600)
 # A dispatch younger than this is left to its push (Seko delivers every ~15 minutes), so the
 # poll recovers what was lost rather than racing what is on its way.
 DISPATCH_POLL_GRACE_SECONDS = env_int("DISPATCH_POLL_GRACE_SECONDS", 900)
+# A dispatch confirmation without its tracking number waits this long from its arrival for the
+# TrackingDetails Seko may send in a later push (every ~15 minutes) before it is quarantined.
+DISPATCH_TRACKING_WAIT_SECONDS = env_int("DISPATCH_TRACKING_WAIT_SECONDS", 1800)
 # Dispatch SLA: hours from "sent for fulfilment" to dispatch. DISPATCH_SLA_BY_SERVICE overrides
 # per carrier service, as "KEY=hours" pairs where KEY is a carrier mapping's service level
 # (NEXTDAY) or Blue Cherry ship-via (RMNDAY); the ship-via wins.
@@ -287,6 +290,13 @@ STOCK_SNAPSHOT_INTERVAL_MINUTES = env_int("STOCK_SNAPSHOT_INTERVAL_MINUTES", 360
 STOCK_AUDIT_INTERVAL_MINUTES = env_int("STOCK_AUDIT_INTERVAL_MINUTES", 60)
 # Positions per POST inventory/ats-updates.
 STOCK_PUSH_BATCH_SIZE = env_int("STOCK_PUSH_BATCH_SIZE", 1000)
+# Seko location types whose units may be sold (comma-separated, compared without case or outer
+# spaces); every other type is held: kept per type, shown, never published (docs/stock.md).
+# "Available" is the spelling seen in a real stock answer of an older iHub version.
+SEKO_SELLABLE_LOCATION_TYPES = env_str("SEKO_SELLABLE_LOCATION_TYPES", "Available Stock,Web Stock,Available")
+# Seko's stock figures show an accepted order only about this long after it was accepted
+# ("Retrieve Stock Quantity"): a snapshot treats orders this recent as maybe not counted yet.
+SEKO_ORDER_STOCK_LAG_SECONDS = env_int("SEKO_ORDER_STOCK_LAG_SECONDS", 300)
 
 # --- django-q2 --------------------------------------------------------------------------
 # Chosen on purpose (PITFALLS.md): a task is never redelivered while it may still run

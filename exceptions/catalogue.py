@@ -155,9 +155,10 @@ RECORD_MALFORMED = _kind(
     "integration.malformed_record", "A record from Blue Cherry could not be read",
     Owner.ADMIN, Category.DATA,
     """A pulled record breaks the contract (a missing key, an unreadable timestamp, repeated
-    line numbers...). It was skipped and the rest of the pull went on; the raw record is kept
-    on this exception. Have it corrected in Blue Cherry: the next version is taken normally and
-    this closes itself.""",
+    line numbers...), or the integration failed on it (what it raised is named in the message).
+    It was skipped and the rest of the pull went on; the raw record is kept on this exception.
+    Have it corrected in Blue Cherry, or report a failure of ours to support: the next version
+    is taken normally and this closes itself.""",
 )
 
 
@@ -222,6 +223,15 @@ DISPATCH_REJECTED = _kind(
     e.g. the order was cancelled or edited meanwhile). Nothing was invoiced. Fix the order in Blue
     Cherry and release the dispatch again from its form.""",
 )
+DISPATCH_TRACKING_REJECTED = _kind(
+    "dispatch.tracking_rejected", "Blue Cherry refused a tracking number that came after the shipment",
+    Owner.OPS, Category.BUSINESS,
+    """Seko sent the dispatch's tracking number (or a newer one) after its shipment was posted, and
+    Blue Cherry refused to add it to the shipment (its message is shown). The shipment and invoice
+    stand; only CX's answer to "where is my order?" lacks the number. The integration tries again
+    on its own every so often; if Blue Cherry keeps refusing, put the number on the shipment in
+    Blue Cherry by hand. This closes itself once Blue Cherry takes it.""",
+)
 DISPATCH_OVERDUE = _kind(
     "dispatch.overdue", "Order sent for fulfilment and not dispatched within its SLA",
     Owner.CX, Category.MONITORING,
@@ -237,6 +247,19 @@ SYNC_STALLED = _kind(
     its interval: the workers may be down, the schedule missing, or every run failing (see its
     last error). Check `manage.py qcluster` is running and the flow's log. This closes itself on
     the flow's next success.""",
+)
+SYNC_ENDPOINT_UNSUPPORTED = _kind(
+    "sync.endpoint_unsupported", "Seko has no endpoint the integration asked",
+    Owner.ADMIN, Category.MONITORING,
+    """Seko answered that an endpoint we call does not exist there (HTTP 404 without its usual
+    reply, or "No HTTP resource was found"). Only two calls can meet this, because no Seko page
+    documents them: the order status by sales-order number and the dispatch of one order. The
+    product keeps working without them: an order Seko reports as already received (our earlier
+    submit reached it) is recorded as sent without its GUID (its pick ticket in Blue Cherry then
+    carries the order number as the warehouse reference), and dispatches arrive by push only,
+    since the dispatch poll can no longer fetch one whose push was lost (dispatch.overdue flags
+    an order whose dispatch never comes). Ask Seko whether the endpoint exists under
+    another path or version, and set it up; this closes itself once the call answers again.""",
 )
 PUSH_MALFORMED = _kind(
     "push.malformed", "Seko pushed a message that could not be read",
@@ -279,10 +302,11 @@ STOCK_SYNC_FAILED = _kind(
 STOCK_ADJUSTMENT_UNREADABLE = _kind(
     "stock.adjustment_unreadable", "A stock adjustment from Seko could not be applied",
     Owner.ADMIN, Category.DATA,
-    """A StockAdjustment push lacked its SKU, DC or a whole-number quantity, or its identity
-    (InterfaceRecordId, SequenceNumber). It was not applied and its raw record is kept here; the
-    other adjustments went on. The next snapshot corrects the position; ask Seko about the
-    message if it repeats.""",
+    """A stock push from Seko could not be read: a StockAdjustment header (no InternalId, a type
+    that is neither Increase nor Decrease, no DC) or one of its lines (no LineInternalId or SKU, a
+    quantity that is not a whole number), a StockStatusMovement, or a line of a Stock Overnight
+    Summary. It was not applied and its raw record is kept here; the other lines went on. The
+    next snapshot corrects the position; ask Seko about the message if it repeats.""",
 )
 
 
@@ -317,3 +341,8 @@ def sku_key(sku: str) -> str:
 
 def system_key(system: str) -> str:
     return f"system:{system}"
+
+
+def endpoint_key(system: str, operation: str) -> str:
+    """One of a system's endpoints (``sync.endpoint_unsupported``): one exception per call."""
+    return f"{system_key(system)}:{operation}"

@@ -15,7 +15,6 @@ with differences and close those a run over the same orders no longer finds.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from exceptions.alerts import sla_hours, sla_hours_by_ship_via
 from exceptions.models import IntegrationException
 from integration import cursors, messagelog
 from integration.clients import bluecherry_client, seko_client
-from integration.clients.errors import NotFound
+from integration.clients.errors import NotFound, Unsupported
 from integration.models import Dispatch, MessageLog, Order, OrderEvent, OrderLine, SyncCursor, WarehouseMapping
 from reconciliation import rules
 from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
@@ -64,6 +63,7 @@ class Reading:
     invoices: dict[str, dict] = field(default_factory=dict)  # invoice_num -> invoice
     seko_status: dict[str, str] = field(default_factory=dict)  # ord_num -> Seko's status, where asked
     unknown_guids: list[str] = field(default_factory=list)
+    unsupported: set[str] = field(default_factory=set)  # Seko look-ups this Seko does not have
 
     def orders_with(self, rows: dict[str, dict]) -> set[str]:
         return {str(row.get("ord_num")) for row in rows.values()}
@@ -140,10 +140,25 @@ def read_systems(date_from: date, date_to: date, sent: dict[str, Order]) -> Read
 
 
 def _read_dispatch(seko: Any, reading: Reading, ord_num: str) -> None:
-    if ord_num in reading.dispatches:
+    if ord_num in reading.dispatches or "order_dispatch" in reading.unsupported:
         return
-    with contextlib.suppress(NotFound):  # Seko does not know it: no dispatch to compare
+    try:
         reading.dispatches[ord_num] = seko.order_dispatch(ord_num)
+    except NotFound:  # Seko does not know it: no dispatch to compare
+        pass
+    except Unsupported as error:
+        _unsupported(reading, "order_dispatch", error,
+                     "Reconciliation compares Seko's dispatches only where its pushes or the poll brought them.")
+
+
+def _unsupported(reading: Reading, operation: str, error: Exception, consequence: str) -> None:
+    """No Seko page documents the per-order look-ups: without one, the run goes on with what it
+    has, once per run, and the admins are told what it cannot compare."""
+    reading.unsupported.add(operation)
+    queue.raise_exception(
+        catalogue.SYNC_ENDPOINT_UNSUPPORTED, catalogue.endpoint_key("seko", operation),
+        f"Seko has no endpoint for {operation} ({error}). {consequence}",
+    )
 
 
 def _fill_gaps(bc: Any, seko: Any, reading: Reading, sent: dict[str, Order]) -> None:
@@ -156,11 +171,17 @@ def _fill_gaps(bc: Any, seko: Any, reading: Reading, sent: dict[str, Order]) -> 
     orders = {o.ord_num: o for o in Order.objects.filter(ord_num__in=shipped | invoiced | dispatched | set(sent))}
 
     for ord_num in sorted(set(sent) - dispatched):
+        if "order_status" in reading.unsupported:
+            break
         with messagelog.about_order(orders.get(ord_num)):
             try:
                 reading.seko_status[ord_num] = seko.order_status(ord_num).status
             except NotFound:
                 reading.seko_status[ord_num] = "unknown to Seko"
+            except Unsupported as error:
+                _unsupported(reading, "order_status", error,
+                             "Reconciliation cannot show Seko's status of orders it has not reported dispatched.")
+                continue
             if reading.seko_status[ord_num] == "Dispatched":
                 _read_dispatch(seko, reading, ord_num)
     dispatched = set(reading.dispatches)

@@ -142,3 +142,25 @@ def test_an_order_sent_and_neither_dispatched_nor_cancelled_past_its_sla_is_foun
     line = Difference.objects.get()
     assert (line.kind, line.ord_num) == (rules.NOT_DISPATCHED_PAST_SLA, "SO-R8")
     assert "To Be Picked" in line.message
+
+
+def test_a_seko_without_the_per_order_look_ups_still_reconciles_and_tells_the_admins(world, client, monkeypatch):
+    """No Seko page documents the status by sales-order number or the per-order dispatch fetch:
+    a Seko without them answers 404, and the run must finish with what it can read, once per run,
+    with the admins told (never a crash, never a quiet "not found")."""
+    from integration.clients.errors import Unsupported
+    from reconciliation import run as recon_run
+    from tests.test_seko_documented_messages import IIS_404, in_front_of_seko
+
+    bluecherry, _ = world
+    sent_order(bluecherry, "SO-RU1")
+    sent_order(bluecherry, "SO-RU2")
+    monkeypatch.setattr(recon_run, "seko_client", in_front_of_seko({
+        "salesorders/v4/SO-RU1/status": (404, IIS_404), "salesorders/v4/SO-RU2/status": (404, IIS_404)}))
+    with pytest.raises(Unsupported):  # what the run now survives
+        in_front_of_seko({"salesorders/v4/SO-RU1/status": (404, IIS_404)})().order_status("SO-RU1")
+    run = reconcile(now=timezone.now() + timedelta(hours=30))
+    assert run.status == "done"
+    [alert] = IntegrationException.objects.filter(kind=catalogue.SYNC_ENDPOINT_UNSUPPORTED.code, status="open")
+    assert alert.trace_key == "system:seko:order_status" and alert.occurrences == 1
+    assert alert.owner == "integration-admin"

@@ -428,6 +428,8 @@ def order(number: str, *lines: tuple[str, int], dc: str = DC, service: str = "TP
 
 @pytest.fixture
 def seeded(seko):
+    # Stock figures that show an accepted order at once (Seko's lag of minutes is tested apart).
+    seko.control("POST", "_sim/stock/config", {"lag_seconds": 0})
     seko.control("POST", "_sim/dcs", [DC])
     seko.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"}])
     seko.control("POST", "_sim/products",
@@ -537,7 +539,7 @@ def test_undispatched_order_has_no_dispatch(seeded, client: SekoClient) -> None:
 
 def test_products_are_created_updated_read_and_listed(seko, client: SekoClient) -> None:
     client.submit_product(product("P-1"), [{"SupplierCode": "SUP1", "SupplierDescription": "Main", "UOM": 1}])
-    with pytest.raises(AlreadyExists, match="Product Code P-1 already exists"):
+    with pytest.raises(AlreadyExists, match=r"P-1 - Error\. Product Code already exists"):
         client.submit_product(product("P-1"))
     client.update_product(product("P-1", ProductDescription="Renamed"))
     with pytest.raises(NotFound, match="does not exist"):

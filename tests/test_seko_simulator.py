@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +48,8 @@ def body_of(response: requests.Response) -> dict[str, Any]:
 
 
 def seed(sim: RunningSimulator) -> None:
+    # Stock figures that show an accepted order at once (Seko's lag of minutes is tested apart).
+    sim.control("POST", "_sim/stock/config", {"lag_seconds": 0})
     sim.control("POST", "_sim/dcs", ["DCCL01", {"DCCode": "DC123"}])
     sim.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"},
                                           {"CourierName": "DLP", "CourierService": "743"}])
@@ -109,8 +112,11 @@ class Receiver:
         out = []
         for _, raw in self.posts:
             for item in json.loads(raw)["Responses"]:
-                ((kind, record),) = item["Response"].items()
-                out.append({"kind": kind, **record})
+                # A stock adjustment's lines come in a List beside its header ("Push Stock Adjustment").
+                response = dict(item["Response"])
+                lines = response.pop("List", None)
+                ((kind, record),) = response.items()
+                out.append({"kind": kind, **record, **({"List": lines} if lines is not None else {})})
         return out
 
 
@@ -204,7 +210,7 @@ def test_product_rules_and_listing(seko: RunningSimulator) -> None:
     assert post("submit", product("P1", Currency="gbp", CountryOfOrigin="PT"))["CallStatus"]["Success"]
     assert body_of(call(seko, "GET", "products/v4/P1"))["ProductMaster"]["Currency"] == "GBP"
     assert_error(post("submit", product("P1")),
-                 "Error Submitting Product Master: P1 - Error. Product Code P1 already exists.")
+                 "Error Submitting Product Master: P1 - Error. Product Code already exists.")
     assert_error(post("update", product("P2")),
                  "Error Submitting Product Master: P2 - Error. Product Code P2 does not exist.")
     assert post("update", product("P1", ProductDescription="New"))["CallStatus"]["Success"]
@@ -369,10 +375,12 @@ def test_advance_dispatches_and_pushes_signed_batches(seko: RunningSimulator, re
         assert record["IntegrationId"] == "BC"
         assert (record["MessagePart"], record["MessageTotal"]) == (1, 1)
     first = dispatches[0]
-    assert first["GUID"] == guids["SO-1"] and first["DispatchId"].startswith("DSP-")
+    assert first["GUID"] == guids["SO-1"] and uuid.UUID(first["DispatchId"])  # a SupplyStream GUID
     assert [(line["ProductCode"], line["Quantity"]) for line in first["List"]["DispatchLineItem"]] == \
         [("SKU-A", 2), ("SKU-B", 1)]
-    assert tracking[0]["DispatchNumber"] == first["DispatchId"] and tracking[0]["Courier"] == "RoyalMail"
+    # DispatchNumber counts the order's dispatches ("Push Tracking Details"); it is not the DispatchId.
+    assert tracking[0]["DispatchNumber"] == "1" and tracking[0]["Courier"] == "RoyalMail"
+    assert tracking[0]["SalesOrderNumber"] == "SO-1"
     assert tracking[0]["TrackingNumber"] == first["TrackingNumber"] != ""
 
     polled = body_of(call(seko, "GET", "salesorders/v4/SO-1/dispatch"))["DispatchConfirmation"]
@@ -416,8 +424,10 @@ def test_background_thread_delivers_on_the_interval(seko: RunningSimulator, rece
         time.sleep(0.1)
     (record,) = receiver.records()
     assert record["kind"] == "StockAdjustment"
-    assert (record["ProductCode"], record["DCCode"], record["Quantity"], record["Reason"]) == \
-        ("SKU-A", "DCCL01", -3, "Damaged")
+    [line] = record["List"]["StockAdjustmentLineItem"]
+    assert (record["StockAdjustmentType"], record["DCCode"], record["LocationType"]) == \
+        ("Decrease", "DCCL01", "Available Stock")
+    assert (line["ProductCode"], line["Quantity"], line["ReasonDescription"]) == ("SKU-A", 3, "Damaged")
     assert free_stock(seko, "SKU-A") == 7
 
 

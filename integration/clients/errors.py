@@ -66,6 +66,16 @@ class NotFound(Rejected):
     """The object asked for does not exist (HTTP 404, or Seko's "No results found")."""
 
 
+class Unsupported(ClientError):
+    """The remote system has no such endpoint at all (Seko: HTTP 404 without its envelope, or
+    "No HTTP resource was found that matches the request URI"). Not a ``NotFound``: the object
+    may well exist, we just cannot ask about it, and nobody must read the answer as "none"."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.status_code = status_code
+
+
 class Unauthorized(ClientError):
     """HTTP 401/403: the key is wrong, missing or expired."""
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from integration.clients.errors import MalformedPayload, NotFound, Rejected
+from integration.clients.errors import MalformedPayload, NotFound, Rejected, Unsupported
 from integration.clients.http import HttpClient, OnExchange, Reply
 
 # Fields that are codes: iHub may send them as numbers, they are compared as text.
@@ -29,13 +29,34 @@ CODE_KEYS = frozenset({
     "MessageGroupId", "IntegrationId", "LotNo", "ASNNumber", "CountryCode", "CountryOfOrigin",
 })
 CURRENCY_KEYS = frozenset({"Currency", "CurrencyCode"})
-PUSH_TYPES = ("DispatchConfirmation", "TrackingDetails", "StockAdjustment")
+PUSH_TYPES = ("DispatchConfirmation", "TrackingDetails", "StockAdjustment", "StockStatusMovement",
+              "StockOvernightSummary")
+# Push types whose lines Seko sends in a ``List`` beside the header inside ``Response`` ("Push
+# Stock Adjustment"; the overnight summary's layout is our assumption, by analogy), not in it.
+SIBLING_LINES = {"StockAdjustment": "StockAdjustmentLineItem", "StockOvernightSummary": "StockOvernightSummaryLineItem"}
 
 NO_RESULTS = re.compile(r"no results found", re.IGNORECASE)
-ORDER_EXISTS = re.compile(r"Sales Order .* already exists", re.IGNORECASE)
-PRODUCT_EXISTS = re.compile(r"Product Code .* already exists", re.IGNORECASE)
-PRODUCT_MISSING = re.compile(r"Product Code .* does not exist", re.IGNORECASE)
-ORDER_MISSING = re.compile(r"Sales Order .* does not exist", re.IGNORECASE)
+# ASP.NET's own answer for a route iHub does not have (HTTP 404, no CallStatus envelope).
+NO_SUCH_RESOURCE = re.compile(r"No HTTP resource was found", re.IGNORECASE)
+
+
+def refusal(subject: str, outcome: str, code: str | None = None) -> re.Pattern:
+    """iHub's "<subject> [<code>] <outcome>" inside one of its error texts. Seko's pages show
+    both forms: with the code ("Product Code PMTest123 already exists", our first samples) and
+    without it ("Product Code already exists", "Sales Order does not exist"). The code, when
+    given, is matched as sent (it may hold spaces); otherwise one word may stand in its place.
+    Anchored on the subject, so the "Error Submitting SalesOrder: SO-1 -" prefix of an order's
+    message never counts as "Sales Order ... already exists" for some other thing that does."""
+    name = r"\s*".join(re.escape(word) for word in subject.split())  # "SalesOrder" as well as "Sales Order"
+    token = rf"(?:{re.escape(code)}|\S+)" if code else r"\S+"
+    tail = r"\s+".join(re.escape(word) for word in outcome.split())
+    return re.compile(rf"\b{name}(?:\s+{token})?\s+{tail}\b", re.IGNORECASE)
+
+
+ORDER_EXISTS = refusal("Sales Order", "already exists")
+ORDER_MISSING = refusal("Sales Order", "does not exist")
+PRODUCT_EXISTS = refusal("Product Code", "already exists")
+PRODUCT_MISSING = refusal("Product Code", "does not exist")
 
 MAX_QUERY_LENGTH = 2048  # iHub refuses a longer query string; ours stay strictly under it
 DISPATCH_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -271,8 +292,25 @@ def parse_push(body: bytes | str | dict) -> list[PushRecord]:
                 raise MalformedPayload(f"Seko push entry {index}: {name} is empty or not an object")
             if name == "DispatchConfirmation":
                 fields = {**fields, "List": {"DispatchLineItem": list_items(fields, "DispatchLineItem")}}
+            elif name in SIBLING_LINES:
+                fields = _with_sibling_lines(fields, inner, SIBLING_LINES[name])
             records.append(PushRecord(type=name, fields=fields))
     return records
+
+
+def _with_sibling_lines(fields: dict, response: dict, name: str) -> dict:
+    """The header with its lines attached as ``List.<name>``: from the ``List`` beside it in the
+    Response (as documented), else from a ``List`` inside it. A header with neither (the flat
+    shape we first guessed) is returned as it came."""
+    lines: list = []
+    for holder in (response, fields):
+        if isinstance(holder.get("List"), dict):
+            # Not checked here: a line that is not an object is reported by the stock flow,
+            # which applies the message's other lines.
+            lines.extend(as_list(holder["List"].get(name)))
+    if not lines and not any(isinstance(holder.get("List"), dict) for holder in (response, fields)):
+        return fields
+    return {**fields, "List": {name: lines}}
 
 
 def dispatch_time(value: datetime) -> str:
@@ -284,6 +322,17 @@ def dispatch_time(value: datetime) -> str:
 
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
+
+
+def _product_code(product: Any) -> str | None:
+    code = product.get("ProductCode") if isinstance(product, dict) else None
+    return str(code) if code not in (None, "") else None
+
+
+def _order_number(payload: Any) -> str | None:
+    order = payload.get("SalesOrder") if isinstance(payload, dict) else None
+    number = order.get("SalesOrderNumber") if isinstance(order, dict) else None
+    return str(number) if number not in (None, "") else None
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -313,6 +362,7 @@ class SekoClient(HttpClient):
         read: Callable[[dict], T] = lambda body: body,
         lookup: bool = False,
         absent_is_none: bool = False,
+        undocumented: bool = False,
         tolerate: re.Pattern | None = None,
         refusals: Sequence[tuple[re.Pattern, type[Rejected]]] = (),
     ) -> T:
@@ -322,6 +372,10 @@ class SekoClient(HttpClient):
 
         ``lookup``: "No results found" and 404 raise ``NotFound`` (otherwise "No results" is an
         empty answer). ``absent_is_none``: a 404 means the endpoint does not exist → ``None``.
+        ``undocumented``: an endpoint no Seko page documents, which a real iHub may lack: a 404
+        without iHub's envelope, or ASP.NET's "No HTTP resource was found", raises
+        ``Unsupported`` (never ``NotFound``: the object may exist, we cannot ask); iHub's own
+        envelope saying "No results found" is still ``NotFound``.
         ``tolerate``: a failure message that is not an error (the caller reads the status).
         ``refusals``: failure messages raised as a more precise ``Rejected`` subclass."""
 
@@ -332,6 +386,9 @@ class SekoClient(HttpClient):
             try:
                 data = parse_body(reply.text)
             except MalformedPayload as exc:
+                if undocumented and (http == 404 or NO_SUCH_RESOURCE.search(reply.text)):
+                    raise self.error(Unsupported, f"Seko has no endpoint {path} (HTTP {http}): {reply.text[:200]}",
+                                     reply, status_code=http) from None
                 if http == 404:
                     raise self.error(NotFound, f"Seko has no {path} (HTTP 404)", reply,
                                      status_code=http) from None
@@ -343,6 +400,9 @@ class SekoClient(HttpClient):
             if status.success and http < 400:
                 return read(data)
             message = status.message or f"HTTP {http}, no message"
+            if undocumented and NO_SUCH_RESOURCE.search(message):
+                raise self.error(Unsupported, f"Seko has no endpoint {path} (HTTP {http}): {message}", reply,
+                                 status_code=http)
             kwargs = {"remote_message": message, "code": status.code, "status_code": http}
             no_results = bool(NO_RESULTS.search(message))
             if no_results and not lookup and http < 400:
@@ -380,10 +440,12 @@ class SekoClient(HttpClient):
             return SubmitResult(guid=body["GUID"], already_existed=False)
 
         return self._call("submit_order", "POST", "salesorders/v4/submit", body=payload, read=read,
-                          tolerate=ORDER_EXISTS)
+                          tolerate=refusal("Sales Order", "already exists", _order_number(payload)))
 
     def order_status(self, sales_order_number: str) -> OrderStatus:
-        """The order's GUID and warehouse status; ``NotFound`` when iHub does not know it."""
+        """The order's GUID and warehouse status; ``NotFound`` when iHub does not know it,
+        ``Unsupported`` when this iHub has no such endpoint (no Seko page documents the status by
+        sales-order number: it is our assumption)."""
 
         def read(body: dict) -> OrderStatus:
             status = body.get("Status")
@@ -392,17 +454,19 @@ class SekoClient(HttpClient):
             return OrderStatus(guid=body.get("GUID"), status=status)
 
         path = f"salesorders/v4/{_segment(sales_order_number)}/status"
-        return self._call("order_status", "GET", path, read=read, lookup=True)
+        return self._call("order_status", "GET", path, read=read, lookup=True, undocumented=True)
 
     def cancel_order(self, sales_order_number: str, reason_code: str = "001") -> None:
         """Cancel an order (cancelling a cancelled order is fine); ``Rejected`` with iHub's
         message when it is too late, ``NotFound`` when iHub does not know the order."""
         path = f"salesorders/v3/{_segment(sales_order_number)}/cancel"
         self._call("cancel_order", "POST", path, params={"reasonCode": reason_code}, lookup=True,
-                   refusals=[(ORDER_MISSING, NotFound)])
+                   refusals=[(refusal("Sales Order", "does not exist", sales_order_number), NotFound)])
 
     def order_dispatch(self, sales_order_number: str) -> dict:
-        """The order's ``DispatchConfirmation``, normalised (``List.DispatchLineItem`` a list)."""
+        """The order's ``DispatchConfirmation``, normalised (``List.DispatchLineItem`` a list);
+        ``NotFound`` while it has none, ``Unsupported`` when this iHub has no such endpoint (no
+        Seko page documents the per-order dispatch fetch: it is our assumption)."""
 
         def read(body: dict) -> dict:
             confirmation = body.get("DispatchConfirmation")
@@ -414,7 +478,7 @@ class SekoClient(HttpClient):
             return {**confirmation, "List": {"DispatchLineItem": lines}}
 
         path = f"salesorders/v4/{_segment(sales_order_number)}/dispatch"
-        return self._call("order_dispatch", "GET", path, read=read, lookup=True)
+        return self._call("order_dispatch", "GET", path, read=read, lookup=True, undocumented=True)
 
     def dispatched_orders(self, since: datetime, until: datetime, dc: str | None = None,
                           status: str = "Dispatched") -> list[DispatchRef]:
@@ -435,16 +499,19 @@ class SekoClient(HttpClient):
         return body
 
     def submit_product(self, product: dict, supplier_mappings: list | None = None) -> None:
-        """Create a product; ``AlreadyExists`` (a ``Rejected``) when iHub has the code."""
+        """Create a product; ``AlreadyExists`` (a ``Rejected``) when iHub has the code, whether
+        its message names the code or not. Any other refusal keeps iHub's text verbatim."""
         body = self._product_body(product, supplier_mappings)
         self._call("submit_product", "POST", "products/v4/submit", body=body,
-                   refusals=[(PRODUCT_EXISTS, AlreadyExists)])
+                   refusals=[(refusal("Product Code", "already exists", _product_code(product)), AlreadyExists)])
 
     def update_product(self, product: dict, supplier_mappings: list | None = None) -> None:
-        """Update a product; ``NotFound`` when iHub does not have the code."""
+        """Update a product; ``NotFound`` when iHub does not have the code ("Product Code [code]
+        does not exist", or "Product <code> does not exist" as iHub words it elsewhere)."""
         body = self._product_body(product, supplier_mappings)
         self._call("update_product", "POST", "products/v4/update", body=body,
-                   refusals=[(PRODUCT_MISSING, NotFound)])
+                   refusals=[(refusal("Product Code", "does not exist", _product_code(product)), NotFound),
+                             (refusal("Product", "does not exist", _product_code(product)), NotFound)])
 
     def get_product(self, code: str) -> dict:
         """The product master; ``NotFound`` when iHub does not have the code."""

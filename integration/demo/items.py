@@ -1,19 +1,50 @@
 """The item master in the demo (issue 4): when the items have settled, the audit of both
-item masters, and the ``items`` block of the headless report, counted from the simulators."""
+item masters, and the ``items`` block of the headless report, counted from the simulators.
+
+``--preloaded-product-rate``: a share of the items are put at Seko as products before the item
+flow first runs, as happens when a brand moves to the integration with a warehouse already
+stocked (loaded by hand or by an earlier system). Their submit is then answered "already
+exists" in Seko's documented words, and the flow must update them and still set them LIVE."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.demo.seed import bluecherry_items
+from integration.item_mapper import map_product
+from integration.item_rules import validate_item
 from integration.models import Item
 from reconciliation.item_audit import run_item_audit
 from simulators.launcher import RunningSimulator
 
 Sync = Item.SyncStatus
+FOR_THE_WAREHOUSE = ("PENDING_WMS", "LIVE")
+# Set by ``preload_products`` in the headless run's process, read by its report.
+_preloaded: list[str] = []
+
+
+def preload_products(bluecherry: RunningSimulator, seko: RunningSimulator, rate: float, seed: int) -> list[str]:
+    """Put a share ``rate`` of Blue Cherry's items at Seko directly (``_sim/products``), as an
+    older version of what the item flow would send (another description), so the flow's
+    update is visible. Only items bound for the warehouse and valid are chosen: what a
+    warehouse already holds. Returns their SKUs."""
+    _preloaded.clear()
+    if rate <= 0:
+        return []
+    eligible = sorted((item for item in bluecherry_items(bluecherry)
+                       if item.get("status") in FOR_THE_WAREHOUSE and not validate_item(item)),
+                      key=lambda item: str(item["sku"]))
+    chosen = random.Random(f"{seed}:preloaded-products").sample(eligible, round(min(rate, 1.0) * len(eligible)))
+    if chosen:
+        seko.control("POST", "_sim/products", [
+            {**map_product(item), "ProductDescription": f"{map_product(item)['ProductDescription']} (loaded earlier)"}
+            for item in chosen])
+    _preloaded.extend(sorted(str(item["sku"]) for item in chosen))
+    return list(_preloaded)
 
 
 def settled() -> bool:
@@ -45,10 +76,21 @@ def _open(kind: catalogue.Kind) -> list[IntegrationException]:
 def report(bluecherry: RunningSimulator, seko: RunningSimulator) -> dict[str, int]:
     """``total`` and ``live`` are Blue Cherry's own figures, ``at_seko`` and ``live_at_seko``
     Seko's; ``invalid``, ``failed`` and ``audit_mismatches`` are the open exceptions (one per
-    SKU; mismatches count every finding)."""
+    SKU; mismatches count every finding). ``preloaded``: products put at Seko before the flow
+    ran; ``preloaded_live``: those LIVE in Blue Cherry, acknowledged by Seko in our mirror and
+    holding at Seko what we sent (the update replaced the older version)."""
     items = bluecherry_items(bluecherry)
-    at_seko = {str(p.get("ProductCode")) for p in seko_products(seko)}
+    products = {str(p.get("ProductCode")): p for p in seko_products(seko)}
+    at_seko = set(products)
     live = [item["sku"] for item in items if item["status"] == "LIVE"]
+    by_sku = {str(item["sku"]): item for item in items}
+    acknowledged = set(Item.objects.filter(sku__in=_preloaded, seko_acknowledged_at__isnull=False)
+                       .values_list("sku", flat=True))
+    preloaded_live = [
+        sku for sku in _preloaded
+        if sku in acknowledged and by_sku.get(sku, {}).get("status") == "LIVE" and sku in products
+        and products[sku].get("ProductDescription") == map_product(by_sku[sku])["ProductDescription"]
+    ]
     return {
         "total": len(items),
         "live": len(live),
@@ -57,4 +99,6 @@ def report(bluecherry: RunningSimulator, seko: RunningSimulator) -> dict[str, in
         "invalid": len(_open(catalogue.ITEM_INVALID)),
         "failed": len(_open(catalogue.ITEM_SYNC_FAILED)),
         "audit_mismatches": sum(len(e.problems or []) for e in _open(catalogue.ITEM_MASTER_MISMATCH)),
+        "preloaded": len(_preloaded),
+        "preloaded_live": len(preloaded_live),
     }

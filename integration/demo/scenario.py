@@ -61,8 +61,16 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         items = max(40, orders // 2)
         generated = seed.generate_bluecherry(bluecherry, orders=orders, items=items, seed=seed_value)
         say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
+        preloaded = items_demo.preload_products(bluecherry, seko, (faults or {}).get("preloaded_product_rate", 0.0),
+                                                seed_value)
+        if preloaded:
+            say(f"Seko already holds {len(preloaded)} of them as products (loaded before the integration)")
         stocked = seed.seed_seko_stock(seko, bluecherry)
         say(f"Seko seeded with stock for {stocked} SKUs; the item flow creates the products")
+        stock_demo.configure(seko)  # Seko's order-to-stock lag, compressed
+        held = stock_demo.seed_held_stock(seko, bluecherry, (faults or {}).get("held_stock_rate", 0.0), seed_value)
+        if held:
+            say(f"{held} SKUs also hold stock at Seko in a location type not for sale")
         drive_to_quiescence(supervisor, expected=orders, timeout_s=timeout_s)
         items_demo.settle(say)  # issue 4: audit both item masters once the items have moved
         # issue 5: the web app takes Seko's pushes; the warehouse dispatches every order it holds.
@@ -70,6 +78,10 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         dispatch_demo.point_pushes_at(seko, port)
         dispatch_demo.set_push_faults(seko, faults or {}, seed_value)
         dispatched = dispatch_demo.dispatch_everything(seko, faults or {}, seed_value)
+        adjusted = stock_demo.adjust_warehouse(seko, bluecherry, (faults or {}).get("adjustment_rate", 0.0),
+                                               seed_value)
+        if adjusted:
+            say(f"Seko adjusted stock: {adjusted} adjustment lines pushed, with some moves between location types")
         say(f"Seko dispatched {dispatched} orders; pushes go to the webhook on port {port}")
         dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=timeout_s)
         stock_demo.settle(bluecherry)  # issue 6: snapshot, publish, follow, audit
@@ -141,7 +153,7 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float,
         **({"bluecherry": dispatch_demo.bluecherry_report(bluecherry),
             "seko_pushes": dispatch_demo.seko_push_report(seko)} if bluecherry is not None else {}),
         "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
-        "stock": stock_demo.report(),
+        "stock": stock_demo.report(seko, bluecherry),
         "items": items_demo.report(bluecherry, seko) if bluecherry is not None else {},
         "reconciliation": recon_demo.report(),  # issue 7
         "elapsed_s": round(elapsed_s, 1),

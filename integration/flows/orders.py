@@ -39,7 +39,7 @@ from exceptions import services as queue
 from integration import cursors
 from integration.clients import bluecherry_client, seko_client
 from integration.clients.bluecherry import BlueCherryClient
-from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized
+from integration.clients.errors import ClientError, MalformedPayload, Rejected, Transient, Unauthorized, Unsupported
 from integration.clients.seko import SekoClient
 from integration.concurrency import each_in_threads  # issue 9: bounded concurrency for remote calls
 from integration.flows.items import seko_acknowledged, sku_statuses
@@ -358,7 +358,7 @@ def submit_order(order: Order, lookups: Lookups, seko: SekoClient) -> Accepted |
         guid = result.guid
         if result.already_existed or not guid:
             # Our earlier submit reached Seko but its reply did not reach us: read the GUID.
-            guid = seko.order_status(order.ord_num).guid
+            guid = read_guid(seko, order.ord_num)
     except Rejected as error:
         _reject(order, error, body)
         return None
@@ -371,6 +371,24 @@ def submit_order(order: Order, lookups: Lookups, seko: SekoClient) -> Accepted |
         _retry_later(order, str(error), transient=error)
         return None
     return Accepted(order, guid or "", dc_code, seko_lines, result.already_existed)
+
+
+def read_guid(seko: SekoClient, ord_num: str) -> str | None:
+    """The GUID Seko gave an order, read by its status. No Seko page documents the status by
+    sales-order number: where Seko has no such endpoint the order is still Seko's, so it goes on
+    as sent without its GUID (dispatches name the order by number) and the admins are told."""
+    key = catalogue.endpoint_key("seko", "order_status")
+    try:
+        guid = seko.order_status(ord_num).guid
+    except Unsupported as error:
+        queue.raise_exception(
+            catalogue.SYNC_ENDPOINT_UNSUPPORTED, key,
+            f"Seko has no order status endpoint ({error}). Order {ord_num}, which Seko already had, is recorded "
+            "as sent without its GUID; its dispatch is matched by the order number.",
+        )
+        return None
+    queue.auto_resolve(key, [catalogue.SYNC_ENDPOINT_UNSUPPORTED], "Seko answered the order status again")
+    return guid
 
 
 def record_sent(accepted: list[Accepted]) -> list[Order]:
@@ -408,7 +426,7 @@ def record_sent(accepted: list[Accepted]) -> list[Order]:
         OrderEvent.objects.bulk_create([
             OrderEvent(order=a.order, from_status=Status.SENDING, to_status=Status.SENT, note=(
                 "Accepted by Seko" + (" (it already had it from an earlier attempt)" if a.already_existed else "")
-                + f"; GUID {a.guid}")[:4000])
+                + (f"; GUID {a.guid}" if a.guid else "; no GUID (Seko gave none)"))[:4000])
             for a in mine
         ])
     queue.auto_resolve_many([catalogue.order_key(a.order.ord_num) for a in mine],
@@ -520,8 +538,11 @@ class PickTickets:
         """Post one pick ticket; a refusal or an outage becomes an exception, not an error."""
         if self.unavailable.is_set():
             return  # left owed: the next run tries again
+        # Without Seko's GUID (Seko had no status endpoint to read it from) the warehouse
+        # reference is the order number, which is also Seko's own key for the order.
+        reference = guid or order.ord_num
         try:
-            client.pick_ticket(order.ord_num, guid)
+            client.pick_ticket(order.ord_num, reference)
         except Rejected as error:
             if Order.objects.filter(pk=order.pk, cancel_requested_at__isnull=False).exists():
                 return  # cancelled in Blue Cherry while it was being sent: the cancel flow has it

@@ -25,6 +25,7 @@ from .models import (
     Stock,
     SubmitAttempt,
 )
+from .state import put_setting
 
 KEPT_COUNTERS = ("record", "sequence", "dispatch")
 
@@ -76,6 +77,7 @@ def state(request: HttpRequest) -> dict[str, Any]:
         "pending_pushes": pushes_by_status.get(Push.PENDING, 0) + pushes_by_status.get(Push.SENDING, 0),
         "delivered_pushes": pushes_by_status.get(Push.DELIVERED, 0),
         "dropped_pushes": pushes_by_status.get(Push.DROPPED, 0),
+        **_stock_push_counts(),
     }
 
 
@@ -91,10 +93,12 @@ def dcs(request: HttpRequest) -> dict[str, Any]:
 
 @control("POST")
 def services(request: HttpRequest) -> dict[str, Any]:
-    """Add (CourierName, CourierService) pairs; reset removes them."""
+    """Add (CourierName, CourierService) pairs, each with the service in words when given
+    (``"Description": "Next Day"``, which dispatch confirmations then name it by); reset removes them."""
     for item in _list_body(request):
-        CourierService.objects.get_or_create(courier_name=rules.code(item["CourierName"]),
-                                             courier_service=rules.code(item["CourierService"]))
+        CourierService.objects.update_or_create(
+            courier_name=rules.code(item["CourierName"]), courier_service=rules.code(item["CourierService"]),
+            defaults={"description": str(item.get("Description") or "").strip()})
     return {"courier_services": CourierService.objects.count()}
 
 
@@ -114,14 +118,61 @@ def products(request: HttpRequest) -> dict[str, Any]:
 
 @control("POST")
 def stock(request: HttpRequest) -> dict[str, Any]:
-    """Set free stock per (ProductCode, DCCode); allocations are left alone."""
+    """Set free stock per (ProductCode, DCCode, LocationType: "Available Stock" when not given);
+    allocations are left alone."""
     with transaction.atomic():
         items = _list_body(request)
         for item in items:
             Stock.objects.update_or_create(
                 product_code=rules.code(item["ProductCode"]), dc_code=rules.code(item["DCCode"]),
+                location_type=str(item.get("LocationType") or warehouse.AVAILABLE),
                 defaults={"free": int(item["Quantity"])})
     return {"stock": len(items)}
+
+
+@control("GET", "POST")
+def stock_config(request: HttpRequest) -> dict[str, Any]:
+    """``{"lag_seconds": N}``: how long an accepted order stays out of stock/v3/quantity."""
+    if request.method == "POST":
+        body = _dict_body(request)
+        unknown = set(body) - {"lag_seconds"}
+        if unknown:
+            raise BadRequest(f"unknown stock config keys: {sorted(unknown)}")
+        if "lag_seconds" in body:
+            put_setting("stock", {"lag_seconds": max(0.0, float(body["lag_seconds"]))})
+    return {"lag_seconds": warehouse.stock_lag_seconds()}
+
+
+@control("POST")
+def warehouse_move(request: HttpRequest) -> dict[str, Any]:
+    """Move stock between location types, each move pushed as a StockStatusMovement."""
+    return {"movements": warehouse.move_between_types(_list_body(request))}
+
+
+@control("POST")
+def warehouse_overnight(request: HttpRequest) -> dict[str, Any]:
+    """``{"DCCode": ...}``: push a StockOvernightSummary of that DC now."""
+    dc_code = rules.code(_dict_body(request).get("DCCode"))
+    if not dc_code:
+        raise BadRequest("DCCode is required")
+    return warehouse.overnight_summary(dc_code)
+
+
+def _stock_push_counts() -> dict[str, int]:
+    """What the warehouse pushed about stock (for a demo's report): adjustment lines, status
+    movements, overnight summary parts."""
+    counts = {"adjustment_lines_pushed": 0, "status_movements_pushed": 0, "overnight_parts_pushed": 0}
+    for kind, record in Push.objects.filter(kind__in=["StockAdjustment", "StockStatusMovement",
+                                                      "StockOvernightSummary"]).values_list("kind", "record"):
+        if kind == "StockAdjustment":
+            listing = record.get("List") if isinstance(record, dict) else None
+            lines = listing.get("StockAdjustmentLineItem") if isinstance(listing, dict) else None
+            counts["adjustment_lines_pushed"] += len(lines) if isinstance(lines, list) else 1
+        elif kind == "StockStatusMovement":
+            counts["status_movements_pushed"] += 1
+        else:
+            counts["overnight_parts_pushed"] += 1
+    return counts
 
 
 @control("GET")

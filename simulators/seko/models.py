@@ -19,6 +19,9 @@ class DistributionCentre(models.Model):
 class CourierService(models.Model):
     courier_name = models.CharField(max_length=100)
     courier_service = models.CharField(max_length=100)
+    # The service in words ("Next Day"): what a dispatch confirmation names it by ("Push Dispatch
+    # Confirmation"); the code is what an order is sent with.
+    description = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -19,11 +19,12 @@ import logging
 import os
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import faults, quirks
@@ -69,11 +70,13 @@ def update_config(changes: dict[str, Any]) -> dict[str, Any]:
 # --- outbox -----------------------------------------------------------------------------------
 
 
-def emit(kind: str, body: dict[str, Any], *, split: bool = False, shapes: bool = False) -> dict[str, Any]:
+def emit(kind: str, body: dict[str, Any], *, split: bool = False, shapes: bool = False,
+         not_before: datetime | None = None) -> dict[str, Any]:
     """Queue one message as one record, or as parts (``split``, DispatchConfirmation only). Each
     part gets its own InterfaceRecordId; the parts share SequenceNumber and MessageGroupId.
-    ``shapes`` applies the value quirks to the stored records. Returns the whole message with
-    the first part's ids (what ``salesorders/v4/{SO}/dispatch`` serves)."""
+    ``shapes`` applies the value quirks to the stored records; ``not_before`` holds the message
+    back until then (a later push cycle). Returns the whole message with the first part's ids
+    (what ``salesorders/v4/{SO}/dispatch`` serves)."""
     with transaction.atomic():
         sequence = next_value("sequence")
         whole = {"IntegrationId": "BC", "InterfaceRecordId": "", "SequenceNumber": sequence,
@@ -82,9 +85,11 @@ def emit(kind: str, body: dict[str, Any], *, split: bool = False, shapes: bool =
         now = timezone.now()
         for part in parts:
             part["InterfaceRecordId"] = str(RECORD_ID_BASE + next_value("record"))
-            part["MessageGroupId"] = f"g-{parts[0]['InterfaceRecordId']}"
+            # A message of several parts sent as such (an overnight summary) names its own group.
+            part["MessageGroupId"] = body.get("MessageGroupId") or f"g-{parts[0]['InterfaceRecordId']}"
             stored = quirks.record_shapes(part) if shapes else part
-            Push.objects.create(kind=kind, record=stored, next_attempt_at=now)
+            Push.objects.create(kind=kind, record=stored, next_attempt_at=max(now, not_before or now),
+                                not_before=not_before)
         if split and len(parts) > 1:
             whole = {**copy.deepcopy(whole), "InterfaceRecordId": parts[0]["InterfaceRecordId"],
                      "MessageGroupId": parts[0]["MessageGroupId"]}
@@ -92,6 +97,19 @@ def emit(kind: str, body: dict[str, Any], *, split: bool = False, shapes: bool =
 
 
 # --- delivery ---------------------------------------------------------------------------------
+
+
+# Kinds whose lines Seko puts in a List beside the header inside Response ("Push Stock
+# Adjustment"), not in it; the outbox keeps them in the record, for one place to look.
+SIBLING_LIST_KINDS = frozenset({"StockAdjustment", "StockOvernightSummary"})
+
+
+def response_entry(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    """One ``{"Response": ...}`` of a push body as Seko lays the record's kind out."""
+    if kind in SIBLING_LIST_KINDS and isinstance(record, dict) and "List" in record:
+        header = {key: value for key, value in record.items() if key != "List"}
+        return {"Response": {kind: header, "List": record["List"]}}
+    return {"Response": {kind: record}}
 
 
 def signature_headers(secret: str, body: str, msg_id: str, timestamp: int) -> dict[str, str]:
@@ -105,7 +123,7 @@ def signature_headers(secret: str, body: str, msg_id: str, timestamp: int) -> di
 
 def _post(config: dict[str, Any], rows: list[Push]) -> str | None:
     """POST one batch; None on a 2xx, else the error text."""
-    body = json.dumps({"Responses": [{"Response": {row.kind: row.record}} for row in rows]})
+    body = json.dumps({"Responses": [response_entry(row.kind, row.record) for row in rows]})
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if config.get("push_token"):
         headers["Authorization"] = f"Bearer {config['push_token']}"
@@ -168,7 +186,9 @@ def deliver(*, due_only: bool) -> dict[str, int]:
     counts = {"delivered": 0, "failed": 0, "dropped": 0, "duplicated": 0}
     config = get_config()
     if config.get("push_url"):
-        pending = Push.objects.filter(status=Push.PENDING)
+        # A row held back (not_before) waits even for a flush: it belongs to a later push cycle.
+        pending = Push.objects.filter(status=Push.PENDING).filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
         if due_only:
             pending = pending.filter(next_attempt_at__lte=timezone.now())
         ids = list(pending.order_by("id").values_list("id", flat=True))

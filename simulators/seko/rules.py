@@ -87,7 +87,9 @@ def _product_error(product_code: str, what: str) -> str:
 
 
 def product_exists_error(product_code: str) -> str:
-    return _product_error(product_code, "already exists")
+    """Seko's documented duplicate answer names the code once, in the prefix, and not again
+    after "Product Code" (an older sample did repeat it; the client reads both)."""
+    return f"Error Submitting Product Master: {product_code} - Error. Product Code already exists."
 
 
 def product_missing_error(product_code: str) -> str:

@@ -121,27 +121,35 @@ def order_dispatch(request: HttpRequest, so: str) -> Reply:
 
 @ihub("GET")
 def stock_quantity(request: HttpRequest) -> Reply:
-    """Free stock per SKU and DC. A query string (api_key included, as IIS counts it) over 2048
-    characters is refused with HTTP 414 and a CallStatus error: the client must chunk."""
+    """Stock per SKU, DC and location type ("Retrieve Stock Quantity"): a line only where the
+    quantity is above 0. An order Seko accepted shows in these figures only after the stock lag
+    (``warehouse.stock_lag_seconds``), as documented; allocation itself is immediate. A query
+    string (api_key included, as IIS counts it) over 2048 characters is refused with HTTP 414 and
+    a CallStatus error: the client must chunk."""
     if len(request.META.get("QUERY_STRING", "")) > QUERY_STRING_LIMIT:
         return error(f"The query string exceeds the maximum length of {QUERY_STRING_LIMIT} characters.",
                      status=414, List={"StockQuantityLineItem": []})
     codes = [c.strip() for c in request.GET.get("productCodes", "").split(",") if c.strip()]
     dc = request.GET.get("dc", "").strip()
-    rows = Stock.objects.order_by("product_code", "dc_code")
+    rows = Stock.objects.order_by("product_code", "dc_code", "location_type")
     if codes:
         rows = rows.filter(product_code__in=codes)
     if dc:
         rows = rows.filter(dc_code=dc)
+    not_shown_yet = warehouse.recently_allocated(codes or None, dc or None)
 
-    def line(row: Stock) -> dict[str, Any]:
-        return {"ProductCode": row.product_code, "DCCode": row.dc_code, "LocationType": "Available Stock",
-                "Quantity": row.free}
+    def line(row: Stock, quantity: int) -> dict[str, Any]:
+        return {"ProductCode": row.product_code, "DCCode": row.dc_code, "LocationType": row.location_type,
+                "Quantity": quantity}
 
-    lines = [line(row) for row in rows if row.free > 0]
-    zero_lines = [line(row) for row in rows if row.free == 0]
+    lines, zero_lines = [], []
+    for row in rows:
+        quantity = row.free
+        if row.location_type == warehouse.AVAILABLE:
+            quantity += not_shown_yet.get((row.product_code, row.dc_code), 0)
+        (lines if quantity > 0 else zero_lines).append(line(row, quantity))
     reply = ok("" if lines else NO_RESULTS, List={"StockQuantityLineItem": lines})
-    reply.quirk = partial(quirks.stock_lines, zero_lines=zero_lines)
+    reply.quirk = partial(quirks.stock_lines, zero_lines=[z for z in zero_lines if z["Quantity"] == 0])
     return reply
 
 
@@ -185,9 +193,10 @@ def reference_dcs(request: HttpRequest) -> Reply:
 
 @ihub("GET")
 def reference_courier_services(request: HttpRequest) -> Reply:
-    services = [{"CourierName": name, "CourierService": service} for name, service in
-                CourierService.objects.order_by("courier_name", "courier_service")
-                .values_list("courier_name", "courier_service")]
+    # "Description" (the service in words, as dispatch confirmations name it) is ours, like the list.
+    services = [{"CourierName": name, "CourierService": service, **({"Description": words} if words else {})}
+                for name, service, words in CourierService.objects.order_by("courier_name", "courier_service")
+                .values_list("courier_name", "courier_service", "description")]
     return ok(List={"CourierService": services})
 
 
