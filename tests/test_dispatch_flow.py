@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group, User
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
+from integration.clients.seko import parse_push
 from integration.flows import dispatches
 from integration.models import Dispatch, InboundPush, Order, OrderLine, PushPart
 from tests.factories import BlueCherryOrderFactory, LineFactory
@@ -117,22 +118,38 @@ def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, 
     assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
 
 
-def test_a_multi_part_dispatch_is_known_only_once_every_part_has_arrived(world, client):
+def test_the_dispatches_of_one_message_numbered_as_its_parts_are_each_taken_whole(world, client):
+    """"Push Dispatch Confirmation": MessagePart/MessageTotal number the dispatches of one
+    message, each dispatch a part of its own. Waiting for the "other parts" of a dispatch held
+    every documented dispatch for good."""
     bluecherry, seko = world
     sent_order(bluecherry, "SO-D3", [LineFactory(line_no=1, sku="10023-NAVY-S"),
                                      LineFactory(line_no=2, sku="10023-NAVY-M")])
-    seko.control("POST", "_sim/faults", {"quirks": True})  # iHub splits a dispatch into parts, one line each
-    parts = [p for p in dispatch_at_seko(seko) if p["kind"] == "DispatchConfirmation"]
-    assert len(parts) == 2
-    push_outbox(client, parts[:1])
+    sent_order(bluecherry, "SO-D3B")
+    records = [p["record"] for p in dispatch_at_seko(seko) if p["kind"] == "DispatchConfirmation"]
+    assert len(records) == 2
+    for number, record in enumerate(records, start=1):
+        record.update(MessagePart=number, MessageTotal=len(records), MessageGroupId="", SequenceNumber=41,
+                      InterfaceRecordId=record["GUID"])
+    push(client, *[("DispatchConfirmation", records[0])])  # the rest of the message comes later
     take_in()
-    assert not Dispatch.objects.exists()
-    assert bc_order(bluecherry, "SO-D3")["shipments"] == []
-    push_outbox(client, parts[1:])
+    assert Dispatch.objects.get().status == Dispatch.Status.POSTED
+    push(client, *[("DispatchConfirmation", records[1])])
     take_in()
-    dispatch = Dispatch.objects.get()
-    assert dispatch.status == Dispatch.Status.POSTED
+    assert set(Dispatch.objects.values_list("status", flat=True)) == {Dispatch.Status.POSTED}
     assert [line["qty_shipped"] for line in bc_order(bluecherry, "SO-D3")["shipments"][0]["lines"]] == [2, 2]
+    assert len(bc_order(bluecherry, "SO-D3B")["shipments"]) == 1
+
+
+def test_a_dispatch_pushed_under_the_entity_name_seko_documents_is_read_with_lines_beside_it():
+    """The page names the entity "Dispatch"; the line layout is not on any page we could read,
+    so lines beside the dispatch (as the stock pushes put theirs) are read too."""
+    body = {"Responses": [{"Response": {
+        "Dispatch": {"SalesOrderNumber": "SO-X1", "DispatchId": "2dfd50ff-eb0c-4eff-bd10-5814d0b0b9f9"},
+        "List": {"DispatchLineItem": {"ProductCode": "10023-NAVY-M", "Quantity": 2}}}}]}
+    [record] = parse_push(json.dumps(body))
+    assert record.type == "DispatchConfirmation"
+    assert record.fields["List"]["DispatchLineItem"] == [{"ProductCode": "10023-NAVY-M", "Quantity": 2}]
 
 
 def test_a_consolidated_sku_is_split_back_across_its_lines_and_the_short_remainder_cancelled(world, client):

@@ -369,8 +369,12 @@ def test_advance_dispatches_and_pushes_signed_batches(seko: RunningSimulator, re
     dispatches = [r for r in records if r["kind"] == "DispatchConfirmation"]
     tracking = [r for r in records if r["kind"] == "TrackingDetails"]
     assert [d["SalesOrderNumber"] for d in dispatches] == ["SO-1", "SO-2"]
-    ids = [int(r["InterfaceRecordId"]) for r in records]
-    assert ids == sorted(set(ids))
+    # The pages give an order message the order's GUID as its InterfaceRecordId; the sequence
+    # number tells two messages of one order apart.
+    for record in dispatches + tracking:
+        assert record["InterfaceRecordId"] == guids[record["SalesOrderNumber"]]
+    sequences = [int(r["SequenceNumber"]) for r in records]
+    assert sequences == sorted(set(sequences))
     for record in records:
         assert record["IntegrationId"] == "BC"
         assert (record["MessagePart"], record["MessageTotal"]) == (1, 1)
@@ -584,15 +588,13 @@ def test_quirk_shapes(seko: RunningSimulator, receiver: Receiver) -> None:
     poll = body_of(call(seko, "GET", "dispatches/v1/status/2020-01-01T00:00:00/2099-01-01T00:00:00"))
     assert poll["Response"]["List"]["DispatchLineItem"] == {"DCCode": "DCCL01", "GUID": guid}
 
-    # A two-line dispatch arrives as two parts of one group, one line each, as bare objects.
+    # A two-line dispatch arrives whole, as one record ("each dispatch is a separate part"),
+    # with the value quirks: numeric codes, {} for empty.
     seko.control("POST", "_sim/push/flush")
-    parts = receiver.records()
-    assert [(p["MessagePart"], p["MessageTotal"]) for p in parts] == [(1, 2), (2, 2)]
-    assert parts[0]["MessageGroupId"] == parts[1]["MessageGroupId"]
-    assert parts[0]["InterfaceRecordId"] != parts[1]["InterfaceRecordId"]
-    assert parts[0]["SalesOrderNumber"] == 700001 and parts[0]["TrackingNumber"] == {}
-    assert parts[0]["List"]["DispatchLineItem"]["ProductCode"] == "SKU-A"
-    assert parts[1]["List"]["DispatchLineItem"]["ProductCode"] == 200001
+    [record] = receiver.records()
+    assert (record["MessagePart"], record["MessageTotal"]) == (1, 1)
+    assert record["SalesOrderNumber"] == 700001 and record["TrackingNumber"] == {}
+    assert [line["ProductCode"] for line in record["List"]["DispatchLineItem"]] == ["SKU-A", 200001]
     whole = body_of(call(seko, "GET", "salesorders/v4/700001/dispatch"))["Response"]["DispatchConfirmation"]
     assert len(whole["List"]["DispatchLineItem"]) == 2
 

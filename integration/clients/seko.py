@@ -34,6 +34,10 @@ PUSH_TYPES = ("DispatchConfirmation", "TrackingDetails", "StockAdjustment", "Sto
 # Push types whose lines Seko sends in a ``List`` beside the header inside ``Response`` ("Push
 # Stock Adjustment"; the overnight summary's layout is our assumption, by analogy), not in it.
 SIBLING_LINES = {"StockAdjustment": "StockAdjustmentLineItem", "StockOvernightSummary": "StockOvernightSummaryLineItem"}
+# "Push Dispatch Confirmation" names its entity "Dispatch" (the other push pages name theirs as
+# their JSON key: "TrackingDetails", "StockAdjustment"); our first contract said
+# "DispatchConfirmation". Both are read, as a DispatchConfirmation.
+PUSH_ALIASES = {"Dispatch": "DispatchConfirmation"}
 
 NO_RESULTS = re.compile(r"no results found", re.IGNORECASE)
 # ASP.NET's own answer for a route iHub does not have (HTTP 404, no CallStatus envelope).
@@ -282,20 +286,34 @@ def parse_push(body: bytes | str | dict) -> list[PushRecord]:
         inner = entry.get("Response", entry)
         if not isinstance(inner, dict):
             raise MalformedPayload(f"Seko push entry {index} has an empty Response")
-        found = [name for name in PUSH_TYPES if name in inner]
+        found = [(key, PUSH_ALIASES.get(key, key)) for key in [*PUSH_TYPES, *PUSH_ALIASES] if key in inner]
         if not found:
             raise MalformedPayload(
                 f"Seko push entry {index} is none of {', '.join(PUSH_TYPES)}: keys {sorted(inner)[:10]}")
-        for name in found:
-            fields = inner[name]
+        for key, name in found:
+            fields = inner[key]
             if not isinstance(fields, dict):
-                raise MalformedPayload(f"Seko push entry {index}: {name} is empty or not an object")
+                raise MalformedPayload(f"Seko push entry {index}: {key} is empty or not an object")
             if name == "DispatchConfirmation":
-                fields = {**fields, "List": {"DispatchLineItem": list_items(fields, "DispatchLineItem")}}
+                fields = {**fields, "List": {"DispatchLineItem": dispatch_lines(fields, inner)}}
             elif name in SIBLING_LINES:
                 fields = _with_sibling_lines(fields, inner, SIBLING_LINES[name])
             records.append(PushRecord(type=name, fields=fields))
     return records
+
+
+def dispatch_lines(fields: dict, response: dict | None = None) -> list[dict]:
+    """A dispatch's lines. No public page shows their layout (the line table is not in what we
+    could read): ``List.DispatchLineItem`` inside the dispatch, as our first contract had it, is
+    read first; else a ``List`` beside it in the Response, as the stock pushes document theirs;
+    in either, a ``List`` holding one entry of another name is read the same way."""
+    for holder in (fields, response or {}):
+        container = holder.get("List")
+        if not isinstance(container, dict) or not container:
+            continue
+        name = "DispatchLineItem" if "DispatchLineItem" in container or len(container) != 1 else next(iter(container))
+        return list_items({"List": container}, name)
+    return []
 
 
 def _with_sibling_lines(fields: dict, response: dict, name: str) -> dict:
@@ -469,13 +487,12 @@ class SekoClient(HttpClient):
         Seko page documents the per-order dispatch fetch: it is our assumption)."""
 
         def read(body: dict) -> dict:
-            confirmation = body.get("DispatchConfirmation")
+            confirmation = body.get("DispatchConfirmation", body.get("Dispatch"))
             if confirmation is None:  # the object itself beside CallStatus
                 confirmation = {k: v for k, v in body.items() if k != "CallStatus"}
             if not isinstance(confirmation, dict) or not confirmation:
                 raise MalformedPayload("no DispatchConfirmation in the reply")
-            lines = list_items(confirmation, "DispatchLineItem")
-            return {**confirmation, "List": {"DispatchLineItem": lines}}
+            return {**confirmation, "List": {"DispatchLineItem": dispatch_lines(confirmation, body)}}
 
         path = f"salesorders/v4/{_segment(sales_order_number)}/dispatch"
         return self._call("order_dispatch", "GET", path, read=read, lookup=True, undocumented=True)

@@ -4,14 +4,14 @@ The steps, in order (DESIGN.md):
 
 1. The webhook (``integration/webhooks.py``) stores each push raw and answers 202.
 2. ``process_pushes``: workers claim stored pushes in batches (PENDING -> PROCESSING by
-   compare-and-swap) and split them into parts. A part is named by InterfaceRecordId +
-   SequenceNumber + MessagePart: the same triple again is a repeat, counted and ignored. The
-   parts of a DispatchConfirmation are assembled by MessageGroupId until MessageTotal have
-   arrived; only then is the dispatch known, by its DispatchId (a second one is a repeat).
-   TrackingDetails fill in or update a dispatch's tracking number: they name the sales order (one
-   dispatch closes an order at Seko), and of several for one order the highest DispatchNumber
-   wins; one that comes before its dispatch waits for it. StockAdjustment parts are
-   stored for the stock flow (issue 6).
+   compare-and-swap) and split them into parts. A part is named by its type + InterfaceRecordId
+   + SequenceNumber + MessagePart: the same again is a repeat, counted and ignored. Each
+   DispatchConfirmation part is one whole dispatch (Seko numbers the dispatches of a message as
+   its parts), known by its DispatchId (a second one is a repeat). TrackingDetails fill in or
+   update a dispatch's tracking number: they name the sales order (one dispatch closes an order
+   at Seko), and of several for one order the highest DispatchNumber wins; one that comes
+   before its dispatch waits for it. Stock parts (adjustments, status movements, overnight
+   summaries) are taken by the stock flow in the same transaction.
 3. ``post_due_dispatches``: claim a batch of dispatches (RECEIVED -> POSTING), check each
    against the data contract (``dispatch_rules``): quarantine with every problem listed, or map
    (``dispatch_mapper``) and post one shipment with ``wms_dispatch_id`` as Blue Cherry's
@@ -201,33 +201,27 @@ def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, 
 
 def use_part(part: PushPart) -> None:
     if part.type == PushPart.DISPATCH:
-        assemble(part.message_group_id)
+        take_whole(part)
     elif part.type == PushPart.TRACKING:
         apply_tracking(part)
     # Stock parts: stored with applied_at null for the stock flow (take_push hands them over).
 
 
-def assemble(group_id: str) -> Dispatch | None:
-    """The dispatch of a message group, once all its parts are here (None until then)."""
-    parts = list(PushPart.objects.filter(type=PushPart.DISPATCH, message_group_id=group_id)
-                 .order_by("message_part", "id"))
-    total = max(p.message_total for p in parts)
-    by_number = {p.message_part: p for p in parts}
-    if len(by_number) < total:
-        return None
-    ordered = [by_number[n] for n in sorted(by_number)]
-    confirmation = dict(ordered[0].fields)
-    confirmation["List"] = {"DispatchLineItem": [
-        line for p in ordered for line in ((p.fields.get("List") or {}).get("DispatchLineItem") or [])]}
-    confirmation["MessageTotal"] = total
-    dispatch, _ = take_dispatch(confirmation, Dispatch.Source.PUSH)
-    PushPart.objects.filter(pk__in=[p.pk for p in parts], applied_at__isnull=True).update(applied_at=timezone.now())
+def take_whole(part: PushPart) -> Dispatch:
+    """The dispatch a DispatchConfirmation part carries. Each dispatch is a part of its own
+    ("Push Dispatch Confirmation": MessagePart/MessageTotal number the dispatches of one message),
+    so a part is a whole dispatch whatever MessageTotal says; waiting for "the other parts" of a
+    documented message would hold every dispatch of a batch for good."""
+    dispatch, _ = take_dispatch(dict(part.fields), Dispatch.Source.PUSH)
+    PushPart.objects.filter(pk=part.pk, applied_at__isnull=True).update(applied_at=timezone.now())
     return dispatch
 
 
 def find_order(confirmation: dict[str, Any]) -> Order | None:
     """Our order by Seko's SalesOrderNumber, else by the GUID Seko gave it at submit."""
-    ord_num, guid = text(confirmation.get("SalesOrderNumber")), text(confirmation.get("GUID"))
+    # InterfaceRecordId: the pages give it as the order's GUID (given or generated at load).
+    ord_num = text(confirmation.get("SalesOrderNumber"))
+    guid = text(confirmation.get("GUID")) or text(confirmation.get("InterfaceRecordId"))
     order = Order.objects.filter(ord_num=ord_num).first() if ord_num else None
     if order is None and guid:
         order = Order.objects.filter(seko_guid=guid).first()

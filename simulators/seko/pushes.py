@@ -11,7 +11,6 @@ status, so each delivery attempt of a row happens once.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
@@ -70,30 +69,22 @@ def update_config(changes: dict[str, Any]) -> dict[str, Any]:
 # --- outbox -----------------------------------------------------------------------------------
 
 
-def emit(kind: str, body: dict[str, Any], *, split: bool = False, shapes: bool = False,
-         not_before: datetime | None = None) -> dict[str, Any]:
-    """Queue one message as one record, or as parts (``split``, DispatchConfirmation only). Each
-    part gets its own InterfaceRecordId; the parts share SequenceNumber and MessageGroupId.
-    ``shapes`` applies the value quirks to the stored records; ``not_before`` holds the message
-    back until then (a later push cycle). Returns the whole message with the first part's ids
-    (what ``salesorders/v4/{SO}/dispatch`` serves)."""
+def emit(kind: str, body: dict[str, Any], *, shapes: bool = False, not_before: datetime | None = None,
+         record_id: str | None = None) -> dict[str, Any]:
+    """Queue one record. ``record_id`` is its InterfaceRecordId: Seko's pages give an order
+    message the order's GUID; other records get a number of their own. ``shapes`` applies the
+    value quirks to the stored record; ``not_before`` holds it back until then (a later push
+    cycle). Returns the record as first stored (what ``salesorders/v4/{SO}/dispatch`` serves)."""
     with transaction.atomic():
-        sequence = next_value("sequence")
-        whole = {"IntegrationId": "BC", "InterfaceRecordId": "", "SequenceNumber": sequence,
-                 "MessageGroupId": "", "MessagePart": 1, "MessageTotal": 1, **body}
-        parts = quirks.split_dispatch(whole) if split else [whole]
+        record = {"IntegrationId": "BC", "InterfaceRecordId": "", "SequenceNumber": next_value("sequence"),
+                  "MessageGroupId": "", "MessagePart": 1, "MessageTotal": 1, **body}
+        record["InterfaceRecordId"] = record_id or str(RECORD_ID_BASE + next_value("record"))
+        # A message sent in several parts (an overnight summary) names its own group.
+        record["MessageGroupId"] = body.get("MessageGroupId") or f"g-{record['InterfaceRecordId']}"
         now = timezone.now()
-        for part in parts:
-            part["InterfaceRecordId"] = str(RECORD_ID_BASE + next_value("record"))
-            # A message of several parts sent as such (an overnight summary) names its own group.
-            part["MessageGroupId"] = body.get("MessageGroupId") or f"g-{parts[0]['InterfaceRecordId']}"
-            stored = quirks.record_shapes(part) if shapes else part
-            Push.objects.create(kind=kind, record=stored, next_attempt_at=max(now, not_before or now),
-                                not_before=not_before)
-        if split and len(parts) > 1:
-            whole = {**copy.deepcopy(whole), "InterfaceRecordId": parts[0]["InterfaceRecordId"],
-                     "MessageGroupId": parts[0]["MessageGroupId"]}
-        return whole
+        Push.objects.create(kind=kind, record=quirks.record_shapes(record) if shapes else record,
+                            next_attempt_at=max(now, not_before or now), not_before=not_before)
+        return record
 
 
 # --- delivery ---------------------------------------------------------------------------------

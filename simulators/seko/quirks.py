@@ -85,18 +85,3 @@ def record_shapes(body: Any) -> Any:
 def response(body: dict[str, Any]) -> dict[str, Any]:
     """Every generic quirk, old envelope last."""
     return old_envelope(record_shapes(body))
-
-
-def split_dispatch(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """A multi-line DispatchConfirmation as several parts of one MessageGroupId, one line each.
-    The caller gives each part its own InterfaceRecordId."""
-    lines = record.get("List", {}).get("DispatchLineItem") or []
-    if len(lines) <= 1:
-        return [record]
-    parts = []
-    for number, line in enumerate(lines, start=1):
-        part = copy.deepcopy(record)
-        part["MessagePart"], part["MessageTotal"] = number, len(lines)
-        part["List"] = {"DispatchLineItem": [copy.deepcopy(line)]}
-        parts.append(part)
-    return parts

@@ -195,7 +195,8 @@ def _dispatch_one(order: SalesOrder, rng: random.Random, rates: dict[str, float]
         "TrackingNumber": "" if tracking_later else tracking, "TrackingUrl": "" if tracking_later else tracking_url,
         "Weight": _weight(lines, weights), "WeightUOM": "KG", "List": {"DispatchLineItem": lines},
     }
-    order.dispatch = pushes.emit("DispatchConfirmation", body, split=quirky, shapes=quirky)
+    # InterfaceRecordId: the order's GUID, on the confirmation and its tracking alike (the pages).
+    order.dispatch = pushes.emit("DispatchConfirmation", body, shapes=quirky, record_id=order.guid)
     now = timezone.now()
     order.status, order.status_changed_at, order.dispatched_at = "Dispatched", now, now
     order.save(update_fields=["status", "status_changed_at", "dispatched_at", "dispatch"])
@@ -205,8 +206,8 @@ def _dispatch_one(order: SalesOrder, rng: random.Random, rates: dict[str, float]
         pushes.emit("TrackingDetails", {
             "SalesOrderNumber": order.sales_order_number, "SalesOrderReference": order.reference,
             "DispatchNumber": "1", "Courier": courier_name, "TrackingNumber": tracking, "TrackingUrl": tracking_url,
-        }, shapes=quirky, not_before=now + timedelta(seconds=shape["tracking_later_seconds"]) if tracking_later
-            else None)
+        }, shapes=quirky, record_id=order.guid,
+            not_before=now + timedelta(seconds=shape["tracking_later_seconds"]) if tracking_later else None)
     return tracking_later
 
 
