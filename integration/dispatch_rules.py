@@ -127,7 +127,8 @@ def resolve_carrier(courier_name: str, courier_service: str,
     order's own mapping is tried first. A different courier than the order asked for is posted
     as Seko reports it: the ship-via its courier and service map to, else the order's own ship-via
     (the shipment must not wait; the note says what changed). Our own courier with a service no
-    mapping knows is not guessed at: it returns None, for ops to map the words."""
+    mapping knows goes with the order's own ship-via, the note asking for the words to be mapped.
+    None only when neither Seko's carrier nor the order's own mapping gives a ship-via."""
     rows = carrier_rows(carriers)
     own = next((row for row in rows if order_ship_via and row.ship_via == order_ship_via), None)
     if own is None and own_carrier is not None:
@@ -155,6 +156,14 @@ def resolve_carrier(courier_name: str, courier_service: str,
         return CarrierMatch(own.ship_via, f"Seko dispatched with {reported}, not {asked} as the order asked; "
                                           f"no carrier mapping knows it, so the order's own ship-via "
                                           f"{own.ship_via} was posted with carrier {courier_name}.")
+    if own is not None:
+        # Our own courier, its service in words no mapping holds yet: Seko's description of a
+        # service it runs for us. Holding the shipment for a name would stop the invoice and
+        # the customer's notification, so it goes with the ship-via the order was sent with.
+        return CarrierMatch(own.ship_via, f"Seko named the service '{courier_service}', which no carrier mapping "
+                                          f"of {own.courier_name} holds; posted with the order's own ship-via "
+                                          f"{own.ship_via}. Add the words as the mapping's 'Seko service as Seko "
+                                          "describes it' so the next one matches.")
     return None
 
 

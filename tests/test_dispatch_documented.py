@@ -260,19 +260,25 @@ def test_carrier_matching_ignores_case_and_spaces_and_prefers_the_orders_own_map
     assert resolve_carrier("RoyalMail", "tpn24", rows, "RMNDAY").note == ""
     moved = resolve_carrier("RoyalMail", "Tracked 48", rows, "RMNDAY")
     assert moved.ship_via == "RM48" and "not RoyalMail TPN24" in moved.note
-    assert resolve_carrier("RoyalMail", "Same Day", rows, "RMNDAY") is None  # our courier, unknown words
+    assert resolve_carrier("RoyalMail", "Same Day", rows, "RMNDAY").ship_via == "RMNDAY"  # our courier, new words
     assert resolve_carrier("DPD", "", rows, "DPDNXT").ship_via == "DPDNXT"
 
 
-def test_our_own_courier_with_a_service_no_mapping_knows_is_held_for_ops_to_map():
+def test_our_own_courier_with_service_words_no_mapping_holds_posts_with_the_orders_ship_via_and_asks_for_them():
+    """A Seko that names its services in its own words must not hold every shipment (and its
+    invoice and the customer's notification) until an admin has typed them in."""
     view = OrderView(ord_num="SO-1", sent=True, ship_via="RMNDAY",
                      lines=[{"line_no": 1, "sku": "A", "qty_ordered": 1, "qty_shipped": 0, "qty_cancelled": 0}])
-    problems = validate_dispatch({"SalesOrderNumber": "SO-1", "DispatchId": "d", "DispatchDate": "2026-11-27T16:40:00",
-                                  "CourierName": "RoyalMail", "CourierService": "Same Day", "TrackingNumber": "T",
-                                  "List": {"DispatchLineItem": [{"ProductCode": "A", "Quantity": 1}]}},
-                                 view, [CarrierRow("RMNDAY", "RoyalMail", "TPN24", "Tracked 24")])
-    assert [p.kind for p in problems] == [catalogue.DISPATCH_INCOMPLETE.code]
-    assert "in words" in problems[0].message
+    rows = [CarrierRow("RMNDAY", "RoyalMail", "TPN24", "Tracked 24")]
+    confirmation = {"SalesOrderNumber": "SO-1", "DispatchId": "d", "DispatchDate": "2026-11-27T16:40:00",
+                    "CourierName": "RoyalMail", "CourierService": "Same Day", "TrackingNumber": "T",
+                    "List": {"DispatchLineItem": [{"ProductCode": "A", "Quantity": 1}]}}
+    assert validate_dispatch(confirmation, view, rows) == []
+    match = resolve_carrier("RoyalMail", "Same Day", rows, "RMNDAY")
+    assert match is not None and match.ship_via == "RMNDAY"
+    assert "'Same Day'" in match.note and "describes it" in match.note
+    # Neither Seko's carrier nor the order's own mapping: nothing to post with, held for ops.
+    assert resolve_carrier("RoyalMail", "Same Day", rows, "UNMAPPED") is None
 
 
 # --- The client reads the documented bodies; Blue Cherry takes a later tracking number ----------------

@@ -152,6 +152,16 @@ def test_a_dispatch_pushed_under_the_entity_name_seko_documents_is_read_with_lin
     assert record.fields["List"]["DispatchLineItem"] == [{"ProductCode": "10023-NAVY-M", "Quantity": 2}]
 
 
+def test_dispatch_fields_seko_names_otherwise_on_its_other_pages_are_read_as_ours():
+    body = {"Responses": [{"Response": {"Dispatch": {
+        "SalesOrderNumber": "SO-X2", "DispatchId": "g-1", "Courier": "RoyalMail", "CarrierService": "Next Day",
+        "PrimaryTrackingNumber": "JD1GB", "DcCode": "DCCL01", "CourierName": "",
+        "List": {"DispatchLineItem": [{"ProductCode": "A", "Quantity": 1}]}}}}]}
+    [record] = parse_push(json.dumps(body))
+    assert (record.fields["CourierName"], record.fields["CourierService"], record.fields["TrackingNumber"],
+            record.fields["DCCode"]) == ("RoyalMail", "Next Day", "JD1GB", "DCCL01")
+
+
 def test_a_consolidated_sku_is_split_back_across_its_lines_and_the_short_remainder_cancelled(world, client):
     bluecherry, _ = world
     order = sent_order(bluecherry, "SO-D4", [LineFactory(line_no=1, sku="10023-NAVY-M", qty_ordered=2),

@@ -54,9 +54,13 @@ def test_an_unreadable_dispatch_date_is_incomplete_and_quoted():
     assert kinds(problems) == [catalogue.DISPATCH_INCOMPLETE.code] and "'yesterday'" in problems[0].message
 
 
-def test_a_carrier_service_without_a_mapping_back_is_incomplete():
-    problems = validate_dispatch(confirmation(CourierService="XX"), order(), CARRIERS)
+def test_a_carrier_service_without_a_mapping_back_is_incomplete_when_the_orders_own_ship_via_has_none_either():
+    problems = validate_dispatch(confirmation(CourierService="XX"), order(ship_via="GONE"), CARRIERS)
     assert kinds(problems) == [catalogue.DISPATCH_INCOMPLETE.code] and "RoyalMail" in problems[0].message
+
+
+def test_our_own_courier_with_a_service_no_mapping_names_goes_with_the_orders_own_ship_via():
+    assert validate_dispatch(confirmation(CourierService="XX"), order(), CARRIERS) == []
 
 
 def test_a_courier_without_its_service_maps_back_through_the_orders_own_ship_via():

@@ -38,6 +38,16 @@ SIBLING_LINES = {"StockAdjustment": "StockAdjustmentLineItem", "StockOvernightSu
 # their JSON key: "TrackingDetails", "StockAdjustment"); our first contract said
 # "DispatchConfirmation". Both are read, as a DispatchConfirmation.
 PUSH_ALIASES = {"Dispatch": "DispatchConfirmation"}
+# The dispatch fields we read, under the other names Seko's pages use for the same thing (its
+# tracking and dispatch-carton pages say Courier, CarrierName, DcCode, PrimaryTrackingNumber):
+# a name we read is filled from the first alias present when it is missing or empty.
+DISPATCH_FIELD_ALIASES = {
+    "CourierName": ("Courier", "CarrierName"),
+    "CourierService": ("CarrierService",),
+    "TrackingNumber": ("PrimaryTrackingNumber",),
+    "TrackingUrl": ("PrimaryTrackingUrl",),
+    "DCCode": ("DcCode",),
+}
 
 NO_RESULTS = re.compile(r"no results found", re.IGNORECASE)
 # ASP.NET's own answer for a route iHub does not have (HTTP 404, no CallStatus envelope).
@@ -295,11 +305,22 @@ def parse_push(body: bytes | str | dict) -> list[PushRecord]:
             if not isinstance(fields, dict):
                 raise MalformedPayload(f"Seko push entry {index}: {key} is empty or not an object")
             if name == "DispatchConfirmation":
-                fields = {**fields, "List": {"DispatchLineItem": dispatch_lines(fields, inner)}}
+                fields = {**dispatch_fields(fields), "List": {"DispatchLineItem": dispatch_lines(fields, inner)}}
             elif name in SIBLING_LINES:
                 fields = _with_sibling_lines(fields, inner, SIBLING_LINES[name])
             records.append(PushRecord(type=name, fields=fields))
     return records
+
+
+def dispatch_fields(fields: dict) -> dict:
+    """A dispatch with the fields we read filled from their aliases where they are missing."""
+    out = dict(fields)
+    for name, aliases in DISPATCH_FIELD_ALIASES.items():
+        if out.get(name) in (None, ""):
+            found = next((out[alias] for alias in aliases if out.get(alias) not in (None, "")), None)
+            if found is not None:
+                out[name] = found
+    return out
 
 
 def dispatch_lines(fields: dict, response: dict | None = None) -> list[dict]:
@@ -492,7 +513,7 @@ class SekoClient(HttpClient):
                 confirmation = {k: v for k, v in body.items() if k != "CallStatus"}
             if not isinstance(confirmation, dict) or not confirmation:
                 raise MalformedPayload("no DispatchConfirmation in the reply")
-            return {**confirmation, "List": {"DispatchLineItem": dispatch_lines(confirmation, body)}}
+            return {**dispatch_fields(confirmation), "List": {"DispatchLineItem": dispatch_lines(confirmation, body)}}
 
         path = f"salesorders/v4/{_segment(sales_order_number)}/dispatch"
         return self._call("order_dispatch", "GET", path, read=read, lookup=True, undocumented=True)
