@@ -32,6 +32,12 @@ from simulators.launcher import RunningSimulator
 Status = Order.Status
 
 
+# The interactive demo shows Seko's documented shapes without flags (the headless run takes
+# them as rates, 0 unless asked for, so its figures stay comparable from run to run).
+INTERACTIVE_SHAPES = {"preloaded_product_rate": 0.1, "held_stock_rate": 0.2, "tracking_later_rate": 0.3,
+                      "adjustment_rate": 0.05}
+
+
 def say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -166,7 +172,11 @@ def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_valu
         credentials = seed.seed_users()
         ensure_schedules()
         generated = seed.generate_bluecherry(bluecherry, orders=40, items=60, seed=seed_value)
+        # Seko as its pages document it, for whoever watches: some products already at Seko,
+        # some stock held in location types not for sale (the Stock page shows both).
+        items_demo.preload_products(bluecherry, seko, INTERACTIVE_SHAPES["preloaded_product_rate"], seed_value)
         seed.seed_seko_stock(seko, bluecherry)
+        stock_demo.seed_held_stock(seko, bluecherry, INTERACTIVE_SHAPES["held_stock_rate"], seed_value)
         say(f"Blue Cherry generated {generated['orders']} released orders")
         dispatch_demo.start_web(supervisor, port)  # served as in production (gunicorn)
         dispatch_demo.point_pushes_at(seko, port)  # Seko's pushes reach the webhook
@@ -188,7 +198,11 @@ def warehouse_clock(supervisor: Supervisor, bluecherry: RunningSimulator, seko: 
             # Clean orders: the planted problems of the first batch are enough to look at.
             seed.generate_bluecherry(bluecherry, orders=5, items=0, seed=seed_value + tick, mix={})
         if tick % 4 == 3:
-            seko.control("POST", "_sim/warehouse/advance", {"orders": 3, "seed": seed_value + tick})
+            seko.control("POST", "_sim/warehouse/advance", {
+                "orders": 3, "seed": seed_value + tick,
+                "tracking_later_rate": INTERACTIVE_SHAPES["tracking_later_rate"]})
+        if tick % 24 == 13:  # now and then the warehouse counts, finds and damages stock
+            stock_demo.adjust_warehouse(seko, bluecherry, INTERACTIVE_SHAPES["adjustment_rate"], seed_value + tick)
         # The other flows run on their schedules (minutes apart); in a demo someone is watching.
         if tick % 6 == 2:
             async_task("integration.tasks.sync_stock", task_name="sync_stock")
