@@ -147,8 +147,11 @@ INSTALLED_APPS += [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served by the app itself, no CDN
     "django_htmx",
+    "simple_history",  # history of the cross-reference tables and buffer overrides
 ]
-MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware"]
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware",
+               # Records the signed-in user on each history row of a mapping or buffer override.
+               "simple_history.middleware.HistoryRequestMiddleware"]
 # The nav in base.html is built from integration/navigation.py, filtered by the user's role.
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("integration.navigation.nav")
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [

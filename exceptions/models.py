@@ -38,6 +38,8 @@ class IntegrationException(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution_note = models.TextField(blank=True)
+    # Snoozed: left out of the open queue's default view until then, when it comes back by itself.
+    snoozed_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 
 class Item(models.Model):
@@ -76,6 +77,7 @@ class WarehouseMapping(models.Model):
     description = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["bc_location"]
@@ -101,16 +103,12 @@ class CarrierMapping(models.Model):
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta:
+        # Several Blue Cherry ship-vias may use one Seko service (many to one): the way back from
+        # a dispatch needs no uniqueness, because the order knows the ship-via it was sent with.
         ordering = ["bc_ship_via"]
-        constraints = [
-            # The way back (Seko service -> ship-via) must be unambiguous.
-            models.UniqueConstraint(
-                fields=["seko_courier_name", "seko_courier_service"],
-                condition=Q(active=True),
-                name="one_active_ship_via_per_seko_service",
-            )
-        ]
 
     def __str__(self) -> str:
         return f"{self.bc_ship_via} -> {self.seko_courier_name}/{self.seko_courier_service}"
@@ -129,6 +127,7 @@ class Order(models.Model):
         PARTIALLY_DISPATCHED = "partially_dispatched", "Dispatched short (remainder cancelled)"
         CANCELLED = "cancelled", "Cancelled"
         CANCEL_REFUSED = "cancel_refused", "Cancel refused by Seko"
+        WITHDRAWN = "withdrawn", "Withdrawn from fulfilment by a person"
 
     ord_num = models.CharField(max_length=50, unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True)
@@ -163,6 +162,10 @@ class Order(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # A held order a person chose to take out of fulfilment instead of fixing it: who and why.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.CharField(max_length=150, blank=True)
+    withdrawn_reason = models.TextField(blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -448,6 +451,7 @@ class StockBufferOverride(models.Model):
     buffer = models.PositiveIntegerField()
     note = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     def __str__(self) -> str:
         return f"{self.sku}: {self.buffer}"
