@@ -1,4 +1,5 @@
-"""Monitoring alerts (DESIGN.md flow 5): orders overdue at the warehouse, flows that stalled.
+"""Monitoring alerts (DESIGN.md flow 5): orders overdue at the warehouse, flows that stalled,
+and objects held with no open exception saying why (``check_unexplained_holds``).
 
 Both close themselves: an overdue alert when the dispatch arrives (the dispatch flow resolves
 it, and so does the next check once the order is no longer waiting), a stalled alert on the
@@ -10,17 +11,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
-from exceptions import catalogue
+from exceptions import catalogue, holds
 from exceptions import services as queue
 from exceptions.models import IntegrationException
+from integration import flow_schedule
+from integration import overdue as overdue_words
 from integration.clients import seko_client
 from integration.clients.errors import ClientError, NotFound
 from integration.messagelog import about_order
-from integration.models import CarrierMapping, Order, SyncCursor
+from integration.models import CarrierMapping, Dispatch, Item, Order, SyncCursor
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,15 @@ class OverdueOrder:
     @property
     def age_hours(self) -> float:
         return self.age.total_seconds() / 3600
+
+    @property
+    def promised_by(self) -> datetime:
+        """When the order should have left the warehouse: sent for fulfilment plus its SLA."""
+        return self.order.sent_at + timedelta(hours=self.sla_hours)
+
+    @property
+    def late_by(self) -> timedelta:
+        return max(timedelta(0), self.age - timedelta(hours=self.sla_hours))
 
 
 def overdue_orders(now: datetime | None = None) -> list[OverdueOrder]:
@@ -102,15 +117,30 @@ def _seko_status(seko: object, order: Order) -> str:
             return f"not known (Seko did not answer: {error})"
 
 
+def overdue_message(item: OverdueOrder, seko_status: str, shipping: overdue_words.Shipping) -> str:
+    """What CX can tell the customer, in the words the Overdue page uses."""
+    order = item.order
+    carrier = shipping.carrier or "not known yet"
+    tracking = shipping.tracking or "none yet"
+    return (f"Order {order.ord_num} was promised to leave the warehouse by {item.promised_by:%Y-%m-%d %H:%M} UTC "
+            f"and is {overdue_words.duration_in_words(item.late_by)} late (sent for fulfilment "
+            f"{overdue_words.duration_in_words(item.age)} ago; {order.ship_via} allows "
+            f"{overdue_words.duration_in_words(timedelta(hours=item.sla_hours))}). "
+            f"At Seko: {overdue_words.seko_status_in_words(seko_status)}. "
+            f"Carrier: {carrier}; tracking: {tracking}.")
+
+
 def _raise_overdue(item: OverdueOrder, seko_status: str) -> None:
     order = item.order
-    message = (f"Order {order.ord_num} was sent for fulfilment {item.age_hours:.1f} hours ago "
-               f"(SLA {item.sla_hours:g} h for {order.ship_via}) and has not been dispatched. "
-               f"Seko's status: {seko_status}.")
+    shipping = overdue_words.shipping_of([order])[order.ord_num]
+    message = overdue_message(item, seko_status, shipping)
     queue.raise_exception(
         catalogue.DISPATCH_OVERDUE, catalogue.order_key(order.ord_num), message, order=order,
         problems=[{"kind": catalogue.DISPATCH_OVERDUE.code, "message": message, "value": seko_status,
-                   "age_hours": round(item.age_hours, 1), "sla_hours": item.sla_hours}],
+                   "age_hours": round(item.age_hours, 1), "sla_hours": item.sla_hours,
+                   "promised_by": item.promised_by.isoformat(),
+                   "late_by": overdue_words.duration_in_words(item.late_by),
+                   "carrier": shipping.carrier, "tracking": shipping.tracking}],
     )
 
 
@@ -125,37 +155,88 @@ def seko_status_of(order: Order) -> str:
 
 # --- Stalled ---------------------------------------------------------------------------------
 
-def flow_intervals() -> dict[str, float]:
-    """Each watched flow (its cursor name) and the minutes between its scheduled runs."""
-    sync = float(settings.SYNC_INTERVAL_MINUTES)
-    return {"items": sync, "orders.released": sync, "orders.cancelled": sync, "dispatches.sync": sync,
-            "dispatches.poll": float(settings.DISPATCH_POLL_MINUTES)}
-
-
 def check_stalled(now: datetime | None = None) -> int:
-    """Raise ``sync.stalled`` for each flow without a success within twice its interval, and
-    close it for each that has succeeded since; returns how many are stalled. A flow that has
-    never run is not judged (the schedule may not have reached it yet)."""
+    """Raise ``sync.stalled`` for each flow the shared rule (integration/flow_schedule.py, which
+    the overview also uses) finds late against its own schedule, and close it for each that has
+    succeeded since; returns how many are stalled."""
     now = now or timezone.now()
-    intervals = flow_intervals()
+    intervals = flow_schedule.flow_intervals()
     stalled = 0
     for cursor in SyncCursor.objects.filter(name__in=intervals):
-        allowed = timedelta(minutes=2 * intervals[cursor.name])
+        interval = intervals[cursor.name]
         key = catalogue.flow_key(cursor.name)
-        last = cursor.last_success_at or (cursor.last_run_at if cursor.last_run_at else None)
-        if last is None:
-            continue
-        if cursor.last_success_at is not None and now - cursor.last_success_at <= allowed:
+        state = flow_schedule.judge(cursor.last_success_at, cursor.last_run_at, interval, now)
+        if state == flow_schedule.FlowState.OK:
             queue.auto_resolve(key, [catalogue.SYNC_STALLED], f"'{cursor.name}' succeeded again")
             continue
-        if now - last <= allowed:
-            continue  # it has run, not yet succeeded, and is not yet late
+        if state == flow_schedule.FlowState.NEVER:
+            continue  # not run yet, or running and not yet late
         stalled += 1
         since = (f"last succeeded {cursor.last_success_at:%Y-%m-%d %H:%M} UTC" if cursor.last_success_at
                  else "has never succeeded")
         error = f" Last error: {cursor.last_error}" if cursor.last_error else ""
+        every = flow_schedule.in_words(interval.total_seconds() / 60)
         queue.raise_exception(
             catalogue.SYNC_STALLED, key,
-            f"Flow '{cursor.name}' {since}; it should succeed every {intervals[cursor.name]:g} min.{error}",
+            f"Flow '{flow_schedule.LABELS[cursor.name]}' ({cursor.name}) {since}; it is scheduled every {every} "
+            f"and counts as stalled after {flow_schedule.INTERVALS_ALLOWED} runs without success.{error}",
         )
     return stalled
+
+
+# --- Held with nothing saying why ---------------------------------------------------------------
+
+def held_without_open_exception(model: type, status_field: str, statuses: tuple, key_prefix: str,
+                                 key_field: str) -> list[Any]:
+    """The objects of ``model`` in a held status with no open exception about them: one query,
+    the open exceptions matched by trace key (``<prefix>:<key_field>``, indexed) in a subquery."""
+    about = IntegrationException.objects.filter(
+        status=IntegrationException.Status.OPEN, trace_key=Concat(Value(key_prefix), OuterRef(key_field)))
+    return list(model.objects.filter(**{f"{status_field}__in": statuses}).filter(~Exists(about)))
+
+
+def check_unexplained_holds() -> int:
+    """Raise ``hold.unexplained`` for every order, dispatch or item held with no open exception
+    saying why (however that came about), and close the ones whose object is no longer held or
+    has another exception naming its cause. Returns how many are raised or still open: one
+    query per object type, however many objects are held."""
+    kind = catalogue.HOLD_UNEXPLAINED
+    found = 0
+    for order in held_without_open_exception(Order, "status", holds.HELD_ORDER_STATUSES, "order:", "ord_num"):
+        found += 1
+        queue.raise_exception(kind, catalogue.order_key(order.ord_num), order=order, problems=order.problems,
+                              message=f"Order {order.ord_num} is {order.status} with no open exception saying why. "
+                                      f"Last problems recorded: {_problem_words(order.problems)}")
+    for dispatch in held_without_open_exception(Dispatch, "status", holds.HELD_DISPATCH_STATUSES, "dispatch:",
+                                                 "dispatch_id"):
+        found += 1
+        queue.raise_exception(kind, catalogue.dispatch_key(dispatch.dispatch_id), problems=dispatch.problems,
+                              message=f"Dispatch {dispatch.dispatch_id} of order '{dispatch.ord_num or '?'}' is "
+                                      f"{dispatch.status} with no open exception saying why. Last problems "
+                                      f"recorded: {_problem_words(dispatch.problems)}")
+    for item in held_without_open_exception(Item, "sync_status", holds.HELD_ITEM_STATUSES, "sku:", "sku"):
+        found += 1
+        queue.raise_exception(kind, catalogue.sku_key(item.sku), sku=item.sku, problems=item.problems,
+                              message=f"Item {item.sku} is {item.sync_status} with no open exception saying why. "
+                                      f"Last problems recorded: {_problem_words(item.problems)}"
+                                      + (f" Last error: {item.last_error}" if item.last_error else ""))
+    _close_explained_holds()
+    return found
+
+
+def _close_explained_holds() -> None:
+    """An open ``hold.unexplained`` closes once its object is no longer held or another open
+    exception names the cause (the flow raised it again, or a person retried)."""
+    open_alerts = IntegrationException.objects.filter(kind=catalogue.HOLD_UNEXPLAINED.code,
+                                                      status=IntegrationException.Status.OPEN)
+    for alert in open_alerts:
+        if holds.held_object(alert.trace_key) is None:
+            queue.auto_resolve(alert.trace_key, [catalogue.HOLD_UNEXPLAINED], "No longer held")
+        elif IntegrationException.objects.filter(trace_key=alert.trace_key, status=IntegrationException.Status.OPEN
+                                                 ).exclude(pk=alert.pk).exists():
+            queue.auto_resolve(alert.trace_key, [catalogue.HOLD_UNEXPLAINED], "Another open exception names the cause")
+
+
+def _problem_words(problems: list[Any]) -> str:
+    words = [str(p.get("message") or p.get("kind")) for p in problems if isinstance(p, dict)]
+    return "; ".join(words)[:1000] or "none."

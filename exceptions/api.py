@@ -36,7 +36,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
     class Meta:
         model = IntegrationException
         fields = ["id", "kind", "title", "owner", "category", "status", "trace_key", "order", "sku", "message",
-                  "occurrences", "assigned_to", "first_seen_at", "last_seen_at", "resolved_at"]
+                  "occurrences", "assigned_to", "first_seen_at", "last_seen_at", "resolved_at", "snoozed_until"]
 
     def get_title(self, obj: IntegrationException) -> str:
         return obj.kind_info.title if obj.kind_info else ""
@@ -67,16 +67,27 @@ class ActionSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
     assignee = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None,
                                      help_text="A username; empty or null unassigns")
+    withdraw_order = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Resolve only: the exception is the last open one of a held order, and the person chooses to "
+                  "withdraw the order from fulfilment (the note is kept as the reason)")
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                      help_text="Snooze only: until when (null wakes it now)")
 
 
 class BulkSerializer(ActionSerializer):
     action = serializers.ChoiceField(choices=services.ACTIONS)
     ids = serializers.ListField(
         # issue 8: bounded above too, so an id past the database's integers is a 400, not a 500
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False, max_length=1000)
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+        max_length=services.BULK_LIMIT)
 
 
 OUTCOME = inline_serializer("ActionOutcome", {"detail": serializers.CharField()})
+HELD_REFUSAL = inline_serializer("HeldRefusal", {
+    "detail": serializers.CharField(), "held": serializers.CharField(),
+    "choices": serializers.ListField(child=serializers.CharField()),
+})
 BULK_OUTCOME = inline_serializer("BulkOutcome", {
     "detail": serializers.CharField(), "done": serializers.DictField(child=serializers.CharField()),
     "refused": serializers.DictField(child=serializers.CharField()),
@@ -119,21 +130,37 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         exception = self.get_object()
         try:
             detail = do(exception, body.validated_data)
+        except services.NotAllowed as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_403_FORBIDDEN)
+        except services.HeldObjectRefused as refused:
+            # The choices the person has instead, as the request fields that make them.
+            choices = ["withdraw_order"] if refused.held.can_withdraw else []
+            return Response({"detail": str(refused), "held": refused.held.what, "choices": choices},
+                            status=status.HTTP_409_CONFLICT)
         except services.ActionRefused as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         return Response({"detail": detail})
 
-    @extend_schema(request=None, responses={200: OUTCOME, 409: OUTCOME})
+    @extend_schema(request=None, responses={200: OUTCOME, 403: OUTCOME, 409: OUTCOME})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, lambda exc, body: services.retry(exc, request.user))
 
-    @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 409: OUTCOME})
+    @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 403: OUTCOME, 409: HELD_REFUSAL})
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, lambda exc, body: services.resolve_with_note(exc, request.user, body["note"]))
+        """Resolve with a note. Refused (409, with ``choices``) while the exception is the last open one
+        of an object still held, unless ``withdraw_order`` is chosen for a held order."""
+        return self._act(request, lambda exc, body: services.resolve_with_note(
+            exc, request.user, body["note"], withdraw_order=body["withdraw_order"]))
 
-    @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 409: OUTCOME})
+    @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 403: OUTCOME, 409: OUTCOME})
+    @action(detail=True, methods=["post"])
+    def snooze(self, request: Request, pk: str | None = None) -> Response:
+        """Leave it out of the open queue until ``until`` (it comes back by itself); null wakes it."""
+        return self._act(request, lambda exc, body: services.snooze(exc, request.user, body["until"]))
+
+    @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 403: OUTCOME, 409: OUTCOME})
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, lambda exc, body: services.assign(exc, request.user, _assignee(body["assignee"])))
@@ -146,7 +173,11 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         data = body.validated_data
         try:
             assignee = _assignee(data["assignee"]) if data["action"] == "assign" else None
-            result = services.bulk(data["action"], data["ids"], request.user, note=data["note"], assignee=assignee)
+            result = services.bulk(data["action"], data["ids"], request.user, note=data["note"], assignee=assignee,
+                                   until=data["until"], withdraw_order=data["withdraw_order"])
         except services.ActionRefused as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
-        return Response({"detail": result.summary(data["action"]), "done": result.done, "refused": result.refused})
+        body = {"detail": result.summary(data["action"]), "done": result.done, "refused": result.refused}
+        if result.refused and not result.done and result.not_allowed == set(result.refused):
+            return Response(body, status=status.HTTP_403_FORBIDDEN)  # none of them is this person's to act on
+        return Response(body)

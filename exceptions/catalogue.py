@@ -261,6 +261,17 @@ SYNC_ENDPOINT_UNSUPPORTED = _kind(
     an order whose dispatch never comes). Ask Seko whether the endpoint exists under
     another path or version, and set it up; this closes itself once the call answers again.""",
 )
+HOLD_UNEXPLAINED = _kind(
+    "hold.unexplained", "Held with no open exception saying why",
+    Owner.OPS, Category.MONITORING,
+    """The monitor found this order, dispatch or item held (an order quarantined or rejected, a
+    dispatch quarantined, an item invalid or refused) with no open exception about it, so no one
+    would ever have looked at it. Its state and last recorded problems are in the message. Open
+    the object, find what holds it and fix that (or retry, which checks it again and raises the
+    exception that names the cause); an order that should not go out can be withdrawn from
+    fulfilment from here. This closes itself once the object is no longer held or another
+    exception names its cause. Report how it happened to the integration admins.""",
+)
 PUSH_MALFORMED = _kind(
     "push.malformed", "Seko pushed a message that could not be read",
     Owner.ADMIN, Category.DATA,

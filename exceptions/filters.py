@@ -32,6 +32,10 @@ class ExceptionFilter(django_filters.FilterSet):
         label="Assigned", choices=[("me", "to me"), ("nobody", "to nobody")], method="filter_assigned",
         empty_label="Anyone",
     )
+    snoozed = django_filters.ChoiceFilter(
+        label="Snoozed", choices=[("hide", "not snoozed"), ("only", "snoozed")], method="filter_snoozed",
+        empty_label="Snoozed or not",
+    )
     o = django_filters.OrderingFilter(
         fields=(("first_seen_at", "first_seen"), ("last_seen_at", "last_seen"), ("occurrences", "occurrences"),
                 ("kind", "kind"), ("owner", "owner"), ("trace_key", "about")),
@@ -61,3 +65,10 @@ class ExceptionFilter(django_filters.FilterSet):
         if value == "me":
             return queryset.filter(assigned_to=self.request.user if self.request else None)
         return queryset.filter(assigned_to__isnull=True)
+
+    def filter_snoozed(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Snoozed = snoozed until a time still ahead; once it passes the exception is back by itself."""
+        now = timezone.now()
+        if value == "only":
+            return queryset.filter(snoozed_until__gt=now)
+        return queryset.filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))

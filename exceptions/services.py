@@ -6,16 +6,23 @@ trace key, so two workers raising the same thing at once end with one row and tw
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from exceptions import catalogue
+from exceptions import catalogue, holds
 from exceptions.models import ExceptionEvent, IntegrationException
+from integration.roles import exception_actors, may_act_on_exception
+
+log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 100_000  # characters of a request/response kept on an exception
 
@@ -130,14 +137,52 @@ def open_kinds_for(trace_key: str) -> set[str]:
 
 
 # --- What a person does from the dashboard or the API (issue 3) -----------------------------
-# Retry, resolve with a note, assign; one at a time or in bulk. Each is recorded as an
-# ExceptionEvent with who and when, writes by compare-and-swap, and is safe to repeat.
+# Retry, resolve with a note, assign, snooze; one at a time or in bulk. Each is recorded as an
+# ExceptionEvent with who and when, writes by compare-and-swap, and is safe to repeat. Only the
+# exception's owner group, ops and integration admins may act on it (integration/roles.py).
 
 class ActionRefused(Exception):
     """The action cannot be done to this exception; the message says why. Nothing was written."""
 
 
-ACTIONS = ("retry", "resolve", "assign")
+class NotAllowed(ActionRefused):
+    """The person's role may not act on this exception's kind (403, not 409)."""
+
+
+class HeldObjectRefused(ActionRefused):
+    """Closing this exception would leave its object held with nothing saying why. ``held``
+    says what is held and what the person may choose instead."""
+
+    def __init__(self, exception: IntegrationException, held: holds.Held) -> None:
+        super().__init__(holds.refusal_text(exception, held))
+        self.exception = exception
+        self.held = held
+
+
+ACTIONS = ("retry", "resolve", "assign", "snooze")
+SNOOZE_LONGEST = timedelta(days=30)  # longer than this is not "later", it is forgetting it
+
+
+def require_may_act(exception: IntegrationException, user: Any) -> None:
+    if not may_act_on_exception(user, exception.owner):
+        raise NotAllowed(f"{exception.kind} belongs to {exception.owner}; only {exception_actors(exception.owner)} "
+                         "may act on it. Nothing was changed.")
+
+
+def retry_possible(exception: IntegrationException) -> bool:
+    """Whether Retry can do anything for this exception: an order of ours that is held or
+    waiting (it is checked and sent again), or a system that was not answering (orders waiting
+    out a backoff are due at once). Not, e.g., for an item (fixed in Blue Cherry) or a dispatch
+    (released from its form)."""
+    kind = exception.kind_info
+    if kind is not None and kind.retries_on_its_own:
+        return True
+    if exception.order_id is None or not exception.trace_key.startswith(catalogue.order_key("")):
+        return False
+    from integration.flows.orders import RETRYABLE  # the flows import this module
+    order = exception.order
+    return order.status in (*RETRYABLE, order.Status.RECEIVED) or (
+        order.status == order.Status.SENT and order.pick_ticket_at is None)
 
 
 def retry(exception: IntegrationException, user: Any) -> str:
@@ -147,38 +192,65 @@ def retry(exception: IntegrationException, user: Any) -> str:
     from integration.flows import orders as order_flow  # the flows import this module
     from integration.flows.orders import ActionRefused as OrderActionRefused
 
+    require_may_act(exception, user)
     _require_open(exception)
     kind = exception.kind_info
-    if exception.order_id is not None:
+    if not retry_possible(exception):
+        playbook = kind.playbook if kind else "See the message."
+        raise ActionRefused(f"There is nothing to retry for {exception.kind} ({exception.trace_key}): {playbook}")
+    if exception.order_id is not None and exception.trace_key.startswith(catalogue.order_key("")):
         try:
             outcome = order_flow.retry_order(exception.order, who=_name(user))
         except OrderActionRefused as refused:
             raise ActionRefused(str(refused)) from refused
-    elif kind is not None and kind.retries_on_its_own:
+    else:
         due = order_flow.retry_waiting_orders_now()
         outcome = f"{due} waiting order(s) are due at once."
-    else:
-        playbook = kind.playbook if kind else "See the message."
-        raise ActionRefused(f"There is nothing to retry for {exception.kind} ({exception.trace_key}): {playbook}")
     _enqueue_sending()
     ExceptionEvent.objects.create(exception=exception, action="retried", actor=user, note=outcome)
     return outcome
 
 
-def resolve_with_note(exception: IntegrationException, user: Any, note: str) -> str:
-    """Close an exception by hand. A note saying what was done is required."""
+def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, withdraw_order: bool = False) -> str:
+    """Close an exception by hand. A note saying what was done is required. Refused while closing
+    it would leave its order, dispatch or item held with no open exception, unless the person
+    chose to withdraw the held order from fulfilment (``withdraw_order``; the note is its reason)."""
+    from integration.flows import orders as order_flow  # the flows import this module
+
     note = (note or "").strip()
+    require_may_act(exception, user)
     if not note:
         raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
     _require_open(exception)
-    if not resolve(exception, user, note):
-        raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile by someone else; nothing changed.")
+    # One transaction for the check and the close (SQLite takes the write lock at its start), so
+    # two people closing an order's last two exceptions at once cannot both pass the check.
+    with transaction.atomic():
+        held = holds.held_object(exception.trace_key)
+        if withdraw_order and (held is None or not held.can_withdraw):
+            raise ActionRefused(f"Exception #{exception.pk} is not about a held order, so there is nothing to "
+                                "withdraw. Nothing was changed.")
+        if held is not None and not withdraw_order and holds.last_open_about(exception):
+            raise HeldObjectRefused(exception, held)
+        if not resolve(exception, user, f"Withdrew the order from fulfilment: {note}" if withdraw_order else note):
+            raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile by someone else; nothing changed.")
+        if withdraw_order:
+            try:
+                return order_flow.withdraw_order(exception.order or _order_of(exception), _name(user), note)
+            except order_flow.ActionRefused as refused:  # leaving the block undoes the resolve too
+                raise ActionRefused(str(refused)) from refused
     return f"Exception #{exception.pk} resolved."
 
 
+def _order_of(exception: IntegrationException) -> Any:
+    from integration.models import Order
+
+    return Order.objects.get(ord_num=holds.order_number(exception.trace_key))
+
+
 def assign(exception: IntegrationException, user: Any, assignee: Any) -> str:
-    """Give the exception to ``assignee`` (None: unassign). Assigning to the current assignee
-    changes nothing and records nothing."""
+    """Give the exception to ``assignee`` (None: unassign), who is told by email. Assigning to
+    the current assignee changes nothing and records nothing."""
+    require_may_act(exception, user)
     _require_open(exception)
     if assignee is not None and not assignee.is_active:
         raise ActionRefused(f"{assignee.username} is not an active user.")
@@ -193,14 +265,59 @@ def assign(exception: IntegrationException, user: Any, assignee: Any) -> str:
             raise ActionRefused(f"Exception #{exception.pk} was reassigned meanwhile; look again.")
         note = f"to {assignee.username}" if assignee else "unassigned"
         ExceptionEvent.objects.create(exception=exception, action="assigned", actor=user, note=note)
+        if assignee is not None and assignee.pk != getattr(user, "pk", None):
+            transaction.on_commit(lambda: _tell_assignee(exception, assignee, user))
     exception.assigned_to = assignee
     return f"Exception #{exception.pk} assigned {note}."
+
+
+def _tell_assignee(exception: IntegrationException, assignee: Any, by: Any) -> None:
+    """Email the new assignee (Django's mail API: the console in the demo). A mail failure is
+    logged, never undoes the assignment: the exception is in their "assigned to me" view anyway."""
+    if not assignee.email:
+        return
+    kind = exception.kind_info
+    # The dashboard's own address, when the deployment says it; a path otherwise.
+    link = getattr(settings, "DASHBOARD_URL", "").rstrip("/") + f"/exceptions/{exception.pk}/"
+    subject = f"[Blue Cherry ↔ Seko] #{exception.pk} {exception.kind} assigned to you"
+    body = (f"{_name(by) or 'Someone'} assigned exception #{exception.pk} to you.\n\n"
+            f"{kind.title if kind else exception.kind} ({exception.trace_key})\n{exception.message}\n\n"
+            f"What to do: {kind.playbook if kind else 'see the message.'}\n\nOpen it: {link}\n")
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [assignee.email])
+    except Exception as error:  # any mail failure is only worth a log line
+        log.warning("could not email %s about exception #%s: %s", assignee.username, exception.pk, error)
+
+
+def snooze(exception: IntegrationException, user: Any, until: datetime | None) -> str:
+    """Leave the exception out of the open queue's default view until ``until``, when it comes
+    back by itself (None wakes it now). It stays open meanwhile: it still counts for its object."""
+    require_may_act(exception, user)
+    _require_open(exception)
+    now = timezone.now()
+    if until is not None and until <= now:
+        raise ActionRefused(f"Snooze until a time in the future (given {until:%Y-%m-%d %H:%M} UTC). "
+                            "Nothing was changed.")
+    if until is not None and until > now + SNOOZE_LONGEST:
+        raise ActionRefused(f"Snooze for at most {SNOOZE_LONGEST.days} days; longer is forgetting it. "
+                            "Nothing was changed.")
+    with transaction.atomic():
+        if not IntegrationException.objects.filter(pk=exception.pk, status=IntegrationException.Status.OPEN).update(
+                snoozed_until=until):
+            raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile; nothing to snooze.")
+        note = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "woken: back in the open queue"
+        ExceptionEvent.objects.create(exception=exception, action="snoozed" if until else "woken", actor=user,
+                                      note=note)
+    exception.snoozed_until = until
+    return f"Exception #{exception.pk} snoozed {note}." if until else f"Exception #{exception.pk} is back in the queue."
 
 
 @dataclass
 class BulkResult:
     done: dict[int, str] = field(default_factory=dict)  # pk -> what happened
     refused: dict[int, str] = field(default_factory=dict)  # pk -> why not
+    held: set[int] = field(default_factory=set)  # refused because their order is held (may be withdrawn)
+    not_allowed: set[int] = field(default_factory=set)
 
     def summary(self, action: str) -> str:
         text = f"{action.capitalize()}: {len(self.done)} done"
@@ -211,15 +328,24 @@ class BulkResult:
         return text + "."
 
 
-def bulk(action: str, pks: Iterable[int], user: Any, *, note: str = "", assignee: Any = None) -> BulkResult:
+BULK_LIMIT = 1000  # exceptions one bulk action takes (the API's list and "all matching" alike)
+
+
+def bulk(action: str, pks: Iterable[int], user: Any, *, note: str = "", assignee: Any = None,
+         until: datetime | None = None, withdraw_order: bool = False) -> BulkResult:
     """Apply one action to many exceptions. Each succeeds or is refused on its own (one refusal
-    never stops the rest); a bad request (unknown action, no rows, resolve without a note) is
-    refused before anything is done."""
+    never stops the rest); a bad request (unknown action, no rows, too many, resolve without a
+    note) is refused before anything is done."""
+    if not action:
+        raise ActionRefused(f"Choose an action ({', '.join(ACTIONS)}) with its button; nothing was done.")
     if action not in ACTIONS:
         raise ActionRefused(f"Unknown action {action!r}; choose one of {', '.join(ACTIONS)}.")
     wanted = sorted({int(pk) for pk in pks})
     if not wanted:
         raise ActionRefused("Select at least one exception.")
+    if len(wanted) > BULK_LIMIT:
+        raise ActionRefused(f"{len(wanted)} exceptions is more than one action takes ({BULK_LIMIT}); narrow the "
+                            "filters. Nothing was done.")
     if action == "resolve" and not (note or "").strip():
         raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
     found = IntegrationException.objects.select_related("order").in_bulk(wanted)
@@ -233,9 +359,21 @@ def bulk(action: str, pks: Iterable[int], user: Any, *, note: str = "", assignee
             if action == "retry":
                 result.done[pk] = retry(exception, user)
             elif action == "resolve":
-                result.done[pk] = resolve_with_note(exception, user, note)
+                # Withdrawing applies only to the held orders among the selection; the rest resolve.
+                withdraw = withdraw_order and bool((held := holds.held_object(exception.trace_key))
+                                                   and held.can_withdraw and holds.last_open_about(exception))
+                result.done[pk] = resolve_with_note(exception, user, note, withdraw_order=withdraw)
+            elif action == "snooze":
+                result.done[pk] = snooze(exception, user, until)
             else:
                 result.done[pk] = assign(exception, user, assignee)
+        except HeldObjectRefused as refused:
+            result.refused[pk] = str(refused)
+            if refused.held.can_withdraw:
+                result.held.add(pk)
+        except NotAllowed as refused:
+            result.refused[pk] = str(refused)
+            result.not_allowed.add(pk)
         except ActionRefused as refused:
             result.refused[pk] = str(refused)
     return result

@@ -149,10 +149,12 @@ def poll_dispatches() -> dict[str, int]:
 
 
 def monitor() -> dict[str, int]:
-    """Overdue orders, stalled flows, and the email digests of new exceptions."""
+    """Overdue orders, stalled flows, objects held with nothing saying why, and the email digests
+    of new exceptions."""
     from exceptions import alerts, digest
 
-    return {"overdue": alerts.check_overdue(), "stalled": alerts.check_stalled(), "digests": digest.send_digests()}
+    return {"overdue": alerts.check_overdue(), "stalled": alerts.check_stalled(),
+            "unexplained_holds": alerts.check_unexplained_holds(), "digests": digest.send_digests()}
 
 
 def compact_order_status_counts() -> int:

@@ -22,9 +22,10 @@ def user_in(group: str, name: str | None = None) -> User:
     return user
 
 
-def quarantined(ord_num: str, kind=catalogue.MAPPING_CARRIER_UNKNOWN) -> IntegrationException:
+def quarantined(ord_num: str, kind=catalogue.MAPPING_CARRIER_UNKNOWN,
+                status=Order.Status.QUARANTINED) -> IntegrationException:
     order = Order.objects.create(ord_num=ord_num, bc_updated_at=timezone.now(), location="UK3PL", ship_via="ZZ",
-                                 status=Order.Status.QUARANTINED, problems=[{"kind": kind.code, "message": "no"}])
+                                 status=status, problems=[{"kind": kind.code, "message": "no"}])
     return queue.raise_exception(kind, catalogue.order_key(ord_num), f"{ord_num} held", order=order)
 
 
@@ -65,7 +66,7 @@ def test_retrying_seko_unavailable_makes_every_order_in_backoff_due_now():
 
 def test_resolving_needs_a_note_and_happens_once():
     ops = user_in("ops")
-    exc = quarantined("SO-3")
+    exc = quarantined("SO-3", status=Order.Status.SENT)  # no longer held: resolving by hand is allowed
     with pytest.raises(queue.ActionRefused, match="note"):
         queue.resolve_with_note(exc, ops, "   ")
     exc.refresh_from_db()
@@ -90,7 +91,7 @@ def test_assigning_records_the_change_and_repeating_it_records_nothing():
 
 def test_bulk_actions_do_what_they_can_and_say_why_not_for_the_rest():
     ops = user_in("ops")
-    first, second = quarantined("SO-5"), quarantined("SO-6")
+    first, second = quarantined("SO-5", status=Order.Status.SENT), quarantined("SO-6")
     queue.auto_resolve(second.trace_key)
     result = queue.bulk("resolve", [first.pk, second.pk, 999999], ops, note="handled")
     assert list(result.done) == [first.pk]
@@ -128,7 +129,7 @@ def test_bulk_from_the_queue_screen_redirects_back_with_a_summary():
 def test_the_api_lists_with_the_screens_filters_and_acts_with_who_and_when():
     ops = user_in("ops")
     quarantined("SO-10")
-    quarantined("SO-11", kind=catalogue.ORDER_ADDRESS_INCOMPLETE)
+    quarantined("SO-11", kind=catalogue.ORDER_ADDRESS_INCOMPLETE, status=Order.Status.SENT)
     client = Client()
     client.force_login(ops)
     listed = client.get("/api/exceptions/", {"kind": catalogue.ORDER_ADDRESS_INCOMPLETE.code}).json()
