@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import path
+from simple_history.admin import SimpleHistoryAdmin
 
 from integration.models import (
     CarrierMapping,
@@ -13,15 +15,28 @@ from integration.models import (
 )
 
 
+class HistoryAdmin(SimpleHistoryAdmin):
+    """The cross-reference tables and buffer overrides keep their history (who, when, before and
+    after): SimpleHistoryAdmin adds a History page to each row, with the changes field by field.
+    Its one version page is routed with named parts here (it uses unnamed regex groups), so the
+    URL walk behind the access tests and docs/permissions.md can build a sample path for it."""
+
+    def get_urls(self) -> list:
+        name = f"{self.model._meta.app_label}_{self.model._meta.model_name}_simple_history"
+        urls = [u for u in super().get_urls() if getattr(u, "name", None) != name]
+        return [path("<path:object_id>/history/<str:version_id>/",
+                     self.admin_site.admin_view(self.history_form_view), name=name), *urls]
+
+
 @admin.register(WarehouseMapping)
-class WarehouseMappingAdmin(admin.ModelAdmin):
+class WarehouseMappingAdmin(HistoryAdmin):
     list_display = ["bc_location", "seko_dc_code", "description", "active", "updated_at"]
     list_filter = ["active"]
     search_fields = ["bc_location", "seko_dc_code"]
 
 
 @admin.register(CarrierMapping)
-class CarrierMappingAdmin(admin.ModelAdmin):
+class CarrierMappingAdmin(HistoryAdmin):
     list_display = ["bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description",
                     "service_level", "active"]
     list_filter = ["active", "seko_courier_name"]
@@ -76,6 +91,7 @@ class SyncCursorAdmin(admin.ModelAdmin):
 # --- issue 10: a person's stock buffer for one SKU (docs/stock.md and the operations manual send
 # people here to set one; the next publish uses it instead of the velocity buffer) ---------------
 @admin.register(StockBufferOverride)
-class StockBufferOverrideAdmin(admin.ModelAdmin):
+class StockBufferOverrideAdmin(HistoryAdmin):
     list_display = ["sku", "buffer", "note", "updated_at"]
+    history_list_display = ["buffer", "note"]
     search_fields = ["sku"]

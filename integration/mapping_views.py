@@ -1,29 +1,38 @@
-"""Cross-reference tables for admins: list (with Seko's reference check), create, edit,
-deactivate, CSV export and import. Before a save the page says how many held orders it will
-release (htmx asks ``mapping_preview`` as the form changes); saving releases them."""
+"""Cross-reference tables for admins: list (with Seko's reference check and the codes waiting
+for a row), create, edit, deactivate (after a confirmation saying what it affects), history,
+CSV export and import. Before a save the page names the held orders it will release (htmx asks
+``mapping_preview`` as the form changes); saving releases them."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+from django_q.tasks import async_task
 
 from integration.mappings import (
     SERVICE_WORDS_LIST_ID,
     TABLES,
     MappingTable,
+    check_before_save,
+    deactivation_effects,
     export_csv,
     import_csv,
-    release_preview,
+    orders_to_release,
+    row_history,
+    save_checked,
     seko_check,
     seko_reference,
+    unmapped_codes,
 )
 from integration.roles import can, require
 
 IMPORT_MAX_BYTES = 2_000_000
+PREVIEW_NAMES_SHOWN = 30  # order numbers named in the preview; the rest are counted
 
 
 def _table(kind: str) -> MappingTable:
@@ -31,6 +40,11 @@ def _table(kind: str) -> MappingTable:
         return TABLES[kind]
     except KeyError:
         raise Http404(f"There is no cross-reference table called {kind!r}.") from None
+
+
+def _safe_next(request: HttpRequest) -> str:
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    return back if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) else ""
 
 
 @require_GET
@@ -42,8 +56,9 @@ def mapping_list(request: HttpRequest, kind: str) -> HttpResponse:
     rows = [(row, *seko_check(table, row, reference)) for row in ordered]
     context = {
         "table": table, "tables": TABLES.values(), "rows": rows, "reference": reference,
-        "can_edit": can(request.user, "edit_mappings"),
+        "can_edit": can(request.user, "edit_mappings"), "can_view_orders": can(request.user, "view_orders"),
         "unknown_count": sum(1 for _, state, _ in rows if state == "unknown"),
+        "unmapped": unmapped_codes(table),
     }
     return render(request, "mappings/list.html", context)
 
@@ -53,22 +68,31 @@ def mapping_list(request: HttpRequest, kind: str) -> HttpResponse:
 def mapping_edit(request: HttpRequest, kind: str, pk: int | None = None) -> HttpResponse:
     table = _table(kind)
     instance = get_object_or_404(table.model, pk=pk) if pk is not None else None
-    form = table.form(request.POST or None, instance=instance)
+    # "Map this code" opens a new row prefilled with the code (?bc_ship_via=ZZFAST).
+    initial = {table.key_field: request.GET.get(table.key_field, "")} if instance is None else None
+    form = table.form(request.POST or None, instance=instance, initial=initial)
+    back = _safe_next(request)
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data[table.key_field]
-        # Counted before saving: the save releases them (on commit), and then none are held.
-        releases = release_preview(table, code, form.cleaned_data.get("active", True))
-        try:
-            with transaction.atomic():
-                row = form.save()
-        except IntegrityError as error:
-            form.add_error(None, f"This clashes with another row: {error}")
-        else:
-            note = (f" {releases} held order{'s' if releases != 1 else ''} waiting for it "
-                    f"{'are' if releases != 1 else 'is'} being released and sent.") if releases else ""
-            messages.success(request, f"Saved {table.key_label()} {getattr(row, table.key_field)}.{note}")
-            return redirect("mapping_list", kind=kind)
-    context = {"table": table, "form": form, "instance": instance, "preview": _preview_from(table, form, instance),
+        # Named before saving: the save releases them (on commit), and then none are held.
+        releases = orders_to_release(table, code, form.cleaned_data.get("active", True))
+        outcome = save_checked(table, form, reason="Added" if instance is None else "Edited")
+        if not outcome.refused:
+            row = outcome.row
+            for note in outcome.notes:
+                messages.info(request, note)
+            if outcome.saved_inactive:
+                messages.warning(request, f"Saved {table.key_label()} {getattr(row, table.key_field)} INACTIVE: "
+                                          f"{outcome.saved_inactive}. No order was released. Reactivate the row "
+                                          "once Seko's list can be read (it is checked again then).")
+            else:
+                count = len(releases) if row.active else 0
+                note = (f" {count} held order{'s' if count != 1 else ''} waiting for it "
+                        f"{'are' if count != 1 else 'is'} being released and sent.") if count else ""
+                messages.success(request, f"Saved {table.key_label()} {getattr(row, table.key_field)}.{note}")
+            return redirect(back or "mapping_list", **({} if back else {"kind": kind}))
+    context = {"table": table, "form": form, "instance": instance, "next": back,
+               **_preview_context(request, table, *_preview_input(table, form, instance)),
                "service_words": _service_words_offered(table), "service_words_list_id": SERVICE_WORDS_LIST_ID}
     return render(request, "mappings/form.html", context)
 
@@ -81,51 +105,87 @@ def _service_words_offered(table: MappingTable) -> list[tuple[str, str, str]]:
     return sorted((words, courier, code) for (courier, code), words in seko_reference().service_words)
 
 
-def _preview_from(table: MappingTable, form, instance) -> int:
-    data = form.data if form.is_bound else None
-    if data is not None:
-        return release_preview(table, data.get(table.key_field, ""), data.get("active") in ("on", "true", "1", True))
+def _preview_input(table: MappingTable, form, instance) -> tuple[str, bool]:
+    if form.is_bound:
+        return form.data.get(table.key_field, ""), form.data.get("active") in ("on", "true", "1", True)
     if instance is not None:
-        return release_preview(table, getattr(instance, table.key_field), instance.active)
-    return 0
+        return getattr(instance, table.key_field), instance.active
+    return form.initial.get(table.key_field, ""), True
+
+
+def _preview_context(request: HttpRequest, table: MappingTable, code: str, active: bool) -> dict:
+    names = orders_to_release(table, code, active)
+    return {"preview": len(names), "preview_orders": names[:PREVIEW_NAMES_SHOWN],
+            "preview_more": max(0, len(names) - PREVIEW_NAMES_SHOWN),
+            "can_view_orders": can(request.user, "view_orders")}
 
 
 @require_GET
 @require("edit_mappings")
 def mapping_preview(request: HttpRequest, kind: str) -> HttpResponse:
-    """The "this save will release N orders" line, for htmx as the form changes."""
+    """The "this save will release these orders" line, for htmx as the form changes."""
     table = _table(kind)
-    count = release_preview(table, request.GET.get(table.key_field, ""), request.GET.get("active") in ("on", "true"))
-    return render(request, "mappings/_preview.html", {"preview": count, "table": table})
+    context = _preview_context(request, table, request.GET.get(table.key_field, ""),
+                               request.GET.get("active") in ("on", "true"))
+    return render(request, "mappings/_preview.html", {**context, "table": table})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @require("edit_mappings")
 def mapping_set_active(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    """Deactivate (active=0) or reactivate (active=1) one row. Reactivating saves the row, so the
-    orders it blocked are released; deactivating holds new orders for it from now on."""
+    """Deactivate (active=0, after a confirmation page saying what it affects) or reactivate
+    (active=1, after Seko's lists are checked) one row. Both are compare-and-swap on ``active``
+    and recorded in the row's history with who did it."""
     table = _table(kind)
     row = get_object_or_404(table.model, pk=pk)
     code = getattr(row, table.key_field)
-    want_active = request.POST.get("active") == "1"
+    want_active = (request.POST.get("active") or request.GET.get("active")) == "1"
     if row.active == want_active:
         messages.info(request, f"{code} is already {'active' if want_active else 'inactive'}.")
         return redirect("mapping_list", kind=kind)
-    if not want_active:
-        table.model.objects.filter(pk=pk, active=True).update(active=False, updated_at=timezone.now())
+    if not want_active and not (request.method == "POST" and request.POST.get("confirmed") == "1"):
+        return render(request, "mappings/confirm_deactivate.html",
+                      {"table": table, "row": row, "code": code, "effects": deactivation_effects(table, row)})
+    if request.method != "POST":
+        return redirect("mapping_list", kind=kind)
+    if want_active:
+        found = check_before_save(table, {name: getattr(row, name) for name in table.columns})
+        if found.state != "ok":
+            why = found.message if found.state == "unknown" else f"{found.message}. Try again when Seko answers"
+            messages.error(request, f"{code} was not reactivated: {why}.".replace("..", "."))
+            return redirect("mapping_list", kind=kind)
+        releases = len(orders_to_release(table, code, True))
+    with transaction.atomic():
+        changed = table.model.objects.filter(pk=pk, active=not want_active).update(
+            active=want_active, updated_at=timezone.now())
+        if changed:
+            row.refresh_from_db()
+            # .update() sends no signal: the history row is written here, with who did it.
+            table.model.history.bulk_history_create(
+                [row], update=True, default_user=request.user,
+                default_change_reason="Reactivated" if want_active else "Deactivated")
+            if want_active:
+                # As the post_save signal does for a saved row (integration/signals.py).
+                transaction.on_commit(lambda: async_task(
+                    "integration.tasks.release_after_mapping_change", **{table.release_arg: code},
+                    task_name="release_after_mapping_change"))
+    if not changed:
+        messages.info(request, f"{code} was changed by someone else meanwhile; nothing was done. Look again.")
+    elif want_active:
+        note = f" {releases} held order(s) are being released." if releases else ""
+        messages.success(request, f"Reactivated {code}.{note}")
+    else:
         messages.success(request, f"Deactivated {code}: new orders for it are held until a row is active again.")
-        return redirect("mapping_list", kind=kind)
-    releases = release_preview(table, code, True)
-    row.active = True
-    try:
-        with transaction.atomic():
-            row.save(update_fields=["active", "updated_at"])  # the signal releases the held orders
-    except IntegrityError:
-        messages.error(request, f"{code} cannot be reactivated: another active row already uses its Seko side.")
-        return redirect("mapping_list", kind=kind)
-    note = f" {releases} held order(s) are being released." if releases else ""
-    messages.success(request, f"Reactivated {code}.{note}")
     return redirect("mapping_list", kind=kind)
+
+
+@require_GET
+@require("view_mappings")
+def mapping_history(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    table = _table(kind)
+    row = get_object_or_404(table.model, pk=pk)
+    return render(request, "mappings/history.html", {"table": table, "row": row, "entries": row_history(table, row),
+                                                     "can_edit": can(request.user, "edit_mappings")})
 
 
 @require_GET
@@ -158,5 +218,11 @@ def mapping_import(request: HttpRequest, kind: str) -> HttpResponse:
                 if result.ok:
                     messages.success(request, f"Imported: {result.created} new, {result.updated} changed, "
                                      f"{result.unchanged} unchanged; {result.releases} held order(s) released.")
+                    if result.saved_inactive:
+                        messages.warning(request, f"Saved INACTIVE: {', '.join(result.saved_inactive)}. "
+                                                  f"{result.unchecked_why}. Reactivate them once Seko's list can "
+                                                  "be read (they are checked again then).")
+                    for note in result.notes:
+                        messages.info(request, note)
                     return redirect("mapping_list", kind=kind)
     return render(request, "mappings/import.html", {"table": table, "result": result})

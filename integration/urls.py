@@ -17,4 +17,5 @@ urlpatterns = [
     path("mappings/<str:kind>/import", mapping_views.mapping_import, name="mapping_import"),
     path("mappings/<str:kind>/<int:pk>/", mapping_views.mapping_edit, name="mapping_edit"),
     path("mappings/<str:kind>/<int:pk>/active", mapping_views.mapping_set_active, name="mapping_set_active"),
+    path("mappings/<str:kind>/<int:pk>/history", mapping_views.mapping_history, name="mapping_history"),
 ]

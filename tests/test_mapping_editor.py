@@ -112,8 +112,11 @@ def test_csv_import_writes_nothing_when_any_row_is_wrong_and_lists_every_error(a
     assert "Nothing was imported" in response.content.decode()
 
 
-def test_csv_export_then_import_is_a_no_op_and_a_change_is_applied(admin_client):
-    CarrierMapping.objects.create(bc_ship_via="RMNDAY", seko_courier_name="RoyalMail", seko_courier_service="TPN24")
+def test_csv_export_then_import_is_a_no_op_and_a_change_is_applied(world, admin_client):
+    _, seko = world
+    seko.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"},
+                                           {"CourierName": "RoyalMail", "CourierService": "TPS48"},
+                                           {"CourierName": "DHL", "CourierService": "EXP"}])
     table = TABLES["carriers"]
     exported = export_csv(table)
     again = import_csv(table, exported)
@@ -131,7 +134,7 @@ def test_deactivating_holds_new_orders_and_reactivating_releases_them(
     bluecherry, seko = world
     monkeypatch.setattr(Conf, "SYNC", True)
     row = CarrierMapping.objects.get(bc_ship_via="RMNDAY")
-    admin_client.post(f"/mappings/carriers/{row.pk}/active", {"active": "0"})
+    admin_client.post(f"/mappings/carriers/{row.pk}/active", {"active": "0", "confirmed": "1"})
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-RE"))
     run_flow()
     assert Order.objects.get(ord_num="SO-RE").status == Order.Status.QUARANTINED

@@ -377,6 +377,15 @@ def _order_number(payload: Any) -> str | None:
 # --- the client ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CourierService:
+    """One entry of Seko's courier-service reference list."""
+
+    courier_name: str
+    service: str
+    description: str = ""
+
+
 class SekoClient(HttpClient):
     """iHub over HTTP. Methods return plain data or raise the errors of ``errors.py``."""
 
@@ -659,5 +668,18 @@ class SekoClient(HttpClient):
             if not isinstance(item, dict) or not item.get("CourierService"):
                 raise MalformedPayload(f"courier service entry unreadable: {str(item)[:200]!r}")
             return str(item.get("CourierName") or ""), str(item["CourierService"])
+
+        return self._reference("reference_courier_services", "reference/v1/courierservices", entry)
+
+    def reference_courier_service_list(self) -> list[CourierService] | None:
+        """Active courier services with the service in words where the list gives them (our
+        simulator adds ``Description``; no Seko page documents the list, so an entry without
+        words has ``description`` ""). ``None`` when the endpoint is absent (404)."""
+
+        def entry(item: Any) -> CourierService:
+            if not isinstance(item, dict) or not item.get("CourierService"):
+                raise MalformedPayload(f"courier service entry unreadable: {str(item)[:200]!r}")
+            words = item.get("Description") or item.get("CourierServiceDescription") or ""
+            return CourierService(str(item.get("CourierName") or ""), str(item["CourierService"]), str(words).strip())
 
         return self._reference("reference_courier_services", "reference/v1/courierservices", entry)

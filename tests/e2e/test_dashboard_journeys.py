@@ -98,7 +98,7 @@ def test_ops_find_the_held_order_an_admin_maps_the_carrier_and_the_order_goes_to
     expect(admin.locator("#release-preview")).to_contain_text("releases 1 held order")
     admin.fill("#id_seko_courier_name", "DPD")
     admin.fill("#id_seko_courier_service", "12")
-    admin.fill("#id_service_level", "NEXTDAY")
+    admin.select_option("#id_service_level", "NEXTDAY")
     screenshot(admin, "mapping-editor")
     admin.click("button:has-text('Save')")
     expect(admin.locator(".flash.success")).to_contain_text("1 held order waiting for it is being released")
