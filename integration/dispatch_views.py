@@ -7,10 +7,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from exceptions import alerts
 from exceptions.models import IntegrationException
+from integration import overdue as overdue_words
 from integration.flows import dispatches as dispatch_flow
 from integration.models import Dispatch
 from integration.roles import can, require
@@ -30,14 +32,18 @@ def order_url(request: HttpRequest, ord_num: str) -> str:
 @require("view_overdue")
 def overdue(request: HttpRequest) -> HttpResponse:
     """Orders sent for fulfilment and not dispatched within their SLA, oldest first."""
-    rows = alerts.overdue_orders()
+    now = timezone.now()
+    rows = alerts.overdue_orders(now)
     statuses = {
         e.order_id: (e.problems[0].get("value") if e.problems else "")
         for e in IntegrationException.objects.filter(kind="dispatch.overdue", status="open",
                                                      order_id__in=[r.order.pk for r in rows])
     }
+    shipping = overdue_words.shipping_of([r.order for r in rows])
     context = {
-        "rows": [{"item": r, "seko_status": statuses.get(r.order.pk, ""), "url": order_url(request, r.order.ord_num)}
+        "rows": [{"item": r, "url": order_url(request, r.order.ord_num),
+                  "seko_status": overdue_words.seko_status_in_words(statuses.get(r.order.pk, "")),
+                  "shipping": shipping[r.order.ord_num]}
                  for r in rows],
     }
     return render(request, "dispatches/overdue.html", context)

@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from exceptions.models import ExceptionEvent
 from integration.filters import OrderFilter
 from integration.flows import orders as order_flow
-from integration.models import Order
+from integration.models import Dispatch, Order
 from integration.redaction import mask_secrets, pretty
-from integration.roles import can, require
+from integration.roles import can, require, require_or_exception_owner
 
 SYSTEM_NAMES = {"seko": "Seko", "bluecherry": "Blue Cherry"}
 TIMELINE_MESSAGES = 300  # the newest exchanges shown on one order; older ones are in the admin
@@ -98,16 +98,39 @@ def timeline(order: Order) -> list[TimelineEntry]:
     return sorted(entries, key=lambda e: e.at)
 
 
+@dataclass(frozen=True)
+class BlueCherryStatus:
+    status: str
+    how_known: str
+
+
+def bluecherry_status(order: Order, posted: Dispatch | None) -> BlueCherryStatus:
+    """What Blue Cherry holds for the order now. ``bc_status`` is only what the last pull saw
+    (RELEASED for every order we send), so what we told it since (the pick ticket moves it to
+    PICKING, the posted shipment to INVOICED) is the better answer when there is one."""
+    if order.status == Order.Status.CANCELLED or order.bc_status == "CANCELLED":
+        return BlueCherryStatus(order.bc_status or "CANCELLED", "cancelled in Blue Cherry")
+    if posted is not None:
+        when = f" {posted.posted_at:%Y-%m-%d %H:%M}" if posted.posted_at else ""
+        return BlueCherryStatus("INVOICED", f"shipment {posted.bc_ship_num or posted.dispatch_id} posted{when}")
+    if order.pick_ticket_at is not None:
+        return BlueCherryStatus("PICKING", f"pick ticket told {order.pick_ticket_at:%Y-%m-%d %H:%M}")
+    return BlueCherryStatus(order.bc_status, "as Blue Cherry last returned it")
+
+
 @require_GET
-@require("view_orders")
+@require_or_exception_owner("view_orders", ord_num_kwarg="ord_num")  # the data team opens the orders its SKUs hold
 def order_detail(request: HttpRequest, ord_num: str) -> HttpResponse:
     order = get_object_or_404(Order, ord_num=ord_num)
     context = {
         "order": order,
+        "bluecherry": bluecherry_status(order, order.dispatches.filter(status=Dispatch.Status.POSTED)
+                                        .order_by("-posted_at", "-id").first()),
         "lines": order.lines.all(),
+        "can_view_items": can(request.user, "view_items"),
         "open_exceptions": order.exceptions.filter(status="open"),
         "timeline": timeline(order),
-        "can_retransmit": can(request.user, "retransmit_orders") and order.status in order_flow.REWORKABLE,
+        "can_retransmit": can(request.user, "retransmit_orders") and order.status in order_flow.RETRANSMITTABLE,
         "raw": pretty_json(order.raw),
     }
     return render(request, "orders/detail.html", context)

@@ -6,40 +6,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from exceptions import catalogue
+from exceptions.holds import HELD_ORDER_STATUSES
 from exceptions.models import IntegrationException
-from integration import status_counts
+from integration import flow_schedule, status_counts
 from integration.charts import Series, hourly_bars_svg
 from integration.models import Order, SyncCursor
 
 CHART_HOURS = 48
 # Rows that coordinate workers (when a drain or a heartbeat was last asked for), not flows.
 COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat"}
+DIGEST_PREFIX = "digest."  # one cursor per role: when its last email digest went
 OLDEST_SHOWN = 8
 
-
-@dataclass(frozen=True)
-class Flow:
-    name: str
-    cursors: tuple[str, ...]  # the SyncCursor rows whose success says the flow is running
-    backlog_label: str
-    backlog_key: str  # a key of backlog_counts()
-
-
-FLOWS = [
-    Flow("Item master", ("items",), "", ""),
-    Flow("Order injection", ("orders.released",), "waiting to be sent", "waiting"),
-    Flow("Pick tickets to Blue Cherry", (), "owed", "pick_tickets_owed"),
-    Flow("Cancels", ("orders.cancelled",), "to pass to Seko", "cancels_owed"),
-    Flow("Dispatch confirmation", ("dispatches.sync", "dispatches.poll"), "sent, awaiting dispatch",
-         "awaiting_dispatch"),
-]
+# The backlog a flow's row shows beside its health: (label, key of backlog_counts()).
+BACKLOGS = {
+    "orders.released": ("waiting to be sent", "waiting"),
+    "orders.cancelled": ("to pass to Seko", "cancels_owed"),
+    "dispatches.sync": ("sent, awaiting dispatch", "awaiting_dispatch"),
+}
 
 
 @dataclass
@@ -47,10 +37,12 @@ class FlowHealth:
     name: str
     last_success: datetime | None
     lag: timedelta | None
-    state: str  # "ok" | "late" | "never" | "n/a"
+    state: str  # a FlowState, or "n/a" for work that has no schedule of its own
     backlog: int | None
     backlog_label: str
     last_error: str = ""
+    every: str = ""  # its schedule in words ("1 min", "6 h"), "" when it has none
+    note: str = ""  # shown instead of the last success where the flow is not judged by time
 
 
 def backlog_counts() -> dict[str, int]:
@@ -59,7 +51,7 @@ def backlog_counts() -> dict[str, int]:
     # status index skip the settled history (a full scan of a million orders was ~0.4 s).
     return Order.objects.filter(status__in=[s.RECEIVED, s.SENDING, s.QUARANTINED, s.REJECTED, s.SENT]).aggregate(
         waiting=Count("id", filter=Q(status__in=[s.RECEIVED, s.SENDING])),
-        held=Count("id", filter=Q(status__in=[s.QUARANTINED, s.REJECTED])),
+        held=Count("id", filter=Q(status__in=HELD_ORDER_STATUSES)),
         pick_tickets_owed=Count("id", filter=Q(status=s.SENT, pick_ticket_at__isnull=True)),
         cancels_owed=Count("id", filter=Q(status=s.SENT, cancel_requested_at__isnull=False)),
         awaiting_dispatch=Count("id", filter=Q(status=s.SENT, dispatched_at__isnull=True)),
@@ -67,31 +59,40 @@ def backlog_counts() -> dict[str, int]:
 
 
 def flow_health(now: datetime | None = None) -> tuple[list[FlowHealth], dict[str, int]]:
+    """Each scheduled flow judged against its own schedule by the rule ``sync.stalled`` uses
+    (integration/flow_schedule.py), so a red dot here and the alert always agree."""
     now = now or timezone.now()
     cursors = {c.name: c for c in SyncCursor.objects.all()}
     backlog = backlog_counts()
-    # A flow is late when it has not succeeded for three of its intervals.
-    late_after = timedelta(minutes=3 * settings.SYNC_INTERVAL_MINUTES)
+    intervals = flow_schedule.flow_intervals()
     rows: list[FlowHealth] = []
-    named = set()
-    for flow in FLOWS:
-        mine = [cursors[n] for n in flow.cursors if n in cursors]
-        named.update(flow.cursors)
-        successes = [c.last_success_at for c in mine if c.last_success_at]
-        last = max(successes) if successes else None
-        rows.append(FlowHealth(
-            flow.name, last, now - last if last else None,
-            "n/a" if not flow.cursors else "never" if last is None else "late" if now - last > late_after else "ok",
-            backlog.get(flow.backlog_key) if flow.backlog_key else None, flow.backlog_label,
-            next((c.last_error for c in mine if c.last_error), ""),
-        ))
-    for name, cursor in sorted(cursors.items()):  # flows added later show up without a change here
-        if name in named or name in COORDINATION_CURSORS:
+    for flow in flow_schedule.WATCHED_FLOWS:
+        cursor = cursors.get(flow.cursor)
+        last = cursor.last_success_at if cursor else None
+        interval = intervals[flow.cursor]
+        state = flow_schedule.judge(last, cursor.last_run_at if cursor else None, interval, now)
+        label, key = BACKLOGS.get(flow.cursor, ("", ""))
+        rows.append(FlowHealth(flow.label, last, now - last if last else None,
+                               state.value, backlog.get(key) if key else None, label,
+                               cursor.last_error if cursor else "",
+                               every=flow_schedule.in_words(interval.total_seconds() / 60)))
+        if flow.cursor == "orders.released":  # pick tickets are told inside the order flow's runs
+            rows.append(FlowHealth("Pick tickets to Blue Cherry", None, None, "n/a", backlog.get("pick_tickets_owed"),
+                                   "owed", note="follows the order flow"))
+    digests = [c for name, c in cursors.items() if name.startswith(DIGEST_PREFIX)]
+    if digests:  # sent only when there is something new: silence is not lateness
+        sent = [c.last_success_at for c in digests if c.last_success_at]
+        last = max(sent) if sent else None
+        rows.append(FlowHealth("Email digests", last, now - last if last else None, "n/a", None, "",
+                               next((c.last_error for c in digests if c.last_error), ""),
+                               note="sent when there is something new"))
+    known = set(intervals) | COORDINATION_CURSORS
+    for name, cursor in sorted(cursors.items()):  # a flow added later shows up, unjudged, until it is listed
+        if name in known or name.startswith(DIGEST_PREFIX):
             continue
         last = cursor.last_success_at
-        rows.append(FlowHealth(name, last, now - last if last else None,
-                               "never" if last is None else "late" if now - last > late_after else "ok",
-                               None, "", cursor.last_error))
+        rows.append(FlowHealth(name, last, now - last if last else None, "n/a", None, "", cursor.last_error,
+                               note="no schedule known to the overview"))
     return rows, backlog
 
 

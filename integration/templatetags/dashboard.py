@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
+from integration.overdue import duration_in_words
+
 register = template.Library()
 
 
 @register.filter
 def age(value: datetime | None) -> str:
-    """How long ago, compactly: "45s", "12m", "3h", "5d"."""
+    """How long ago, as a person reads it: "45 s", "12 min", "3 h 20 min", "2 days"."""
     if value is None:
         return "—"
     return duration(timezone.now() - value)
@@ -20,13 +22,13 @@ def age(value: datetime | None) -> str:
 
 @register.filter
 def duration(value: timedelta | None) -> str:
+    """A span as a person reads it: "45 s", "12 min", "3 h 20 min", "1 day 4 h", "5 days"."""
+    return duration_in_words(value)
+
+
+@register.filter
+def hours(value: float | None) -> str:
+    """A number of hours (an SLA) in the same words: 0.1 -> "6 min", 24 -> "1 day", 36 -> "1 day 12 h"."""
     if value is None:
         return "—"
-    seconds = max(0, int(value.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400 * 2:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds < 36000 else f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    return duration_in_words(timedelta(hours=float(value)))

@@ -1,30 +1,70 @@
-"""A CX lead finds an order overdue at the warehouse on the overdue page and opens its timeline."""
+"""A CX lead finds an order overdue at the warehouse, reads what to tell the customer (when it
+was promised to leave, how late it is, where Seko has it in plain words, the carrier), opens its
+timeline, and sees it clear by itself when Seko's dispatch arrives."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
-from integration.models import Order, OrderEvent
+from exceptions import alerts, catalogue
+from exceptions.models import IntegrationException
+from integration.models import Order
+from tests.factories import BlueCherryOrderFactory
+from tests.test_dispatch_flow import push, push_settings, take_in  # noqa: F401  (push_settings: autouse fixture)
+from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_cx_finds_an_overdue_order_on_the_overdue_page_and_opens_its_timeline(login_as, settings):
+def sent_hours_ago(ord_num: str, hours: float) -> None:
+    Order.objects.filter(ord_num=ord_num).update(sent_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_cx_reads_what_to_tell_the_customer_about_an_overdue_order_and_sees_it_clear_on_dispatch(
+        world, login_as, settings):
+    bluecherry, seko = world
     settings.DISPATCH_SLA_HOURS, settings.DISPATCH_SLA_BY_SERVICE = 24, {}
-    now = timezone.now()
-    late = Order.objects.create(ord_num="SO-LATE-1", status=Order.Status.SENT, bc_status="PICKING", bc_updated_at=now,
-                                location="UK3PL", ship_via="RMNDAY", customer="C1001",
-                                sent_at=now - timedelta(hours=30))
-    OrderEvent.objects.create(order=late, from_status="sending", to_status="sent", note="Accepted by Seko; GUID g-1")
-    Order.objects.create(ord_num="SO-ONTIME-1", status=Order.Status.SENT, bc_status="PICKING", bc_updated_at=now,
-                         location="UK3PL", ship_via="RMNDAY", sent_at=now - timedelta(hours=1))
+    release(bluecherry, BlueCherryOrderFactory(ord_num="SO-LATE-1", customer="C1001"),
+            BlueCherryOrderFactory(ord_num="SO-ONTIME-1"))
+    run_flow()
+    sent_hours_ago("SO-LATE-1", 30)
+    sent_hours_ago("SO-ONTIME-1", 1)
+    assert alerts.check_overdue() == 1  # the monitor asks Seko where the order is
 
     cx = login_as("cx")
-    cx.get_by_role("link", name="Overdue").click()
+    cx.locator("nav.mainnav").get_by_role("link", name="Overdue", exact=True).click()
     cx.wait_for_url("**/overdue/")
     row = cx.locator("tr[data-order='SO-LATE-1']")
-    assert "30.0" in row.inner_text()
+    expect(row.locator(".late-by")).to_have_text("6 h")
+    expect(row.locator(".seko-status")).to_have_text("To Be Picked: waiting in the warehouse queue, not picked yet")
+    expect(row.locator(".carrier")).to_have_text("RoyalMail TPN24")
+    expect(row.locator(".tracking")).to_have_text("none yet")
+    promised = Order.objects.get(ord_num="SO-LATE-1").sent_at + timedelta(hours=24)
+    expect(row.locator(".promised")).to_contain_text(f"{promised:%H:%M}")
+    expect(row).not_to_contain_text("0 h")
     assert cx.locator("tr[data-order='SO-ONTIME-1']").count() == 0
+
     row.get_by_role("link", name="SO-LATE-1").click()
-    cx.wait_for_url("**/SO-LATE-1**")
-    assert "Accepted by Seko; GUID g-1" in cx.content()
+    cx.wait_for_url("**/SO-LATE-1/")
+    expect(cx.locator(".card.attention")).to_contain_text(
+        "At Seko: To Be Picked: waiting in the warehouse queue, not picked yet")
+    expect(cx.locator(".card.attention")).to_contain_text("is 6 h late")
+    expect(cx.locator(".bc-status")).to_have_text("Blue Cherry: PICKING")
+
+    # The warehouse ships it: Seko pushes the dispatch, the integration takes it in.
+    seko.control("POST", "_sim/warehouse/advance", {"orders": "all"})
+    push(Client(), *[(p["kind"], p["record"]) for p in seko.control("GET", "_sim/pushes")["pushes"]])
+    take_in()
+
+    cx.goto("/overdue/")
+    expect(cx.locator("tr[data-order='SO-LATE-1']")).to_have_count(0)
+    expect(cx.get_by_text("Nothing is overdue")).to_be_visible()
+    cx.goto("/orders/SO-LATE-1/")
+    expect(cx.locator(".pill.st-dispatched")).to_be_visible()
+    expect(cx.locator(".card.attention")).to_have_count(0)  # the overdue exception closed itself
+    assert IntegrationException.objects.get(kind=catalogue.DISPATCH_OVERDUE.code).status == "resolved"
