@@ -189,6 +189,9 @@ SEKO_REFERENCE_CACHE_SECONDS = env_int("SEKO_REFERENCE_CACHE_SECONDS", 300)
 # --- The two remote systems -------------------------------------------------------------
 BLUECHERRY_BASE_URL = env_str("BLUECHERRY_BASE_URL", "http://127.0.0.1:8101/api/v1/")
 BLUECHERRY_API_KEY = env_str("BLUECHERRY_API_KEY", "bc-dev-key")
+# Demo only: the Blue Cherry simulator's page where a person plays the Blue Cherry user (edits an
+# order, fixes an item). When set, order, item and exception pages link to it; empty in production.
+BLUECHERRY_USER_PAGE_URL = env_str("BLUECHERRY_USER_PAGE_URL", "")
 SEKO_BASE_URL = env_str("SEKO_BASE_URL", "http://127.0.0.1:8102/api/")
 SEKO_API_KEY = env_str("SEKO_API_KEY", "seko-dev-key")
 SEKO_PUSH_TOKEN = env_str("SEKO_PUSH_TOKEN", "seko-push-dev-token")
@@ -254,10 +257,9 @@ DISPATCH_TRACKING_WAIT_SECONDS = env_int("DISPATCH_TRACKING_WAIT_SECONDS", 1800)
 # per carrier service, as "KEY=hours" pairs where KEY is a carrier mapping's service level
 # (NEXTDAY) or Blue Cherry ship-via (RMNDAY); the ship-via wins.
 DISPATCH_SLA_HOURS = env_float("DISPATCH_SLA_HOURS", 24.0)
+_SLA_PAIRS = env_str("DISPATCH_SLA_BY_SERVICE", "NEXTDAY=12,EXPRESS=8,STANDARD=24").split(",")
 DISPATCH_SLA_BY_SERVICE = {
-    key.strip(): float(hours)
-    for key, _, hours in (pair.partition("=") for pair in env_str("DISPATCH_SLA_BY_SERVICE", "NEXTDAY=12,EXPRESS=8")
-                          .split(",") if "=" in pair)
+    key.strip(): float(hours) for key, _, hours in (pair.partition("=") for pair in _SLA_PAIRS if "=" in pair)
 }
 # An open overdue alert is checked against Seko's status again after this long.
 OVERDUE_RECHECK_MINUTES = env_int("OVERDUE_RECHECK_MINUTES", 30)
@@ -333,7 +335,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A 403 is one line (who, what, why), not a PermissionDenied traceback.
+    "filters": {"forbidden_in_one_line": {"()": "integration.log_filters.ForbiddenInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {"django.server": {"level": "WARNING"}, "django.request": {"filters": ["forbidden_in_one_line"]}},
 }

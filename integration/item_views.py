@@ -10,13 +10,21 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
-from integration.models import Item, SyncCursor
-from integration.roles import require
+from exceptions import catalogue
+from exceptions.models import IntegrationException
+from integration.models import Item, Order, SyncCursor
+from integration.roles import require, require_or_exception_owner
 from reconciliation.item_audit import AUDIT_NAME, open_findings
 
 PAGE_SIZE = 100
+HELD_ORDERS_SHOWN = 50
+# What Blue Cherry holds for an item and Seko's product needs, as its API names them (item.raw).
+BLUECHERRY_FIELDS = (("style_name", "Description"), ("upc", "UPC"), ("hs_number", "HS code"),
+                     ("country_of_origin", "Country of origin"), ("weight_kg", "Weight (kg)"),
+                     ("retail_price", "Retail price"), ("currency", "Currency"), ("status", "Blue Cherry status"))
 Sync = Item.SyncStatus
 
 
@@ -57,6 +65,26 @@ def item_list(request: HttpRequest) -> HttpResponse:
         "query": request.GET.urlencode(),
     }
     return render(request, "items/list.html", context)
+
+
+@require_GET
+@require_or_exception_owner("view_items", sku_kwarg="sku")
+def item_detail(request: HttpRequest, sku: str) -> HttpResponse:
+    """One item: what Blue Cherry holds for it, why it is not LIVE (every problem), the exceptions
+    about it and the orders it holds."""
+    item = get_object_or_404(Item, sku=sku)
+    exceptions = IntegrationException.objects.filter(Q(sku=sku) | Q(trace_key=catalogue.sku_key(sku))) \
+        .select_related("order").order_by("-status", "-last_seen_at")[:50]
+    held = list(Order.objects.filter(status=Order.Status.QUARANTINED, lines__sku=sku).distinct()
+                .order_by("bc_updated_at", "id").only("ord_num", "status", "bc_updated_at")[:HELD_ORDERS_SHOWN + 1])
+    context = {
+        "item": item,
+        "bc": {label: item.raw.get(name, "") for name, label in BLUECHERRY_FIELDS},
+        "exceptions": exceptions,
+        "held_orders": held[:HELD_ORDERS_SHOWN],
+        "more_held": len(held) > HELD_ORDERS_SHOWN,
+    }
+    return render(request, "items/detail.html", context)
 
 
 class _Echo:

@@ -40,16 +40,29 @@ MATRIX: dict[str, frozenset[str]] = {
     "view_help": frozenset(ALL_GROUPS),
 }
 
+# Acting on an exception: its owner group, or these groups, which may act on every kind (ops
+# runs the queue day to day; integration admins answer for the integration as a whole).
+ACT_ON_ANY_EXCEPTION: frozenset[str] = frozenset({OPS, ADMIN})
+
+
 # What each capability lets a person do, in words, for docs/permissions.md (``manage.py permissions``).
 DESCRIPTIONS: dict[str, str] = {
     "view_overview": "See the overview: flow health, open exceptions, sent vs dispatched.",
     "view_exceptions": "See the exception queue and each exception's detail.",
-    "act_on_exceptions": "Retry, resolve with a note and assign exceptions, one at a time or in bulk.",
-    "view_orders": "See orders and each order's timeline of messages and status changes.",
+    "act_on_exceptions": (
+        "Retry, resolve with a note, assign and snooze exceptions, one at a time or in bulk: only the kinds the "
+        "person's group owns (each kind's owner is in docs/exception-kinds.md), except that "
+        + " and ".join(sorted(f"`{g}`" for g in ACT_ON_ANY_EXCEPTION))
+        + " may act on every kind (anyone else gets 403)."
+    ),
+    "view_orders": ("See orders and each order's timeline of messages and status changes. Without it, a person "
+                    "whose group owns an exception about an order (open or closed) may still open that order's page "
+                    "and no other: `data` opens the orders its SKUs hold (`order.sku_not_live`), never the list."),
     "retransmit_orders": "Re-fetch an order from Blue Cherry, re-validate it and send it now.",
     "view_mappings": "See the cross-reference tables (warehouses, carriers/services) and export them as CSV.",
     "edit_mappings": "Create, edit, deactivate and CSV-import cross-reference rows (which releases blocked orders).",
-    "view_items": "See the item master's sync status and audit findings.",
+    "view_items": ("See the item master's sync status, audit findings and each item's page (its problems, the "
+                   "orders it holds). Without it, the owner of an exception about a SKU may open that item's page."),
     "view_stock": "See stock positions, buffers, last published values and drift.",
     "view_overdue": "See orders overdue for fulfilment.",
     "view_reconciliation": "See the daily reconciliation and export it.",
@@ -74,6 +87,61 @@ def can(user: Any, capability: str) -> bool:
     if user.is_superuser:
         return True
     return bool(user_groups(user) & MATRIX[capability])
+
+
+def may_act_on_exception(user: Any, owner: str) -> bool:
+    """The rule for one exception: ``act_on_exceptions``, and the exception is owned by one of
+    the person's groups unless they are ops or an integration admin."""
+    if not can(user, "act_on_exceptions"):
+        return False
+    return user.is_superuser or bool(user_groups(user) & (ACT_ON_ANY_EXCEPTION | {owner}))
+
+
+def exception_actors(owner: str) -> str:
+    """Who may act on an exception owned by ``owner``, in words ("cx, integration-admin and ops")."""
+    names = sorted(ACT_ON_ANY_EXCEPTION | {owner})
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def owns_exception_about(user: Any, *, ord_num: str = "", sku: str = "") -> bool:
+    """Whether one of the person's groups owns an exception (open or closed) about this order or
+    SKU. Whoever owns a kind may open what it links to, and nothing more: the data team opens the
+    orders its SKUs hold (``order.sku_not_live``) without seeing every order."""
+    groups = user_groups(user)
+    if not groups or not (ord_num or sku):
+        return False
+    from exceptions.models import IntegrationException  # the queue's model; roles sit below the views
+
+    owned = IntegrationException.objects.filter(owner__in=groups)
+    if ord_num:
+        return owned.filter(order__ord_num=ord_num).exists()
+    return owned.filter(sku=sku).exists() or owned.filter(trace_key=f"sku:{sku}").exists()
+
+
+# Pages also open to the owners of an exception about their object (for docs/permissions.md).
+OWNER_MAY_OPEN = "or owns an exception about it"
+
+
+def require_or_exception_owner(capability: str, *, ord_num_kwarg: str = "", sku_kwarg: str = "") -> Callable:
+    """``require(capability)`` for one object's page, also opened to a person whose group owns an
+    exception about that object (see ``owns_exception_about``); anyone else gets 403."""
+    if capability not in MATRIX:
+        raise KeyError(f"unknown capability {capability!r}")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not can(request.user, capability) and not owns_exception_about(
+                    request.user, ord_num=kwargs.get(ord_num_kwarg, ""), sku=kwargs.get(sku_kwarg, "")):
+                raise PermissionDenied(f"Your role may not {capability.replace('_', ' ')}.")
+            return view(request, *args, **kwargs)
+
+        wrapped.capability = capability  # type: ignore[attr-defined]
+        wrapped.owner_may_open = True  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
 
 
 def require(capability: str) -> Callable:

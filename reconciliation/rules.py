@@ -40,6 +40,22 @@ KINDS: dict[str, str] = {
 # Seko statuses that end waiting for a dispatch.
 SEKO_DONE = ("Dispatched", "Cancelled")
 
+# What each difference most likely means and who acts, appended to its message so the hint always
+# matches the cause (one generic hint for every kind sent finance after shipments "keyed in by hand"
+# for orders that were merely late at the warehouse).
+HINTS: dict[str, str] = {
+    DISPATCHED_NOT_SHIPPED: "Post the shipment in Blue Cherry, or release the quarantined dispatch from the "
+                            "exception queue.",
+    SHIPPED_NOT_DISPATCHED: "Check the shipment in Blue Cherry: if nothing left the warehouse, reverse it.",
+    QUANTITY_MISMATCH: "Correct the shipped quantities in Blue Cherry to what left the warehouse.",
+    VALUE_MISMATCH: "Correct or credit the invoice in Blue Cherry.",
+    SHIPPED_NOT_INVOICED: "Raise the invoice in Blue Cherry.",
+    INVOICED_NOT_SHIPPED: "Credit the invoice in Blue Cherry unless the goods did leave.",
+    INVOICED_TWICE: "Credit the duplicate invoice in Blue Cherry.",
+    NOT_DISPATCHED_PAST_SLA: "Late at the warehouse, not a booking error: nothing to correct in Blue Cherry; "
+                             "customer service chases it as an overdue dispatch.",
+}
+
 TOTAL_FIELDS = (
     "sent_orders", "sent_units", "sent_value",
     "dispatched_orders", "dispatched_units", "dispatched_value",
@@ -75,6 +91,36 @@ def day_of(value: Any) -> date | None:
         except ValueError:
             return None
     return day_of(parsed)
+
+
+def moment_of(value: Any) -> datetime | None:
+    """The moment of an ISO timestamp (no zone: UTC). A bare date counts as the end of its day,
+    so a dispatch dated today is never judged older than it can be."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value or "").strip()
+    if len(text) > 10:
+        try:
+            return moment_of(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    day = day_of(text)
+    return None if day is None else datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+def duration(span: timedelta) -> str:
+    """A span as a person reads it: "40 s", "3 min", "3 h 20 min", "2 days 4 h"."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 def _qty(value: Any) -> int:
@@ -121,8 +167,16 @@ def reconcile(
     prices: Mapping[str, Mapping[str, Decimal]],
     now: datetime,
     tolerance: Decimal = Decimal("0.01"),
+    dispatch_settle: timedelta = timedelta(0),
+    late_grace: timedelta = timedelta(0),
 ) -> dict[str, Any]:
     """Totals per day and every difference.
+
+    A difference is one only once the flow that would settle it has had its chance:
+    ``dispatch_settle`` is how long a Seko dispatch may take to become a Blue Cherry shipment
+    (the push, the poll, the posting's retries); a younger one is on its way, not missing.
+    ``late_grace`` is added to each order's SLA before "not dispatched" counts (the overdue
+    monitor's interval: it has flagged the order by then).
 
     ``sent``: {ord_num: {"sent_at", "units", "value", "sla_hours", "seko_status"}}, the orders
     Seko accepted from us (``seko_status`` is Seko's word, None when it was not asked).
@@ -177,7 +231,8 @@ def reconcile(
     for ord_num in sorted(set(sent) | set(dispatches) | set(ships_by_order) | set(invoices_by_order)):
         differences.extend(_order_differences(
             ord_num, sent.get(ord_num), dispatches.get(ord_num), ships_by_order.get(ord_num, []),
-            invoices_by_order.get(ord_num, []), prices.get(ord_num, {}), now, tolerance))
+            invoices_by_order.get(ord_num, []), prices.get(ord_num, {}), now, tolerance, dispatch_settle,
+            late_grace))
     return {"days": {day: dict(totals) for day, totals in sorted(days.items())}, "differences": differences}
 
 
@@ -192,12 +247,13 @@ def _unique(rows: Iterable[Mapping[str, Any]], key: str) -> list[Mapping[str, An
 def _order_differences(
     ord_num: str, sent: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None,
     shipments: list[Mapping[str, Any]], invoices: list[Mapping[str, Any]], prices: Mapping[str, Decimal],
-    now: datetime, tolerance: Decimal,
+    now: datetime, tolerance: Decimal, dispatch_settle: timedelta = timedelta(0),
+    late_grace: timedelta = timedelta(0),
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     def line(kind: str, day: date | None, message: str, **fields: Any) -> None:
-        found.append({"day": day, "kind": kind, "ord_num": ord_num, "message": message,
+        found.append({"day": day, "kind": kind, "ord_num": ord_num, "message": f"{message} {HINTS[kind]}",
                       "dispatch_id": "", "ship_num": "", "invoice_num": "", "seko_units": None,
                       "bc_units": None, "seko_value": None, "bc_value": None, **fields})
 
@@ -209,13 +265,15 @@ def _order_differences(
         dispatch_day = day_of(confirmation.get("DispatchDate"))
         seko_units = dispatch_lines(confirmation)
         seko_value = _value(seko_units, prices)
-        if not shipments:
+        dispatched_at = moment_of(confirmation.get("DispatchDate"))
+        settling = dispatched_at is not None and now - dispatched_at < dispatch_settle
+        if not shipments and not settling:
             line(DISPATCHED_NOT_SHIPPED, dispatch_day,
                  f"Seko dispatched {ord_num} ({dispatch_id}: {_units_text(seko_units)}) but Blue Cherry has no "
                  "shipment for it: the customer has been neither invoiced nor told.",
                  dispatch_id=dispatch_id, seko_units=sum(seko_units.values()), seko_value=seko_value,
                  bc_units=0)
-        else:
+        elif shipments:
             if seko_units != bc_units:
                 skus = sorted(sku for sku in set(seko_units) | set(bc_units)
                               if seko_units.get(sku, 0) != bc_units.get(sku, 0))
@@ -271,10 +329,10 @@ def _order_differences(
         status = sent.get("seko_status")
         sent_at = sent.get("sent_at")
         sla = timedelta(hours=float(sent.get("sla_hours") or 0))
-        if status not in SEKO_DONE and isinstance(sent_at, datetime) and now - sent_at > sla:
-            hours = (now - sent_at).total_seconds() / 3600
+        if status not in SEKO_DONE and isinstance(sent_at, datetime) and now - sent_at > sla + late_grace:
             line(NOT_DISPATCHED_PAST_SLA, day_of(sent_at),
-                 f"{ord_num} was sent to Seko {hours:.0f} h ago (SLA {sla.total_seconds() / 3600:.0f} h) and is "
-                 f"neither dispatched nor cancelled; Seko says '{status or 'unknown'}'.",
+                 f"{ord_num} was sent to Seko {duration(now - sent_at)} ago, {duration(now - sent_at - sla)} past "
+                 f"its dispatch SLA of {duration(sla)}, and is neither dispatched nor cancelled; Seko says "
+                 f"'{status or 'unknown'}'.",
                  seko_units=0, bc_units=0, seko_value=money(sent.get("value")))
     return found

@@ -100,7 +100,7 @@ def start_simulator(
     sim = RunningSimulator(name=name, port=port, api_key=api_key, process=process)
     try:
         sim.wait_until_up()
-    except Exception:
+    except BaseException:  # interrupted too (Ctrl-C): never leave a simulator nobody knows of
         sim.stop()
         raise
     return sim

@@ -19,6 +19,7 @@ from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import NotFound, Rejected, Transient
 from integration.clients.seko import parse_push
 from integration.dispatch_rules import CarrierRow, OrderView, resolve_carrier, validate_dispatch
+from integration.flows import dispatches
 from integration.mappings import TABLES, export_csv, import_csv
 from integration.models import CarrierMapping, Dispatch, Order, PushPart
 from tests.factories import BlueCherryOrderFactory, CarrierMappingFactory, LineFactory
@@ -380,3 +381,28 @@ def test_the_carrier_form_offers_sekos_words_and_the_list_flags_a_row_whose_word
     CarrierMapping.objects.filter(pk=row.pk).update(seko_service_description="tracked 24")
     assert "Seko describes this service as" not in browser.get("/mappings/carriers/").content.decode()
     cache.clear()
+
+
+@pytest.mark.django_db
+def test_tracking_laid_over_a_dispatch_while_it_was_being_checked_sends_it_back_to_be_posted(
+        world, client, settings, django_capture_on_commit_callbacks):
+    """Seen under load in the headless demo: the tracking arrived while the dispatch was claimed
+    and checked with what was read before it, the dispatch was held for a missing tracking
+    number it already had, and nothing looked at it again."""
+    settings.DISPATCH_TRACKING_WAIT_SECONDS = 0  # the wait is over: a dispatch without tracking is held
+    bluecherry, _ = world
+    order = sent_order(bluecherry, "SO-T8")
+    push(client, ("DispatchConfirmation", confirmation(order)))
+    dispatches.process_pushes()
+    [claimed] = dispatches.claim_due_dispatches(10)  # read before the tracking came
+    push(client, ("TrackingDetails", tracking_details(order, "JD800GB")))
+    dispatches.process_pushes()
+    with django_capture_on_commit_callbacks(execute=True), dispatches.bluecherry_client() as bc:
+        dispatches.post_dispatch(claimed, dispatches.carrier_lookup(), bc)
+    dispatch = Dispatch.objects.get(order=order)
+    assert dispatch.status == Dispatch.Status.RECEIVED  # sent back to be checked with its tracking
+    take_in()
+    dispatch.refresh_from_db()
+    assert dispatch.status == Dispatch.Status.POSTED
+    assert shipment_of(bluecherry, "SO-T8")["tracking_numbers"] == ["JD800GB"]
+    assert not IntegrationException.objects.filter(kind=catalogue.DISPATCH_INCOMPLETE.code, status="open").exists()

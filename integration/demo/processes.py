@@ -9,10 +9,12 @@ import runpy
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import requests
 
@@ -20,6 +22,9 @@ from simulators.launcher import ROOT, RunningSimulator, start_simulator
 
 # Issue 9: the web app is served as in production (README, "Run"), in the demo and the benchmarks alike.
 GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+# The signals that stop a demo: SIGTERM (a service manager, `kill`) and SIGINT (Ctrl-C).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+REPEAT_MEANS_HURRY_SECONDS = 1.0
 
 
 def web_server_args(port: int) -> list[str]:
@@ -43,18 +48,68 @@ class Supervisor:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.simulators: list[RunningSimulator] = []
         self._logs: list = []
+        self._stopping = False
+        self._stopping_since = 0.0
+        self._hurry = False
+        self._starting_child = False
+        self._stop_waiting = False
+        self._handlers: dict[int, Any] = {}
 
     def __enter__(self) -> Supervisor:
         # SIGTERM ends the demo like Ctrl-C does, so the `finally` blocks stop the children.
-        signal.signal(signal.SIGTERM, self._terminate)
+        self._stopping = False
+        self._hurry = False
+        self._handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            self._handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, self._on_stop_signal)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_all()
+        try:
+            self.stop_all()
+        finally:
+            for sig, handler in self._handlers.items():
+                signal.signal(sig, handler)
 
-    @staticmethod
-    def _terminate(signum: int, frame: FrameType | None) -> None:
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        """The first SIGTERM or Ctrl-C ends the demo (as KeyboardInterrupt, so every `finally`
+        runs); any later one only asks the stop under way to hurry. A SIGTERM to the demo's
+        whole process group reaches this process twice (once itself, once forwarded by the
+        parent) and Ctrl-C is often pressed twice: raised again, the second used to abort the
+        stop half-way, after the web server and workers but before the simulators."""
+        if self._starting_child:
+            self._stop_waiting = True
+            return
+        if self._stopping:
+            # The same stop delivered twice at once (group plus parent) is not a person asking
+            # again: only a repeat a moment later cuts the workers' clean shutdown short.
+            if time.monotonic() - self._stopping_since >= REPEAT_MEANS_HURRY_SECONDS:
+                self._hurry = True
+            return
+        self._begin_stopping()
         raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _stop_deferred(self) -> Iterator[None]:
+        """Hold a stop back while a child is started and recorded, so it cannot fall between the
+        two and leave a child nobody stops; it is taken as soon as the child is on the list.
+        (Not by blocking the signals: a blocked mask would be inherited by the child.)"""
+        self._starting_child = True
+        try:
+            yield
+        finally:
+            self._starting_child = False
+        if self._stop_waiting and not self._stopping:
+            self._stop_waiting = False
+            self._begin_stopping()
+            raise KeyboardInterrupt
+
+    def _begin_stopping(self) -> None:
+        if not self._stopping:
+            self._stopping = True
+            self._stopping_since = time.monotonic()
 
     def _log(self, name: str):
         handle = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed in stop_all)
@@ -63,17 +118,19 @@ class Supervisor:
 
     def simulator(self, name: str, extra_env: dict[str, str] | None = None) -> RunningSimulator:
         db_path = self.data_dir / f"sim-{name}.sqlite3"
-        sim = start_simulator(name, db_path, extra_env=extra_env, log_file=self._log(name))
-        self.simulators.append(sim)
+        with self._stop_deferred():  # a stop arriving now is taken once the simulator is on the list
+            sim = start_simulator(name, db_path, extra_env=extra_env, log_file=self._log(name))
+            self.simulators.append(sim)
         self.say(f"{name} simulator up at {sim.base_url}")
         return sim
 
     def process(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self._log(name), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes.append((name, process))
+        with self._stop_deferred():  # a stop arriving now is taken once the process is on the list
+            process = subprocess.Popen(
+                [sys.executable, *args], cwd=ROOT, env=self.env, stdout=self._log(name), stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.processes.append((name, process))
         return process
 
     def wait_for_url(self, url: str, timeout: float = 60) -> None:
@@ -93,23 +150,38 @@ class Supervisor:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {self.data_dir / (name + '.log')}")
 
     def stop_all(self) -> None:
+        """Stop every process and simulator this supervisor started. Signals arriving meanwhile
+        only cut the grace period short (see ``_on_stop_signal``)."""
+        self._begin_stopping()
+        self._stop_children(lambda: self._hurry)
+
+    def _stop_children(self, hurry: Callable[[], bool]) -> None:
         # SIGTERM to each main process only: a django-q2 cluster stops its own workers cleanly
-        # (signalling the whole group at once makes it wait for workers already gone).
-        for _, process in reversed(self.processes):
+        # (signalling the whole group at once makes it wait for workers already gone). Every
+        # child is asked at once, the simulators too, so the slowest sets the wait, not the sum.
+        children: list[tuple[subprocess.Popen[bytes], float]] = [
+            (process, 15.0) for _, process in reversed(self.processes)]
+        children += [(sim.process, 10.0) for sim in self.simulators]
+        for process, _ in children:
             if process.poll() is None:
-                process.terminate()
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
+        started = time.monotonic()
+        for process, grace in children:
+            while process.poll() is None and time.monotonic() - started < grace and not hurry():
+                time.sleep(0.05)
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            with contextlib.suppress(ChildProcessError):
                 process.wait()
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)  # anything it left behind
+                os.killpg(process.pid, signal.SIGKILL)  # anything it left behind in its own session
         for sim in self.simulators:
-            sim.stop()
+            sim.session.close()
         for handle in self._logs:
             handle.close()
+        self._logs.clear()
         self.processes.clear()
         self.simulators.clear()
 
@@ -130,6 +202,9 @@ def rerun_self_in_child(env: dict[str, str]) -> int:
         try:
             return child.wait()
         except KeyboardInterrupt:
+            # Ctrl-C at a terminal reaches the child too, but a SIGINT sent to this process
+            # alone (`kill -INT`) would not: pass it on (a duplicate is harmless to the child).
+            forward(signal.SIGINT, None)
             continue
 
 

@@ -50,6 +50,7 @@ def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimul
     supervisor.env.update({"BLUECHERRY_BASE_URL": bluecherry.base_url, "BLUECHERRY_API_KEY": bluecherry.api_key,
                            "SEKO_BASE_URL": seko.base_url, "SEKO_API_KEY": seko.api_key})
     settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
+    supervisor.env["BLUECHERRY_USER_PAGE_URL"] = f"http://127.0.0.1:{bluecherry.port}/user/"  # the demo's only
     settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
     dispatch_demo.use_push_credentials(supervisor)  # before the web server and workers start
     seed.seed_mappings()
@@ -182,6 +183,9 @@ def run_interactive(data_dir: Path, env: dict[str, str], *, port: int, seed_valu
         dispatch_demo.point_pushes_at(seko, port)  # Seko's pushes reach the webhook
         say(f"web server up: http://127.0.0.1:{port}/  (admin: http://127.0.0.1:{port}/admin/)")
         say("demo users (username / password): " + ", ".join(f"{u} / {p}" for u, p in credentials.items()))
+        # A person plays the Blue Cherry user on the simulator's own page: the product links there
+        # (and only in the demo) because BLUECHERRY_USER_PAGE_URL names it (set in start_system).
+        say(f"play the Blue Cherry user: {supervisor.env['BLUECHERRY_USER_PAGE_URL']}  (key: {bluecherry.api_key})")
         say("Ctrl-C stops everything")
         warehouse_clock(supervisor, bluecherry, seko, seed_value)
 

@@ -476,10 +476,11 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
                                                             catalogue.TRANSPORT_UNAUTHORIZED], "Blue Cherry answered")
 
 
+@transaction.atomic  # the held status and its exceptions land together, or not at all
 def quarantine(dispatch: Dispatch, problems: list[Problem], *, request_payload: str = "",
                response_payload: str = "") -> None:
     """Hold a dispatch that must not be posted: one exception per kind, every problem listed,
-    the confirmation kept on it."""
+    the confirmation kept on it. ``dispatch`` is as it was when it was checked."""
     if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
             status=DStatus.QUARANTINED, problems=[p.as_dict() for p in problems], updated_at=timezone.now()):
         return
@@ -487,7 +488,8 @@ def quarantine(dispatch: Dispatch, problems: list[Problem], *, request_payload: 
     by_kind: dict[str, list[Problem]] = {}
     for problem in problems:
         by_kind.setdefault(problem.kind, []).append(problem)
-    queue.auto_resolve(key, [k for k in DISPATCH_KINDS if k.code not in by_kind], "No longer found when checked again")
+    queue.auto_resolve(key, [k for k in DISPATCH_KINDS if k.code not in by_kind],
+                       "No longer found when checked again; it is now quarantined as " + ", ".join(sorted(by_kind)))
     order = dispatch.order
     about = f"order {order.ord_num}" if order else f"order '{dispatch.ord_num or '?'}'"
     for kind, found in by_kind.items():
@@ -501,6 +503,25 @@ def quarantine(dispatch: Dispatch, problems: list[Problem], *, request_payload: 
     if order is not None:
         _event(order, order.status, order.status,
                f"Dispatch {dispatch.dispatch_id} quarantined: " + " ".join(p.message for p in problems))
+    if all(p.kind == INCOMPLETE for p in problems):
+        checked = dispatch.effective
+        transaction.on_commit(lambda: check_again_if_filled_meanwhile(dispatch.pk, checked), robust=True)
+
+
+def check_again_if_filled_meanwhile(dispatch_pk: int, checked: dict[str, Any]) -> bool:
+    """A TrackingDetails (or a person's fill-in) laid over a dispatch while it was being checked
+    with what was read before: the tracking write saw it not yet held and did not send it back,
+    so after its hold is committed the dispatch looks again, and goes back to be checked when
+    what it was checked with has changed. One of the two always sees the other's write."""
+    current = Dispatch.objects.filter(pk=dispatch_pk, status=DStatus.QUARANTINED).first()
+    if current is None or current.effective == checked:
+        return False
+    requeued = Dispatch.objects.filter(pk=dispatch_pk, status=DStatus.QUARANTINED).update(
+        status=DStatus.RECEIVED, next_attempt_at=None)
+    if requeued and current.order is not None:
+        _event(current.order, current.order.status, current.order.status,
+               f"Dispatch {current.dispatch_id} was filled in while it was being checked; checking it again")
+    return bool(requeued)
 
 
 def _retry_later(dispatch: Dispatch, reason: str, transient: ClientError | None = None) -> None:

@@ -192,6 +192,12 @@ def _take_version(payload: dict[str, Any]) -> bool:
             return True
         if order.status == Status.SENDING:
             return False  # being sent right now; the next pull sees this version again
+        if order.status == Status.WITHDRAWN:
+            # A person took it out of fulfilment; a fix in Blue Cherry does not undo that choice.
+            Order.objects.filter(pk=order.pk).update(bc_updated_at=updated_at, raw=payload)
+            _event(order, order.status, order.status, "Changed in Blue Cherry after it was withdrawn from "
+                   "fulfilment; not sent (Retransmit on this page sends it after all)")
+            return True
         # Already at Seko (or cancelled): iHub cannot amend an order after upload.
         Order.objects.filter(pk=order.pk).update(bc_updated_at=updated_at, raw=payload)
         _event(order, order.status, order.status,
@@ -255,8 +261,15 @@ def claim_due_orders(limit: int) -> list[Order]:
     Order.objects.filter(pk__in=candidates, status=Status.RECEIVED, cancel_requested_at__isnull=True).update(
         status=Status.SENDING, claimed_at=now, claim_token=token,
     )
-    return list(Order.objects.filter(pk__in=candidates, status=Status.SENDING, claim_token=token)
-                .order_by("created_at", "id"))
+    claimed = list(Order.objects.filter(pk__in=candidates, status=Status.SENDING, claim_token=token)
+                   .order_by("created_at", "id"))
+    # The step shows on each order's timeline (received -> sending -> sent or quarantined): one
+    # insert for the batch, so a slow send is visible as "sending since" rather than a gap.
+    OrderEvent.objects.bulk_create([
+        OrderEvent(order=o, from_status=Status.RECEIVED, to_status=Status.SENDING,
+                   note="Taken by a worker to check and send to Seko") for o in claimed
+    ])
+    return claimed
 
 
 @dataclass(frozen=True)
@@ -453,12 +466,36 @@ def quarantine(order: Order, problems: list[Problem]) -> None:
         by_kind.setdefault(problem.kind, []).append(problem)
     # A fix may have settled some kinds while others remain: close those no longer true.
     queue.auto_resolve(key, [k for k in VALIDATION_KINDS + REJECTION_KINDS if k.code not in by_kind],
-                       "No longer found when the order was checked again")
+                       "No longer found when the order was checked again; it is now quarantined as "
+                       + ", ".join(sorted(by_kind)))
     for kind, found in by_kind.items():
         message = f"Order {order.ord_num} was not sent to Seko: " + " ".join(p.message for p in found)
         sku = next((p.value for p in found if kind == catalogue.ORDER_SKU_NOT_LIVE.code and p.value), "")
         queue.raise_exception(kind, key, message, problems=[p.as_dict() for p in found], order=order, sku=sku)
     _event(order, Status.SENDING, Status.QUARANTINED, "; ".join(p.message for p in problems))
+    if by_kind.keys() & FIXED_ELSEWHERE:
+        transaction.on_commit(lambda: release_if_fixed_meanwhile(order.pk), robust=True)
+
+
+# Causes another flow fixes (an item going LIVE, a mapping saved), which then releases the orders
+# held for them. Such a fix can land while this order is being checked with what was read before
+# it: the release finds nothing held yet, and the order would wait for good.
+FIXED_ELSEWHERE = {catalogue.ORDER_SKU_NOT_LIVE.code, catalogue.MAPPING_WAREHOUSE_UNKNOWN.code,
+                   catalogue.MAPPING_CARRIER_UNKNOWN.code}
+
+
+def release_if_fixed_meanwhile(order_pk: int) -> bool:
+    """Check a just-quarantined order again with what the database holds now, after its hold was
+    committed: the fixing flow writes its fix before it releases, this writes the hold before it
+    checks, so one of the two always sees the other. Released only when nothing is wrong any more
+    (a partial fix would hold it again at once)."""
+    order = Order.objects.filter(pk=order_pk, status=Status.QUARANTINED).first()
+    if order is None:
+        return False
+    skus = {str(line.get("sku")) for line in (order.raw.get("lines") or []) if isinstance(line, dict)}
+    if validate_order(order.raw, _lookups(skus)):
+        return False
+    return _release([order], "What held it was fixed while it was being checked") == 1
 
 
 @transaction.atomic  # as in quarantine: the status and its exception land together
@@ -471,6 +508,11 @@ def _reject(order: Order, error: Rejected, body: dict[str, Any]) -> None:
     )
     if not changed:
         return
+    # The order's problem is now Seko's refusal: what held it before (a missing mapping, another
+    # refusal) is no longer true, so that exception closes saying what took its place.
+    queue.auto_resolve(catalogue.order_key(order.ord_num),
+                       [k for k in VALIDATION_KINDS + REJECTION_KINDS if k.code != kind.code],
+                       f"Superseded: the order was sent and is now rejected by Seko as {kind.code}")
     queue.raise_exception(
         kind, catalogue.order_key(order.ord_num), f"Order {order.ord_num} was rejected by Seko: {error.remote_message}",
         problems=[problem.as_dict()], order=order,
@@ -606,7 +648,8 @@ def take_cancel(payload: dict[str, Any]) -> bool:
     if order is None or order.status in (Status.CANCELLED, Status.CANCEL_REFUSED) or order.cancel_requested_at:
         return False
     now = timezone.now()
-    for status in REWORKABLE:
+    # A withdrawn order never reached Seko either: Blue Cherry's cancel simply ends it here.
+    for status in [*REWORKABLE, Status.WITHDRAWN]:
         if Order.objects.filter(pk=order.pk, status=status).update(
             status=Status.CANCELLED, cancelled_at=now, bc_status="CANCELLED", updated_at=now
         ):
@@ -765,6 +808,42 @@ def retry_order(order: Order, who: str = "") -> str:
     raise ActionRefused(f"Order {order.ord_num} is {label}; there is nothing to retry.")
 
 
+WITHDRAWABLE = [Status.QUARANTINED, Status.REJECTED]
+# Not yet at Seko: a person may fetch these again and send them now (a withdrawn one included,
+# which is the way back from a withdrawal).
+RETRANSMITTABLE = [*REWORKABLE, Status.WITHDRAWN]
+
+
+def withdraw_order(order: Order, who: str, reason: str) -> str:
+    """Take a held order out of fulfilment because a person chose to, rather than fix it: it is
+    not sent, who, when and why are kept on it and its timeline, and its open exceptions close
+    naming the withdrawal. A compare-and-swap from a held status, so an order a fix released
+    meanwhile is not withdrawn by mistake. Blue Cherry is not told: its contract has no call to
+    hold or un-release an order (docs/contracts/bluecherry.md), so the order stays RELEASED there
+    until someone holds or cancels it in Blue Cherry (a cancel then moves it to cancelled here).
+    Retransmit on the order's page sends a withdrawn order after all."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionRefused("Say why the order is withdrawn: it is kept on the order for whoever asks later.")
+    who = who or "someone"
+    now = timezone.now()
+    with transaction.atomic():
+        for status in WITHDRAWABLE:
+            if Order.objects.filter(pk=order.pk, status=status).update(
+                status=Status.WITHDRAWN, withdrawn_at=now, withdrawn_by=who[:150], withdrawn_reason=reason,
+                next_attempt_at=None, updated_at=now,
+            ):
+                _event(order, status, Status.WITHDRAWN, f"Withdrawn from fulfilment by {who}: {reason}")
+                queue.auto_resolve(catalogue.order_key(order.ord_num), None,
+                                   f"The order was withdrawn from fulfilment by {who}: {reason}")
+                return (f"Order {order.ord_num} was withdrawn from fulfilment and will not be sent. Blue Cherry "
+                        "still has it RELEASED: hold or cancel it there.")
+    current = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
+    label = Status(current).label.lower() if current else "gone"
+    raise ActionRefused(f"Order {order.ord_num} is {label}; only a held order (quarantined or rejected) can be "
+                        "withdrawn. Nothing was changed.")
+
+
 def retry_waiting_orders_now() -> int:
     """Orders waiting out a backoff (Seko was down) become due at once; returns how many."""
     return Order.objects.filter(status=Status.RECEIVED, next_attempt_at__isnull=False).update(next_attempt_at=None)
@@ -776,9 +855,9 @@ def retransmit_order(order: Order, who: str = "") -> Order:
     Only for orders not yet at Seko (waiting, quarantined, rejected): iHub cannot amend an order
     after upload. A Blue Cherry failure raises ``ActionRefused`` with nothing written. Returns the
     order as it is afterwards (sent, quarantined, rejected, or waiting after a Seko hiccup)."""
-    if order.status not in REWORKABLE:
+    if order.status not in RETRANSMITTABLE:
         raise ActionRefused(f"Order {order.ord_num} is {Status(order.status).label.lower()}; only an order not yet "
-                            "at Seko (waiting, quarantined or rejected) can be retransmitted.")
+                            "at Seko (waiting, quarantined, rejected or withdrawn) can be retransmitted.")
     try:
         with bluecherry_client() as client, about_order(order):
             payload = client.get_sales_order(order.ord_num)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from simulators.bluecherry import control, views
+from simulators.bluecherry import control, user_pages, views
 
 api = [
     path("items", views.items),
@@ -36,7 +36,15 @@ api = [
     path("_sim/shipments/<str:ship_num>", control.sim_shipment),
 ]
 
-urlpatterns = [path("api/v1/", include(api))]
+# The demo's pages for the person playing the Blue Cherry user (HTML, not part of the contract).
+user = [
+    path("", user_pages.home),
+    path("sign-in", user_pages.sign_in),
+    path("orders/<str:ord_num>", user_pages.order_page),
+    path("items/<str:sku>", user_pages.item_page),
+]
+
+urlpatterns = [path("api/v1/", include(api)), path("user/", include(user))]
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
