@@ -65,6 +65,9 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
     started = time.monotonic()
     with Supervisor(data_dir, env, say) as supervisor:
         bluecherry, seko = start_system(supervisor)
+        # The demo users, so a run kept with --keep-data can be looked at and driven through the
+        # screens and the API as each role (password <name>-demo), as the interactive demo is.
+        seed.seed_users()
         items = max(40, orders // 2)
         generated = seed.generate_bluecherry(bluecherry, orders=orders, items=items, seed=seed_value)
         say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
