@@ -19,8 +19,9 @@ from integration.charts import Series, hourly_bars_svg
 from integration.models import Order, SyncCursor
 
 CHART_HOURS = 48
-# Rows that coordinate workers (when a drain or a heartbeat was last asked for), not flows.
-COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat"}
+# Rows that coordinate workers (when a drain or a heartbeat was last asked for, refused pushes last
+# reported), not flows; the workers' own heartbeat has its line above the flows.
+COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat", "push.refused", "workers.heartbeat"}
 DIGEST_PREFIX = "digest."  # one cursor per role: when its last email digest went
 OLDEST_SHOWN = 8
 

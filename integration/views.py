@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from integration import overview
+from integration import overview, worker_health
 from integration.models import Order
 from integration.roles import require
 
@@ -26,6 +26,7 @@ def overview_context() -> dict:
         "chart_hours": overview.CHART_HOURS,
         "oldest": overview.oldest_open(),
         "orders_by_status": [(value, label, orders_by_status.get(value, 0)) for value, label in Order.Status.choices],
+        "workers": worker_health.workers_state(),
     }
 
 
@@ -42,3 +43,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     reachable. Cheap on purpose (no COUNT over a large table): it is polled often."""
     Order.objects.exists()
     return JsonResponse({"ok": True})
+
+
+@require_GET
+def healthz_workers(request: HttpRequest) -> JsonResponse:
+    """For the company's monitor: 200 while the workers' heartbeat is recent, 503 saying how old it
+    is (or that there never was one) otherwise. Open like /healthz: it tells only the beat's age."""
+    state = worker_health.workers_state()
+    return JsonResponse({
+        "ok": state.healthy,
+        "last_beat": state.last_beat.isoformat() if state.last_beat else None,
+        "age_seconds": int(state.age.total_seconds()) if state.age is not None else None,
+        "healthy_within_seconds": int(state.healthy_within.total_seconds()),
+        "message": state.summary,
+    }, status=200 if state.healthy else 503)

@@ -1,8 +1,9 @@
 """Seko's pushes (DispatchConfirmation, TrackingDetails, StockAdjustment) come in here.
 
 The door, in order: a bearer token (401), a size limit (413), and, when a signing secret is
-set, a Standard Webhooks signature over the raw bytes within a timestamp window (401). Only an
-authenticated body is stored, and it is stored raw before it is read at all, so nothing
+set, a Standard Webhooks signature over the raw bytes within a timestamp window (401). Refused
+callers are counted and raise ``push.unauthorized`` (at most once a minute; nothing of what they
+sent is kept). Only an authenticated body is stored, and it is stored raw before it is read at all, so nothing
 received is lost; a body of the wrong type, not JSON or not Seko's envelope is refused with a
 clear message (415/400) and kept for inspection. A good one is answered 202 at once: workers
 take the stored pushes in batches (``integration.flows.dispatches.process_pushes``).
@@ -16,8 +17,9 @@ import hashlib
 import hmac
 import logging
 import random
+import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection
@@ -28,6 +30,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
+from exceptions import catalogue
+from exceptions import services as queue
+from exceptions.models import IntegrationException
 from integration.clients.errors import MalformedPayload
 from integration.clients.seko import parse_push
 from integration.flows.dispatches import report_malformed_push
@@ -85,7 +90,7 @@ def signature_problem(headers: dict[str, str], body: bytes, secret: str, now: fl
 @require_POST
 def seko_push(request: HttpRequest) -> JsonResponse:
     if not token_ok(request.headers.get("Authorization", ""), settings.SEKO_PUSH_TOKEN):
-        return _refuse(401, "missing or wrong bearer token")
+        return _refuse_unauthenticated("missing or wrong bearer token")
     limit = settings.SEKO_PUSH_MAX_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -102,7 +107,7 @@ def seko_push(request: HttpRequest) -> JsonResponse:
                                     settings.SEKO_PUSH_SECRET, tolerance=settings.SEKO_PUSH_TOLERANCE_SECONDS)
         if problem:
             log.warning("seko push refused: %s", problem)
-            return _refuse(401, f"signature refused: {problem}")
+            return _refuse_unauthenticated(f"signature refused: {problem}")
 
     # Authenticated: from here on the body is kept, whatever is wrong with it.
     content_type = request.headers.get("Content-Type", "")
@@ -117,6 +122,7 @@ def seko_push(request: HttpRequest) -> JsonResponse:
     except MalformedPayload as error:
         return _reject(push, 400, str(error))
     _kick_workers()
+    _close_refusals_once_quiet()
     return JsonResponse({"accepted": True, "push": push.pk, "records": len(records)}, status=202)
 
 
@@ -173,3 +179,84 @@ def _kick_workers() -> None:
             Q(last_run_at__isnull=True) | Q(last_run_at__lt=now - timedelta(seconds=KICK_EVERY_SECONDS))
     ).update(last_run_at=now):
         async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
+
+
+# --- Refused pushes (push.unauthorized) ------------------------------------------------------
+# A wrong token or secret on either side refuses every push, and after Seko's three tries its
+# tracking numbers and stock movements are gone: someone must hear of it. But refusals can come
+# at hundreds a second (Seko's whole traffic, or a stranger hammering the URL), so each one only
+# counts in memory; a process writes at most once a minute, and the refusal cursor's
+# compare-and-swap lets one process in all raise a new occurrence in any minute.
+
+REFUSALS_CURSOR = "push.refused"  # when push.unauthorized was last raised or repeated, by any process
+REFUSAL_REPORT_SECONDS = 60.0
+REFUSALS_QUIET_SECONDS = 600.0  # accepted pushes close push.unauthorized once none was refused this long
+
+_refusals_lock = threading.Lock()
+_refused_here = 0  # refused by this process and not yet reported
+_refused_since: float | None = None  # when the first of them came (Unix time)
+_refusals_looked_at = float("-inf")  # when this process last tried to report (monotonic)
+_quiet_looked_at = float("-inf")  # when this process last looked whether push.unauthorized can close
+
+
+def _refuse_unauthenticated(reason: str) -> JsonResponse:
+    _count_refusal(reason)
+    return _refuse(401, reason)
+
+
+def _count_refusal(reason: str) -> None:
+    global _refused_here, _refused_since, _refusals_looked_at
+    with _refusals_lock:
+        _refused_here += 1
+        if _refused_since is None:
+            _refused_since = time.time()
+        now_here = time.monotonic()
+        if now_here - _refusals_looked_at < REFUSAL_REPORT_SECONDS:
+            return
+        _refusals_looked_at = now_here
+        count, since = _refused_here, _refused_since
+        _refused_here, _refused_since = 0, None
+    if not _report_refusals(count, since, reason):
+        with _refusals_lock:  # another process reported this minute: ours go into a later report
+            _refused_here += count
+            _refused_since = min(since, _refused_since) if _refused_since is not None else since
+
+
+def _report_refusals(count: int, since: float, reason: str) -> bool:
+    """Raise (or repeat) push.unauthorized unless some process did within the last minute."""
+    now = timezone.now()
+    cursor, _ = SyncCursor.objects.get_or_create(name=REFUSALS_CURSOR)
+    if not SyncCursor.objects.filter(pk=cursor.pk).filter(
+            Q(last_run_at__isnull=True) | Q(last_run_at__lte=now - timedelta(seconds=REFUSAL_REPORT_SECONDS))
+    ).update(last_run_at=now):
+        return False
+    kind = catalogue.PUSH_UNAUTHORIZED
+    key = catalogue.system_key("seko-push")
+    previous = IntegrationException.objects.filter(kind=kind.code, trace_key=key,
+                                                   status=IntegrationException.Status.OPEN).first()
+    # The running total lives on the open exception; only the reporter of this minute writes it.
+    earlier = previous.problems[0].get("refused_total", 0) if previous and previous.problems else 0
+    first_at = timezone.localtime(datetime.fromtimestamp(since, tz=UTC))
+    message = (f"Seko's push URL refused {count} push{'es' if count != 1 else ''} with 401 since "
+               f"{first_at:%Y-%m-%d %H:%M:%S %Z} ({earlier + count} since this exception opened). "
+               f"Last reason: {reason}. The pushes' contents are not kept.")
+    queue.raise_exception(kind, key, message, problems=[
+        {"message": message, "refused_total": earlier + count, "refused_now": count, "last_reason": reason}])
+    return True
+
+
+def _close_refusals_once_quiet() -> None:
+    """An accepted push, once a minute per process: close push.unauthorized if no push has been
+    refused for REFUSALS_QUIET_SECONDS (the token or secret has been put right)."""
+    global _quiet_looked_at
+    now_here = time.monotonic()
+    if now_here - _quiet_looked_at < REFUSAL_REPORT_SECONDS:
+        return
+    _quiet_looked_at = now_here
+    quiet_since = timezone.now() - timedelta(seconds=REFUSALS_QUIET_SECONDS)
+    kind = catalogue.PUSH_UNAUTHORIZED
+    if IntegrationException.objects.filter(kind=kind.code, status=IntegrationException.Status.OPEN,
+                                           last_seen_at__lte=quiet_since).exists():
+        queue.auto_resolve(catalogue.system_key("seko-push"), [kind],
+                           f"Pushes are accepted again and none was refused for "
+                           f"{int(REFUSALS_QUIET_SECONDS // 60)} minutes")

@@ -16,9 +16,9 @@ from integration.url_walk import iter_routes
 
 pytestmark = pytest.mark.django_db
 
-# The only URLs a stranger may open: the sign-in page, the health check, and Seko's webhook
+# The only URLs a stranger may open: the sign-in page, the health checks, and Seko's webhook
 # (which demands Seko's own token, tested with the webhook).
-OPEN = {"login", "healthz", "seko_webhook"}
+OPEN = {"login", "healthz", "healthz_workers", "seko_webhook"}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 
 

@@ -11,6 +11,7 @@ from integration.url_walk import iter_routes
 OPEN_ROUTES = {
     "login": "the sign-in page",
     "healthz": "health check for load balancers (no data beyond a count)",
+    "healthz_workers": "workers' health for the monitor: 200 or 503 and the age of their last heartbeat",
     "seko_webhook": "Seko's pushes; demands Seko's own token (and signature when configured)",
 }
 
