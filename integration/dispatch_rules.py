@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -28,6 +28,9 @@ LINE_MISMATCH = catalogue.DISPATCH_LINE_MISMATCH.code
 # Seko may send the tracking number in its own later push (TrackingDetails): a dispatch whose
 # only problem is this one waits a while for it before it is quarantined (flows/dispatches.py).
 TRACKING_MISSING = "The tracking number is missing."
+# Words every "no carrier maps back" problem carries (and carried before the order's own row was
+# consulted too), so a carrier row saved active can find the dispatches it may release.
+CARRIER_UNMAPPED_MARK = "carrier mapping back to a Blue Cherry ship-via"
 
 
 @dataclass(frozen=True)
@@ -208,9 +211,9 @@ def validate_dispatch(
     elif resolve_carrier(courier_name, courier_service, carriers, order.ship_via if order else "",
                          own_carrier) is None:
         problems.append(Problem(
-            INCOMPLETE, f"Carrier '{courier_name}' service '{courier_service}' has no active carrier mapping "
-                        "back to a Blue Cherry ship-via (by service code or by the service as Seko describes "
-                        "it in words).", f"{courier_name}/{courier_service}"))
+            INCOMPLETE, f"Carrier '{courier_name}' service '{courier_service}' has no {CARRIER_UNMAPPED_MARK}: "
+                        "no active carrier row, nor the row the order was sent with, names it (by service code "
+                        "or by the service as Seko describes it in words).", f"{courier_name}/{courier_service}"))
     if not text(confirmation.get("TrackingNumber")):
         problems.append(Problem(INCOMPLETE, TRACKING_MISSING))
 
@@ -265,6 +268,29 @@ def line_problems(confirmation: Mapping[str, Any], order: OrderView | None) -> l
                 LINE_MISMATCH, f"SKU {sku} ships {shipped}, but only {open_by_sku[sku]} is open on order "
                                f"{order.ord_num} (line {where}).", sku))
     return problems
+
+
+def is_carrier_unmapped(problem: Mapping[str, Any]) -> bool:
+    """True for a stored problem saying no carrier row maps Seko's courier and service back."""
+    return problem.get("kind") == INCOMPLETE and CARRIER_UNMAPPED_MARK in str(problem.get("message", ""))
+
+
+def read_filled_date(raw: str, now: datetime) -> tuple[str, str]:
+    """A dispatch date a person typed, as (Seko's form of it in UTC, "") or ("", why it cannot
+    be used). A day alone ("2026-11-27") is that day at 00:00 UTC; a time may follow it, with
+    a space or a T. Seko's dates are UTC, and a dispatch cannot have left in the future."""
+    typed = text(raw).replace(" ", "T", 1)
+    if not typed:
+        return "", ""
+    if len(typed) == 10:
+        typed += "T00:00"
+    parsed = parse_dispatch_date(typed)
+    if parsed is None:
+        return "", (f"The dispatch date {text(raw)!r} cannot be read: write it as YYYY-MM-DD, "
+                    "or YYYY-MM-DD HH:MM (UTC).")
+    if parsed > now + timedelta(minutes=5):
+        return "", f"The dispatch date {text(raw)} is in the future: a dispatch cannot have left yet."
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), ""
 
 
 def only_tracking_missing(problems: list[Problem]) -> bool:

@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django_q.tasks import async_task
 
+from integration.flows import dispatches as dispatch_flow
 from integration.mappings import (
     SERVICE_WORDS_LIST_ID,
     TABLES,
@@ -22,7 +23,9 @@ from integration.mappings import (
     deactivation_effects,
     export_csv,
     import_csv,
+    orders_at_seko_with,
     orders_to_release,
+    release_held_dispatches_on_commit,
     row_history,
     save_checked,
     seko_check,
@@ -144,8 +147,12 @@ def mapping_set_active(request: HttpRequest, kind: str, pk: int) -> HttpResponse
         messages.info(request, f"{code} is already {'active' if want_active else 'inactive'}.")
         return redirect("mapping_list", kind=kind)
     if not want_active and not (request.method == "POST" and request.POST.get("confirmed") == "1"):
+        at_seko = orders_at_seko_with(table, row)
         return render(request, "mappings/confirm_deactivate.html",
-                      {"table": table, "row": row, "code": code, "effects": deactivation_effects(table, row)})
+                      {"table": table, "row": row, "code": code, "effects": deactivation_effects(table, row),
+                       "at_seko": at_seko[:PREVIEW_NAMES_SHOWN],
+                       "at_seko_more": max(0, len(at_seko) - PREVIEW_NAMES_SHOWN),
+                       "can_view_orders": can(request.user, "view_orders")})
     if request.method != "POST":
         return redirect("mapping_list", kind=kind)
     if want_active:
@@ -155,6 +162,7 @@ def mapping_set_active(request: HttpRequest, kind: str, pk: int) -> HttpResponse
             messages.error(request, f"{code} was not reactivated: {why}.".replace("..", "."))
             return redirect("mapping_list", kind=kind)
         releases = len(orders_to_release(table, code, True))
+        dispatches_held = len(dispatch_flow.held_for_carrier()) if table.slug == "carriers" else 0
     with transaction.atomic():
         changed = table.model.objects.filter(pk=pk, active=not want_active).update(
             active=want_active, updated_at=timezone.now())
@@ -169,10 +177,14 @@ def mapping_set_active(request: HttpRequest, kind: str, pk: int) -> HttpResponse
                 transaction.on_commit(lambda: async_task(
                     "integration.tasks.release_after_mapping_change", **{table.release_arg: code},
                     task_name="release_after_mapping_change"))
+                release_held_dispatches_on_commit(table)
     if not changed:
         messages.info(request, f"{code} was changed by someone else meanwhile; nothing was done. Look again.")
     elif want_active:
         note = f" {releases} held order(s) are being released." if releases else ""
+        if dispatches_held:
+            note += (f" {dispatches_held} dispatch(es) held because no carrier row mapped them back are being "
+                     "checked again.")
         messages.success(request, f"Reactivated {code}.{note}")
     else:
         messages.success(request, f"Deactivated {code}: new orders for it are held until a row is active again.")

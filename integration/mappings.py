@@ -20,12 +20,13 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.text import capfirst
+from django_q.tasks import async_task
 
 from exceptions import catalogue
 from integration.clients import seko_client
 from integration.clients.errors import ClientError
 from integration.flows.orders import orders_blocked_by_mapping
-from integration.models import CarrierMapping, Order, WarehouseMapping
+from integration.models import CarrierMapping, Order, StockPosition, WarehouseMapping
 from integration.roles import can
 
 SERVICE_WORDS_LIST_ID = "seko-service-words"
@@ -172,6 +173,16 @@ def release_preview(table: MappingTable, code: str, active: bool) -> int:
     return len(orders_to_release(table, code, active))
 
 
+def release_held_dispatches_on_commit(table: MappingTable) -> None:
+    """After a carrier row is saved active: the dispatches held because no carrier row mapped
+    them back are checked again (and posted) by a worker. A warehouse row holds no dispatch."""
+    if table.slug != "carriers":
+        return
+    transaction.on_commit(lambda: async_task(
+        "integration.flows.dispatches.release_dispatches_held_for_carrier",
+        task_name="release_dispatches_held_for_carrier"))
+
+
 # --- Seko's reference lists -------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -313,6 +324,8 @@ def save_checked(table: MappingTable, form: forms.ModelForm, reason: str = "",
     try:
         with transaction.atomic():
             outcome.row = form.save()
+            if outcome.row.active:
+                release_held_dispatches_on_commit(table)
     except IntegrityError:
         form.add_error(None, CLASH_MESSAGE)
         outcome.refused = CLASH_MESSAGE
@@ -440,6 +453,8 @@ def import_csv(table: MappingTable, text: str,
                 form.save()
                 result.created += is_new
                 result.updated += not is_new
+            if any(changed and form.instance.active for _, form, changed in forms_to_save):
+                release_held_dispatches_on_commit(table)
     except IntegrityError:
         result.errors.append(CLASH_MESSAGE)
         result.created = result.updated = result.unchanged = result.releases = 0
@@ -483,30 +498,49 @@ WAITING_TO_SEND = [Order.Status.RECEIVED, Order.Status.SENDING]
 AT_SEKO = [Order.Status.SENT, Order.Status.CANCEL_REFUSED]
 
 
+def _orders(count: int) -> str:
+    return f"{count} order{'s' if count != 1 else ''}"
+
+
+def orders_at_seko_with(table: MappingTable, row: Any) -> list[str]:
+    """The numbers of the orders Seko holds for us with ``row``'s Blue Cherry code, in order."""
+    code = getattr(row, table.key_field)
+    return sorted(Order.objects.filter(status__in=AT_SEKO, **{table.release_arg: code})
+                  .values_list("ord_num", flat=True))
+
+
 def deactivation_effects(table: MappingTable, row: Any) -> list[str]:
-    """What deactivating ``row`` does, in words, for the confirmation step."""
+    """What deactivating ``row`` does, in words, for the confirmation step. Deactivating stops
+    new orders only: what is already at Seko goes on through the row it was sent with."""
     code = getattr(row, table.key_field)
     field_name = table.release_arg
     waiting = Order.objects.filter(status__in=WAITING_TO_SEND, **{field_name: code}).count()
-    at_seko = Order.objects.filter(status__in=AT_SEKO, **{field_name: code}).count()
+    at_seko = len(orders_at_seko_with(table, row))
     kind = catalogue.MAPPING_WAREHOUSE_UNKNOWN if table.slug == "warehouses" else catalogue.MAPPING_CARRIER_UNKNOWN
     effects = [f"New orders with {table.key_label()} {code} are held ({kind.code}) until a row for it is active "
                "again; nothing is sent to Seko for them meanwhile."]
     if waiting:
-        effects.append(f"{waiting} order{'s' if waiting != 1 else ''} with it waiting to be sent now "
-                       f"will be held instead.")
+        effects.append(f"{_orders(waiting)} with it waiting to be sent now will be held instead.")
     if table.slug == "carriers":
-        if at_seko:
-            effects.append(f"{at_seko} order{'s' if at_seko != 1 else ''} already at Seko with it stay there; "
-                           "their dispatches are matched back through the other active rows, and held for a "
-                           "person (dispatch.incomplete) where none maps Seko's courier and service.")
+        effects.append(f"{_orders(at_seko)} already at Seko with it: they stay there, and their dispatches are "
+                       f"still matched back through this row (as the orders were sent with it) and posted to "
+                       f"Blue Cherry as ship-via {code}, as usual.")
+        return effects
+    dc = row.seko_dc_code
+    effects.append(f"{_orders(at_seko)} already at Seko from it: they stay there, and the dispatch poll still "
+                   f"asks DC {dc} for their dispatches.")
+    stock = StockPosition.objects.filter(dc_code=dc).aggregate(
+        skus=models.Count("id", filter=models.Q(free__gt=0) | models.Q(held_units__gt=0)),
+        free=models.Sum("free", filter=models.Q(free__gt=0)), held=models.Sum("held_units"))
+    if stock["skus"]:
+        held = f" and {stock['held']} held, not for sale" if stock["held"] else ""
+        effects.append(f"Stock positions at DC {dc}: {stock['skus']} SKU{'s' if stock['skus'] != 1 else ''} "
+                       f"({stock['free'] or 0} units free{held}). They are still read from Seko, published to "
+                       f"Blue Cherry for location {code} and audited while the DC holds stock or orders of ours, "
+                       "so Blue Cherry's available figure does not go stale.")
     else:
-        others = WarehouseMapping.objects.filter(active=True, seko_dc_code=row.seko_dc_code).exclude(pk=row.pk)
-        effects.append(f"Stock for location {code} is no longer published to Blue Cherry"
-                       + ("." if others.exists() else f", and the stock and reconciliation runs stop reading "
-                                                      f"DC {row.seko_dc_code}."))
-        if at_seko:
-            effects.append(f"{at_seko} order{'s' if at_seko != 1 else ''} already at Seko from it stay there.")
+        effects.append(f"No stock positions at DC {dc}: once it has no orders of ours either, the stock runs stop "
+                       f"publishing for location {code}.")
     return effects
 
 

@@ -317,7 +317,30 @@ def take_snapshot(dc_code: str | None = None, product_codes: list[str] | None = 
 
 
 def _mapped_dcs() -> list[str]:
-    return sorted(set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True)))
+    return sorted({dc for _, dc in warehouses_in_use()})
+
+
+# Orders Seko holds for us: still to be picked, packed and dispatched at their DC.
+UNDISPATCHED_AT_SEKO = [Order.Status.SENT, Order.Status.CANCEL_REFUSED]
+
+
+def dc_has_work_or_stock(dc: str) -> bool:
+    """True while Seko's DC ``dc`` holds orders of ours or stock we know of (sellable, held, or a
+    figure Blue Cherry still shows from us). A position read as 0 and published as 0 is settled."""
+    return (Order.objects.filter(status__in=UNDISPATCHED_AT_SEKO, seko_dc_code=dc).exists()
+            or StockPosition.objects.filter(dc_code=dc).filter(
+                Q(free__gt=0) | Q(held_units__gt=0) | Q(published_qty__gt=0)).exists())
+
+
+def warehouses_in_use() -> list[tuple[str, str]]:
+    """(Blue Cherry location, Seko DC) of every warehouse row the stock runs read, publish and
+    audit: the active rows, and the inactive ones whose DC still has work or stock. Deactivating
+    a row stops new orders only; dropping its DC at once would leave Blue Cherry showing a stale
+    available figure for stock that is still there and still selling."""
+    rows = list(WarehouseMapping.objects.order_by("bc_location").values_list("bc_location", "seko_dc_code", "active"))
+    inactive_dcs = {dc for _, dc, active in rows if not active}
+    busy = {dc for dc in inactive_dcs if dc_has_work_or_stock(dc)}
+    return [(location, dc) for location, dc, active in rows if active or dc in busy]
 
 
 def _snapshot_dc(seko: Any, dc: str, product_codes: list[str] | None) -> SnapshotResult:
@@ -595,7 +618,7 @@ def publish_available(now: datetime | None = None, strategy: str = "dynamic", fi
     with lease(PUBLISH_LEASE) as mine:
         if not mine:
             return total
-        mappings = list(WarehouseMapping.objects.filter(active=True).values_list("bc_location", "seko_dc_code"))
+        mappings = warehouses_in_use()
         with bluecherry_client() as client:
             for location, dc in mappings:
                 one = _publish_location(client, location, dc, now or timezone.now(), strategy, fixed_buffer)
@@ -918,7 +941,7 @@ def audit_bluecherry() -> AuditResult:
     with lease(AUDIT_LEASE) as mine:
         if not mine:
             return total
-        mappings = list(WarehouseMapping.objects.filter(active=True).values_list("bc_location", "seko_dc_code"))
+        mappings = warehouses_in_use()
         with bluecherry_client() as client:
             for location, dc in mappings:
                 one = _audit_location(client, location, dc)
