@@ -126,7 +126,7 @@ class Order(models.Model):
         DISPATCHED = "dispatched", "Dispatched"
         PARTIALLY_DISPATCHED = "partially_dispatched", "Dispatched short (remainder cancelled)"
         CANCELLED = "cancelled", "Cancelled"
-        CANCEL_REFUSED = "cancel_refused", "Cancel refused by Seko"
+        CANCEL_REFUSED = "cancel_refused", "Cancel refused: will ship"
         WITHDRAWN = "withdrawn", "Withdrawn from fulfilment by a person"
 
     ord_num = models.CharField(max_length=50, unique=True)
@@ -166,6 +166,10 @@ class Order(models.Model):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawn_by = models.CharField(max_length=150, blank=True)
     withdrawn_reason = models.TextField(blank=True)
+    # A later time CX agreed with the customer for the order to leave the warehouse by (null: the
+    # SLA's promise). The overdue monitor measures lateness against it instead of reopening an
+    # alert that a person closed while the order still waits.
+    promised_dispatch_by = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

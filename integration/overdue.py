@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from integration.models import CarrierMapping, Dispatch, PushPart
+from django.conf import settings
+
+from integration.models import CarrierMapping, Dispatch, Order, PushPart
 
 # Seko's sales-order statuses (docs/contracts/seko.md 2.5 and the cancel call), as a customer
 # can be told them.
@@ -50,6 +52,54 @@ def duration_in_words(value: timedelta | None) -> str:
     rest_hours = hours % 24
     # Past a few days the hours stop mattering to whoever reads it.
     return f"{days} {plural} {rest_hours} h" if rest_hours and days < 3 else f"{days} {plural}"
+
+
+# Where an overdue order is, from the customer's side: the clock runs from its release in Blue
+# Cherry, so an order that never reached the warehouse is as late as one the warehouse sits on.
+BEFORE_SEKO = "before_seko"
+HELD = "held"
+AT_SEKO = "at_seko"
+LEFT_WAREHOUSE = "left_warehouse"
+
+
+@dataclass(frozen=True)
+class Stage:
+    code: str  # one of the four above ("" before it is known)
+    words: str  # what CX reads, starting with where it is
+
+
+NO_STAGE = Stage("", "")
+
+
+def stage_of(order: Order, unposted_dispatch: str, seko_status: str, now: datetime) -> Stage:
+    """The stage an order waiting for its dispatch is in. ``unposted_dispatch``: the status of a
+    dispatch of it not posted yet ("" if none); ``seko_status``: Seko's status as last asked."""
+    status = order.status
+    if status in (Order.Status.QUARANTINED, Order.Status.REJECTED):
+        return Stage(HELD, f"Not yet at Seko: held here ({order.get_status_display()}); its exception on the "
+                           "order's page says what to fix (ops)")
+    if status == Order.Status.SENDING:
+        return Stage(BEFORE_SEKO, "Not yet at Seko: being sent now")
+    if status == Order.Status.RECEIVED:
+        if order.next_attempt_at and order.next_attempt_at > now:
+            error = f" (last: {order.last_error[:160]})" if order.last_error else ""
+            return Stage(BEFORE_SEKO, f"Not yet at Seko: it was not taken yet and is tried again on its own at "
+                                      f"{order.next_attempt_at:%H:%M} UTC{error}")
+        return Stage(BEFORE_SEKO, "Not yet at Seko: waiting to be checked and sent (within a minute)")
+    if unposted_dispatch == Dispatch.Status.QUARANTINED:
+        return Stage(LEFT_WAREHOUSE, "Left the warehouse: Seko's dispatch is held here until ops fill it in and "
+                                     "release it (the dispatch's exception on the order's page)")
+    if unposted_dispatch:
+        return Stage(LEFT_WAREHOUSE, "Left the warehouse: Seko's dispatch is being posted to Blue Cherry")
+    return Stage(AT_SEKO, f"At Seko: {seko_status_in_words(seko_status)}")
+
+
+def poll_collects_within() -> timedelta:
+    """How long after Seko dispatches an order its confirmation is here at the latest when the
+    push was lost: the safety-net poll asks only for dispatches older than its grace, and runs
+    every DISPATCH_POLL_MINUTES (the manual's "within" figure)."""
+    return (timedelta(minutes=settings.DISPATCH_POLL_MINUTES)
+            + timedelta(seconds=settings.DISPATCH_POLL_GRACE_SECONDS))
 
 
 @dataclass(frozen=True)

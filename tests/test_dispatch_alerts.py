@@ -30,7 +30,9 @@ def overdue_alert(ord_num: str) -> IntegrationException | None:
 
 
 def sent_hours_ago(ord_num: str, hours: float) -> None:
-    Order.objects.filter(ord_num=ord_num).update(sent_at=timezone.now() - timedelta(hours=hours))
+    """Released (first seen) and sent that long ago: the overdue clock runs from the release."""
+    then = timezone.now() - timedelta(hours=hours)
+    Order.objects.filter(ord_num=ord_num).update(sent_at=then, created_at=then)
 
 
 def user_in(role: str, name: str, email: str = "") -> User:
@@ -70,6 +72,7 @@ def test_a_next_day_service_is_overdue_sooner_than_a_standard_one(db, settings):
     for ord_num, via in (("SO-N1", "RMNDAY"), ("SO-N2", "RM48")):
         Order.objects.create(ord_num=ord_num, status=Order.Status.SENT, bc_status="PICKING", bc_updated_at=now,
                              location="UK3PL", ship_via=via, sent_at=now - timedelta(hours=13))
+        sent_hours_ago(ord_num, 13)
     assert [o.order.ord_num for o in alerts.overdue_orders()] == ["SO-N1"]
 
 
@@ -79,6 +82,7 @@ def test_the_overdue_page_lists_overdue_orders_oldest_first_for_cx_only(db, clie
     for ord_num, hours in (("SO-P1", 30), ("SO-P2", 50), ("SO-P3", 1)):
         Order.objects.create(ord_num=ord_num, status=Order.Status.SENT, bc_status="PICKING", bc_updated_at=now,
                              location="UK3PL", ship_via="RMNDAY", sent_at=now - timedelta(hours=hours))
+        sent_hours_ago(ord_num, hours)
     assert client.get("/overdue/").status_code == 302  # anonymous: to the login page
     client.force_login(user_in("finance", "fin"))
     assert client.get("/overdue/").status_code == 403

@@ -181,7 +181,9 @@ class BlueCherryClient(HttpClient):
 
     def create_shipment(self, payload: dict) -> dict:
         """Create the order's shipment (and with it the invoice). Blue Cherry dedupes on
-        ``wms_dispatch_id``: a repeat answers 200 with the same numbers, so retrying is safe."""
+        ``wms_dispatch_id``: a repeat answers 200 with the same numbers, so retrying is safe.
+        ``"cancel_refused": true`` in the payload: the warehouse refused the order's cancel and
+        shipped it, so Blue Cherry takes the shipment against the cancelled order."""
         return self._call("create_shipment", "POST", "shipments", body=payload, read=self._object)
 
     def update_shipment_tracking(self, ship_num: str, tracking_numbers: list[str]) -> dict:

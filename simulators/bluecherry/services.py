@@ -118,6 +118,9 @@ class ShipmentRequest:
     tracking_numbers: list[str]
     lines: list[dict[str, Any]]
     cancel_remainder: bool
+    # The warehouse refused the order's cancel (it was already packed), so it shipped after all:
+    # a shipment against a CANCELLED order is taken only when the sender says so.
+    cancel_refused: bool = False
 
 
 def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
@@ -137,6 +140,9 @@ def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
     cancel_remainder = body.get("cancel_remainder", False)
     if not isinstance(cancel_remainder, bool):
         details.append({"field": "cancel_remainder", "message": "must be true or false"})
+    cancel_refused = body.get("cancel_refused", False)
+    if not isinstance(cancel_refused, bool):
+        details.append({"field": "cancel_refused", "message": "must be true or false"})
     lines = body.get("lines")
     if not isinstance(lines, list) or not lines:
         details.append({"field": "lines", "message": "must be a non-empty list"})
@@ -168,6 +174,7 @@ def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
         tracking_numbers=list(tracking),
         lines=lines,
         cancel_remainder=cancel_remainder,
+        cancel_refused=cancel_refused,
     )
 
 
@@ -196,17 +203,20 @@ def create_shipment(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
                 [{"field": "ord_num", "message": f"sales order '{request.ord_num}' does not exist"}],
                 f"Sales order '{request.ord_num}' does not exist.",
             )
-        _check_shippable(order)
+        _check_shippable(order, request)
+        if order.status == "CANCELLED":
+            _reopen_cancelled(order)
         allocations = _allocate(order, request)
         return _post_shipment(order, request, allocations), True
 
 
-def _check_shippable(order: SalesOrder) -> None:
-    if order.status == "CANCELLED":
+def _check_shippable(order: SalesOrder, request: ShipmentRequest) -> None:
+    if order.status == "CANCELLED" and not request.cancel_refused:
         raise ApiError(
             409,
             "conflict",
-            f"Sales order {order.ord_num} is cancelled; it cannot be shipped.",
+            f"Sales order {order.ord_num} is cancelled; it cannot be shipped (unless the warehouse "
+            "refused the cancel: then send cancel_refused true).",
             [{"field": "ord_num", "message": "order is CANCELLED"}],
         )
     if order.shipments.exists():
@@ -216,7 +226,7 @@ def _check_shippable(order: SalesOrder) -> None:
             f"Sales order {order.ord_num} has already been shipped (one shipment per order).",
             [{"field": "ord_num", "message": "already shipped"}],
         )
-    if order.status not in SHIPPABLE:
+    if order.status not in SHIPPABLE and not (order.status == "CANCELLED" and request.cancel_refused):
         raise ApiError(
             409,
             "conflict",
@@ -224,6 +234,13 @@ def _check_shippable(order: SalesOrder) -> None:
             "PICKING order can be shipped.",
             [{"field": "ord_num", "message": f"order is {order.status}"}],
         )
+
+
+def _reopen_cancelled(order: SalesOrder) -> None:
+    """The goods left the warehouse after all: what the cancel closed on each line is open again,
+    so the shipment and its invoice can be raised (and a return against the invoice follow)."""
+    for line in order.lines:
+        line["qty_cancelled"] = 0
 
 
 def _open_qty(line: dict[str, Any]) -> int:

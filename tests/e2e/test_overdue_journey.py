@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def sent_hours_ago(ord_num: str, hours: float) -> None:
-    Order.objects.filter(ord_num=ord_num).update(sent_at=timezone.now() - timedelta(hours=hours))
+    """Released (first seen) and sent that long ago: the overdue clock runs from the release."""
+    then = timezone.now() - timedelta(hours=hours)
+    Order.objects.filter(ord_num=ord_num).update(sent_at=then, created_at=then)
 
 
 def test_cx_reads_what_to_tell_the_customer_about_an_overdue_order_and_sees_it_clear_on_dispatch(
@@ -41,10 +43,10 @@ def test_cx_reads_what_to_tell_the_customer_about_an_overdue_order_and_sees_it_c
     cx.wait_for_url("**/overdue/")
     row = cx.locator("tr[data-order='SO-LATE-1']")
     expect(row.locator(".late-by")).to_have_text("6 h")
-    expect(row.locator(".seko-status")).to_have_text("To Be Picked: waiting in the warehouse queue, not picked yet")
+    expect(row.locator(".stage")).to_have_text("At Seko: To Be Picked: waiting in the warehouse queue, not picked yet")
     expect(row.locator(".carrier")).to_have_text("RoyalMail TPN24")
     expect(row.locator(".tracking")).to_have_text("none yet")
-    promised = Order.objects.get(ord_num="SO-LATE-1").sent_at + timedelta(hours=24)
+    promised = Order.objects.get(ord_num="SO-LATE-1").created_at + timedelta(hours=24)
     expect(row.locator(".promised")).to_contain_text(f"{promised:%H:%M}")
     expect(row).not_to_contain_text("0 h")
     assert cx.locator("tr[data-order='SO-ONTIME-1']").count() == 0

@@ -32,6 +32,7 @@ def a_working_day() -> None:
         order = Order.objects.create(ord_num=f"SO-LATE-{n}", status=Order.Status.SENT, bc_status="PICKING",
                                      bc_updated_at=now, location="UK3PL", ship_via="RMNDAY", customer=f"C10{n}",
                                      sent_at=now - timedelta(hours=hours), seko_dc_code="DCCL01")
+        Order.objects.filter(pk=order.pk).update(created_at=order.sent_at)  # the overdue clock: from release
         OrderEvent.objects.create(order=order, from_status="sending", to_status="sent", note="Accepted by Seko")
         queue.raise_exception(
             catalogue.DISPATCH_OVERDUE, catalogue.order_key(order.ord_num),
