@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dj_database_url
 
@@ -45,7 +46,8 @@ SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-prod
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site letting the integration-admin group in (integration/admin_access.py)
+    "integration.admin_site.BridgeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -128,6 +130,12 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "login"
+# The second backend authenticates nobody: it gives the integration-admin group its rights in the
+# Django admin (integration/admin_access.py), so membership is enough, without the staff flag.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "integration.admin_access.IntegrationAdminBackend",
+]
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -264,6 +272,9 @@ DISPATCH_SLA_BY_SERVICE = {
 # An open overdue alert is checked against Seko's status again after this long.
 OVERDUE_RECHECK_MINUTES = env_int("OVERDUE_RECHECK_MINUTES", 30)
 MONITOR_INTERVAL_MINUTES = env_int("MONITOR_INTERVAL_MINUTES", 5)
+# /healthz/workers answers 503 once the workers' own heartbeat (a task scheduled every minute) is
+# older than this: long enough for a beat queued behind busy workers, short enough to page someone.
+WORKERS_HEALTHY_WITHIN_SECONDS = env_int("WORKERS_HEALTHY_WITHIN_SECONDS", 300)
 # Each role gets at most one email digest of its new exceptions per this many minutes.
 DIGEST_INTERVAL_MINUTES = env_int("DIGEST_INTERVAL_MINUTES", 60)
 # --- Reconciliation (issue 7) -------------------------------------------------------------
@@ -273,9 +284,21 @@ DIGEST_INTERVAL_MINUTES = env_int("DIGEST_INTERVAL_MINUTES", 60)
 RECON_INTERVAL_MINUTES = env_int("RECON_INTERVAL_MINUTES", 1440)
 RECON_LOOKBACK_DAYS = env_int("RECON_LOOKBACK_DAYS", 3)
 RECON_VALUE_TOLERANCE = env_str("RECON_VALUE_TOLERANCE", "0.01")
+# The business's own time zone (an IANA name such as Europe/London): reconciliation days, the
+# scheduled run's "today" and month-end follow it, so a month closes at the business's midnight
+# rather than UTC's. An unknown name stops the start here rather than at month-end.
+BUSINESS_TIME_ZONE = env_str("BUSINESS_TIME_ZONE", "UTC")
+ZoneInfo(BUSINESS_TIME_ZONE)
+# The digests go through Django's email backend. The default, the console backend, only prints
+# them to the workers' output: nobody receives them until EMAIL_BACKEND is the SMTP backend
+# (django.core.mail.backends.smtp.EmailBackend) with EMAIL_HOST and, where the relay asks,
+# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bridge@localhost")
 
 # --- Stock (flow 4, issue 6) -----------------------------------------------------------

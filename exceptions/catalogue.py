@@ -117,9 +117,10 @@ ORDER_REJECTED_DATA = _kind(
 ORDER_CANCEL_REFUSED = _kind(
     "order.cancel_refused", "Cancelled in Blue Cherry, but Seko is already packing it",
     Owner.CX, Category.BUSINESS,
-    """The customer's cancel reached Seko after packing started, so the parcel will probably
-    ship. Contact the customer (a return, or a refusal at the door) and check the order's
-    dispatch; resolve this with a note when handled.""",
+    """The customer's cancel reached Seko after packing started, so the parcel will ship: its
+    shipment is posted to Blue Cherry against the cancelled order and invoiced, and it is not
+    watched for lateness. Contact the customer (a return, or a refusal at the door); resolve
+    this with a note when handled.""",
 )
 
 # --- The systems themselves ----------------------------------------------------------------
@@ -235,10 +236,11 @@ DISPATCH_TRACKING_REJECTED = _kind(
 DISPATCH_OVERDUE = _kind(
     "dispatch.overdue", "Order sent for fulfilment and not dispatched within its SLA",
     Owner.CX, Category.MONITORING,
-    """The order was accepted by Seko longer ago than its service level allows and no dispatch
-    has arrived. Its age and Seko's current status are shown. Chase the warehouse, and tell the
-    customer if the delivery promise will be missed. This closes itself when the dispatch
-    arrives.""",
+    """The order was released in Blue Cherry longer ago than its service level allows (or past
+    the new time CX promised) and has not left the warehouse. Where it is (not yet at Seko, held
+    here, at Seko with Seko's status) is shown. Chase whoever has it, and tell the customer if
+    the delivery promise will be missed; agreed a later time: Promise new time on Overdue. This
+    closes itself when the dispatch arrives.""",
 )
 SYNC_STALLED = _kind(
     "sync.stalled", "A flow has not succeeded within twice its interval",
@@ -278,6 +280,18 @@ PUSH_MALFORMED = _kind(
     """An authenticated push from Seko was not valid JSON, was of a type we do not know, or did
     not have the shape of Seko's envelope. It was refused and its raw body is kept here. Raise it
     with Seko; whatever it carried is recovered by the dispatch poll if it was a dispatch.""",
+)
+PUSH_UNAUTHORIZED = _kind(
+    "push.unauthorized", "Seko's pushes are being refused: wrong token or signature",
+    Owner.ADMIN, Category.MAPPING,
+    """Pushes to our webhook were refused with 401 because the bearer token (SEKO_PUSH_TOKEN) or
+    the signature (SEKO_PUSH_SECRET) did not match; how many, since when and the last reason are
+    in the message (nothing of a refused body is kept). While it lasts Seko's tracking numbers and
+    stock movements are lost after Seko's three tries; only dispatches are recovered, by the
+    dispatch poll. If Seko was not told of a token or secret change, give Seko the current ones
+    (or set ours back) and restart the web processes; if the pushes are not Seko's, block their
+    source. This closes itself once pushes are accepted again and none has been refused for ten
+    minutes.""",
 )
 
 

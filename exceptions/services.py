@@ -177,6 +177,8 @@ def retry_possible(exception: IntegrationException) -> bool:
     kind = exception.kind_info
     if kind is not None and kind.retries_on_its_own:
         return True
+    if _resends_an_item(exception):
+        return True
     if exception.order_id is None or not exception.trace_key.startswith(catalogue.order_key("")):
         return False
     from integration.flows.orders import RETRYABLE  # the flows import this module
@@ -198,6 +200,16 @@ def retry(exception: IntegrationException, user: Any) -> str:
     if not retry_possible(exception):
         playbook = kind.playbook if kind else "See the message."
         raise ActionRefused(f"There is nothing to retry for {exception.kind} ({exception.trace_key}): {playbook}")
+    if _resends_an_item(exception):
+        from integration.flows import items as item_flow  # the flows import this module
+
+        try:
+            outcome = item_flow.resend_item(exception.sku)
+        except item_flow.ResendRefused as refused:
+            raise ActionRefused(str(refused)) from refused
+        _enqueue_item_sending()
+        ExceptionEvent.objects.create(exception=exception, action="retried", actor=user, note=outcome)
+        return outcome
     if exception.order_id is not None and exception.trace_key.startswith(catalogue.order_key("")):
         try:
             outcome = order_flow.retry_order(exception.order, who=_name(user))
@@ -222,6 +234,7 @@ def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, 
     if not note:
         raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
     _require_open(exception)
+    _refuse_closing_what_reopens(exception)
     # One transaction for the check and the close (SQLite takes the write lock at its start), so
     # two people closing an order's last two exceptions at once cannot both pass the check.
     with transaction.atomic():
@@ -239,6 +252,21 @@ def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, 
             except order_flow.ActionRefused as refused:  # leaving the block undoes the resolve too
                 raise ActionRefused(str(refused)) from refused
     return f"Exception #{exception.pk} resolved."
+
+
+def _refuse_closing_what_reopens(exception: IntegrationException) -> None:
+    """An overdue alert closed while its order is still late would be raised again by the next
+    check: say what works instead (the monitor measures against a new promised time)."""
+    if exception.kind != catalogue.DISPATCH_OVERDUE.code or exception.order is None:
+        return
+    from exceptions import alerts  # alerts imports this module
+
+    if alerts.is_overdue(exception.order):
+        raise ActionRefused(
+            f"Order {exception.order.ord_num} has still not left the warehouse, so this alert would open again "
+            f"at the monitor's next check (every {settings.MONITOR_INTERVAL_MINUTES} minutes). On Overdue, record "
+            "the time agreed with the customer with Promise new time, or Snooze the alert; if the order will never "
+            "ship, have it cancelled in Blue Cherry. Nothing was changed.")
 
 
 def _order_of(exception: IntegrationException) -> Any:
@@ -387,6 +415,20 @@ def _require_open(exception: IntegrationException) -> None:
 
 def _name(user: Any) -> str:
     return getattr(user, "username", "") or ""
+
+
+def _resends_an_item(exception: IntegrationException) -> bool:
+    """An item exception a fresh send can settle: Retry sends the item as Blue Cherry has it now."""
+    from integration.flows.items import RESENDABLE_KINDS  # the flows import this module
+
+    return exception.kind in RESENDABLE_KINDS and bool(exception.sku)
+
+
+def _enqueue_item_sending() -> None:
+    """The item's send now, not at the next scheduled sync (it sets the item LIVE afterwards)."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("integration.tasks.sync_items", task_name="sync_items"))
 
 
 def _enqueue_sending() -> None:

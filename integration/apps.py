@@ -19,3 +19,9 @@ class IntegrationConfig(AppConfig):
         from integration import signals  # noqa: F401  (connects the receivers)
 
         post_migrate.connect(keep_order_status_counter, sender=self)
+        from django_q.signals import post_spawn
+
+        from integration.schedules import ensure_schedules_on_worker_start
+
+        # Each worker, as it starts, brings the schedules in line with the settings.
+        post_spawn.connect(ensure_schedules_on_worker_start, dispatch_uid="ensure_schedules_on_worker_start")

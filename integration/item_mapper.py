@@ -14,9 +14,25 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-# The Blue Cherry fields a ProductMaster is made of.
-PRODUCT_FIELDS = ("sku", "division", "style", "style_name", "color_code", "color_name", "size", "upc",
-                  "hs_number", "country_of_origin", "weight_kg", "retail_price", "currency")
+# Each ProductMaster field and the Blue Cherry item fields it is made of (``map_product``). A
+# change to any of these fields sends the item to Seko again; a change to any other field
+# (color_code, the status, dates) changes nothing Seko holds and sends nothing.
+SEKO_PRODUCT_SOURCES: dict[str, tuple[str, ...]] = {
+    "ProductCode": ("sku",),
+    "ProductDescription": ("style_name", "color_name", "size"),
+    "EAN": ("upc",),
+    "StyleCode": ("style",),
+    "Colour": ("color_name",),
+    "Size": ("size",),
+    "Brand": ("division",),
+    "CountryOfOrigin": ("country_of_origin",),
+    "HTSCode": ("hs_number",),
+    "GrossWeight": ("weight_kg",),
+    "UnitPrice": ("retail_price",),
+    "Currency": ("currency",),
+}
+# The Blue Cherry fields a ProductMaster is made of: the fingerprint's, so exactly these resend.
+PRODUCT_FIELDS: tuple[str, ...] = tuple(sorted({f for fields in SEKO_PRODUCT_SOURCES.values() for f in fields}))
 
 
 def _text(item: Mapping[str, Any], key: str) -> str:

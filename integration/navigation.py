@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from integration.admin_access import may_enter_admin
 from integration.roles import MATRIX, can
 
 
@@ -47,7 +48,7 @@ def nav(request: HttpRequest) -> dict[str, Any]:
     """Template context processor: ``nav_items`` as (item, url, is_current) for this user."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], "admin_url": ""}
     items = []
     for item in NAV:
         if not can(user, item.capability):
@@ -58,4 +59,6 @@ def nav(request: HttpRequest) -> dict[str, Any]:
         current = request.path == "/" if section == "/" else request.path.startswith(section)
         badge = reverse(item.badge_url_name) if item.badge_url_name else ""
         items.append({"label": item.label, "url": url, "current": current, "badge_url": badge})
-    return {"nav_items": items}
+    # The Admin link: for whoever the admin site lets in (staff, or the integration-admin group).
+    admin_url = reverse("admin:index") if may_enter_admin(user) else ""
+    return {"nav_items": items, "admin_url": admin_url}

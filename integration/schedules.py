@@ -1,9 +1,15 @@
-"""Every django-q2 schedule, registered in one place (``manage.py setup_schedules``)."""
+"""Every django-q2 schedule, registered in one place: by ``manage.py setup_schedules``, and by
+each worker as it starts (``ensure_schedules_on_worker_start``), from the settings of the day."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 from django_q.models import Schedule
+
+log = logging.getLogger(__name__)
 
 
 def schedule_specs() -> list[dict]:
@@ -33,10 +39,36 @@ def schedule_specs() -> list[dict]:
         # The order status counter (issue 9): fold the triggers' deltas every minute.
         {"name": "compact order status counts", "func": "integration.tasks.compact_order_status_counts",
          "schedule_type": Schedule.MINUTES, "minutes": 1},
+        # The workers' own heartbeat, read by /healthz/workers: a row written by a worker proves the
+        # scheduler, the broker and a worker all run (django-q2's cluster stats do not: on the ORM
+        # broker they live in the per-process cache, invisible to the web server).
+        {"name": "workers heartbeat", "func": "integration.tasks.workers_heartbeat",
+         "schedule_type": Schedule.MINUTES, "minutes": 1},
         # Reconciliation (issue 7): daily, over the last RECON_LOOKBACK_DAYS days.
         {"name": "reconcile", "func": "integration.tasks.reconcile", "schedule_type": Schedule.MINUTES,
          "minutes": settings.RECON_INTERVAL_MINUTES},
     ]
+
+
+def schedules_out_of_date() -> list[str]:
+    """The schedules missing, or whose timing differs from what the settings say now."""
+    specs = schedule_specs()
+    held = {row.name: row for row in Schedule.objects.filter(name__in=[spec["name"] for spec in specs])}
+    return [spec["name"] for spec in specs
+            if (row := held.get(spec["name"])) is None or row.repeats != -1
+            or any(getattr(row, key) != value for key, value in spec.items() if key != "name")]
+
+
+def ensure_schedules_on_worker_start(sender: object = None, **kwargs: object) -> None:
+    """django-q2's ``post_spawn``, sent as each worker process starts: a timing changed in the
+    settings takes effect when the workers are restarted, with no ``setup_schedules`` to forget.
+    Only a schedule that differs is written, so the usual start writes nothing; a failure is
+    logged and never stops a worker."""
+    try:
+        if schedules_out_of_date():
+            log.info("schedules differ from the settings: updating them (%s)", ", ".join(ensure_schedules()))
+    except DatabaseError:
+        log.exception("could not bring the schedules in line with the settings; run manage.py setup_schedules")
 
 
 def ensure_schedules() -> list[str]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from integration import messagelog, worker_health
 from integration.flows import items, orders
 from integration.models import Order, SyncCursor
 
@@ -33,9 +35,20 @@ def kick_sync_orders() -> None:
     async_task("integration.tasks.sync_orders", task_name="sync_orders", enqueued_at=time.time())
 
 
+class HeartbeatStepsFailed(Exception):
+    """Some steps of a heartbeat failed (each is named); the others ran. Raised at the end so
+    django-q records the run as failed, after everything that could go on did."""
+
+
 def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     """The order flow's heartbeat: pull what changed in Blue Cherry, then fan the sending out
     to the workers in batches, then pass on pick tickets and cancels.
+
+    Each step runs whatever happens to the others: Blue Cherry failing the item pull must not
+    stop the orders already collected from going to Seko, nor their pick tickets and cancels.
+    A failed step is logged (a pull also records its error on its flow, shown on the overview,
+    and ``sync.stalled`` follows if it keeps failing); the run then ends in
+    ``HeartbeatStepsFailed`` naming every failed step.
 
     A kicked heartbeat (``enqueued_at``, a Unix time) does nothing when another one started
     after it was asked for: that one has seen everything this one would. Issue 9: while the
@@ -47,27 +60,70 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
     if enqueued_at is not None and beat.last_run_at and beat.last_run_at.timestamp() > enqueued_at:
         return {"coalesced": 1}
     SyncCursor.objects.filter(pk=beat.pk).update(last_run_at=now)
-    recovered = orders.recover_stale_claims()
-    # Items before orders (issue 4): a SKU about to go LIVE then does not hold its orders.
-    # Bounded, so a big item-master load never starves the orders; the rest goes next beat.
-    item_result = items.sync_items(budget_seconds=settings.ITEM_SYNC_BUDGET_SECONDS)
-    items_seen = item_result["seen"]
-    released_seen, released_applied = orders.pull_released_orders()
-    cancelled_seen, _ = orders.pull_cancelled_orders()
+    result: dict[str, int] = {}
+    failed: dict[str, Exception] = {}
+
+    def step(name: str, run: Callable[[], dict[str, int]]) -> None:
+        try:
+            result.update(run())
+        except Exception as error:  # one step's failure must not stop the others
+            log.exception("heartbeat step %r failed; the other steps go on", name)
+            failed[name] = error
+
+    step("recover claims", lambda: {"recovered": orders.recover_stale_claims()})
+    # Items before orders (issue 4): a SKU about to go LIVE then does not hold its orders. The
+    # item pull and the item sends are separate steps, so items already pulled still go to Seko
+    # while Blue Cherry fails the pull. Bounded, so a big item-master load never starves the
+    # orders; the rest goes next beat.
+    step("item pull", _pull_items)
+    step("item sends", lambda: send_pulled_items(budget_seconds=settings.ITEM_SYNC_BUDGET_SECONDS))
+    step("released order pull", _pull_released)
+    step("cancelled order pull", lambda: {"cancelled_seen": orders.pull_cancelled_orders()[0]})
     # After the whole pull, not after its first page: orders picked by the sends while the pull
     # still pages through one instant of Blue Cherry's list would push unseen ones onto pages
     # already read (they would come a heartbeat late; measured, issue 9).
-    fanned_out = fan_out_sends()
-    tickets = orders.send_owed_pick_tickets()
-    cancels = orders.send_requested_cancels()
-    result = {
-        "recovered": recovered, "items_seen": items_seen, "items_sent": item_result["sent"],
-        "items_set_live": item_result["set_live"], "released_seen": released_seen,
-        "released_applied": released_applied, "cancelled_seen": cancelled_seen, "send_tasks": fanned_out,
-        "pick_tickets": tickets, "cancels": cancels,
-    }
+    step("order sends", lambda: {"send_tasks": fan_out_sends()})
+    step("pick tickets", lambda: {"pick_tickets": orders.send_owed_pick_tickets()})
+    step("cancels", lambda: {"cancels": orders.send_requested_cancels()})
     log.info("sync_orders %s", result)
+    if failed:
+        raise HeartbeatStepsFailed("; ".join(f"{name}: {error}" for name, error in failed.items())) \
+            from next(iter(failed.values()))
     return result
+
+
+def _pull_items() -> dict[str, int]:
+    seen, applied = items.pull_items()
+    return {"items_seen": seen, "items_applied": applied}
+
+
+def send_pulled_items(budget_seconds: float | None = None) -> dict[str, int]:
+    """Send the items already pulled (created or changed at Seko) and set LIVE those Seko took,
+    batch after batch until none is pending or the budget is spent: ``items.sync_items`` without
+    its pull, so that a failing pull does not hold back items Blue Cherry gave us before."""
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    sent = set_live = 0
+    recovered = items.recover_stale_item_claims()
+    started = timezone.now()  # what fails in this run waits for a later one, however short its backoff
+    with messagelog.buffered() as buffer:
+        while True:
+            handled = items.send_pending_items(due_by=started)
+            sent += handled
+            set_live += items.set_owed_items_live()
+            messagelog.flush(buffer)
+            if not handled or (deadline is not None and time.monotonic() > deadline):
+                break
+    return {"items_recovered": recovered, "items_sent": sent, "items_set_live": set_live}
+
+
+def _pull_released() -> dict[str, int]:
+    seen, applied = orders.pull_released_orders()
+    return {"released_seen": seen, "released_applied": applied}
+
+
+def workers_heartbeat() -> None:
+    """Scheduled every minute: a worker records that it ran, for /healthz/workers and the overview."""
+    worker_health.record_beat()
 
 
 def fan_out_sends() -> int:
@@ -97,6 +153,12 @@ def release_after_mapping_change(location: str | None = None, ship_via: str | No
     released = orders.release_orders_blocked_by_mapping(location=location, ship_via=ship_via)
     if released:
         send_orders()
+    if ship_via is not None:
+        # However the carrier row was saved (admin, API, import): the dispatches held because no
+        # row mapped them back are checked again too, not only the orders it blocked.
+        from integration.flows import dispatches
+
+        dispatches.release_dispatches_held_for_carrier()
     return released
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -74,10 +74,12 @@ def money(value: Any) -> Decimal:
     return number.quantize(Decimal("0.01")) if number.is_finite() else ZERO
 
 
-def day_of(value: Any) -> date | None:
-    """The UTC day of an ISO timestamp or date (Seko's DispatchDate may lack its zone: UTC)."""
+def day_of(value: Any, zone: tzinfo = UTC) -> date | None:
+    """The day in ``zone`` (the business's time zone, where its month closes) of an ISO
+    timestamp; a bare date is already a day (Blue Cherry's ship and invoice dates). A timestamp
+    without a zone is UTC (Seko's DispatchDate may lack one)."""
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone).date()
     if isinstance(value, date):
         return value
     text = str(value or "").strip()
@@ -90,12 +92,12 @@ def day_of(value: Any) -> date | None:
             return date.fromisoformat(text[:10])
         except ValueError:
             return None
-    return day_of(parsed)
+    return day_of(parsed, zone)
 
 
-def moment_of(value: Any) -> datetime | None:
-    """The moment of an ISO timestamp (no zone: UTC). A bare date counts as the end of its day,
-    so a dispatch dated today is never judged older than it can be."""
+def moment_of(value: Any, zone: tzinfo = UTC) -> datetime | None:
+    """The moment of an ISO timestamp (no zone: UTC). A bare date counts as the end of its day
+    in ``zone``, so a dispatch dated today is never judged older than it can be."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value or "").strip()
@@ -104,8 +106,8 @@ def moment_of(value: Any) -> datetime | None:
             return moment_of(datetime.fromisoformat(text.replace("Z", "+00:00")))
         except ValueError:
             pass
-    day = day_of(text)
-    return None if day is None else datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    day = day_of(text, zone)
+    return None if day is None else datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
 
 
 def duration(span: timedelta) -> str:
@@ -169,8 +171,9 @@ def reconcile(
     tolerance: Decimal = Decimal("0.01"),
     dispatch_settle: timedelta = timedelta(0),
     late_grace: timedelta = timedelta(0),
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
-    """Totals per day and every difference.
+    """Totals per day and every difference, each on its day in ``zone`` (the business's).
 
     A difference is one only once the flow that would settle it has had its chance:
     ``dispatch_settle`` is how long a Seko dispatch may take to become a Blue Cherry shipment
@@ -198,20 +201,20 @@ def reconcile(
         invoices_by_order[str(invoice.get("ord_num"))].append(invoice)
 
     for order in sent.values():
-        if (day := day_of(order.get("sent_at"))) is not None:
+        if (day := day_of(order.get("sent_at"), zone)) is not None:
             days[day]["sent_orders"] += 1
             days[day]["sent_units"] += _qty(order.get("units"))
             days[day]["sent_value"] += money(order.get("value"))
     dispatched_units: dict[str, dict[str, int]] = {}
     for ord_num, confirmation in dispatches.items():
         units = dispatched_units[ord_num] = dispatch_lines(confirmation)
-        if (day := day_of(confirmation.get("DispatchDate"))) is not None:
+        if (day := day_of(confirmation.get("DispatchDate"), zone)) is not None:
             days[day]["dispatched_orders"] += 1
             days[day]["dispatched_units"] += sum(units.values())
             days[day]["dispatched_value"] += _value(units, prices.get(ord_num, {}))
     for ord_num, found in ships_by_order.items():
         for shipment in found:
-            if (day := day_of(shipment.get("ship_date"))) is not None:
+            if (day := day_of(shipment.get("ship_date"), zone)) is not None:
                 units = shipment_lines([shipment])
                 days[day]["shipped_orders"] += 1
                 days[day]["shipped_units"] += sum(units.values())
@@ -219,7 +222,7 @@ def reconcile(
     for found in invoices_by_order.values():
         invoiced_days = set()
         for invoice in found:
-            if (day := day_of(invoice.get("invoice_date"))) is not None:
+            if (day := day_of(invoice.get("invoice_date"), zone)) is not None:
                 days[day]["invoices"] += 1
                 days[day]["invoiced_units"] += sum(_qty(line.get("qty")) for line in invoice.get("lines") or [])
                 days[day]["invoiced_value"] += money(invoice.get("amount"))
@@ -232,7 +235,7 @@ def reconcile(
         differences.extend(_order_differences(
             ord_num, sent.get(ord_num), dispatches.get(ord_num), ships_by_order.get(ord_num, []),
             invoices_by_order.get(ord_num, []), prices.get(ord_num, {}), now, tolerance, dispatch_settle,
-            late_grace))
+            late_grace, zone))
     return {"days": {day: dict(totals) for day, totals in sorted(days.items())}, "differences": differences}
 
 
@@ -248,7 +251,7 @@ def _order_differences(
     ord_num: str, sent: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None,
     shipments: list[Mapping[str, Any]], invoices: list[Mapping[str, Any]], prices: Mapping[str, Decimal],
     now: datetime, tolerance: Decimal, dispatch_settle: timedelta = timedelta(0),
-    late_grace: timedelta = timedelta(0),
+    late_grace: timedelta = timedelta(0), zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
@@ -262,10 +265,10 @@ def _order_differences(
     first_ship = shipments[0] if shipments else None
     if confirmation is not None:
         dispatch_id = str(confirmation.get("DispatchId") or "")
-        dispatch_day = day_of(confirmation.get("DispatchDate"))
+        dispatch_day = day_of(confirmation.get("DispatchDate"), zone)
         seko_units = dispatch_lines(confirmation)
         seko_value = _value(seko_units, prices)
-        dispatched_at = moment_of(confirmation.get("DispatchDate"))
+        dispatched_at = moment_of(confirmation.get("DispatchDate"), zone)
         settling = dispatched_at is not None and now - dispatched_at < dispatch_settle
         if not shipments and not settling:
             line(DISPATCHED_NOT_SHIPPED, dispatch_day,
@@ -296,7 +299,7 @@ def _order_differences(
     elif shipments:
         for shipment in shipments:
             units = shipment_lines([shipment])
-            line(SHIPPED_NOT_DISPATCHED, day_of(shipment.get("ship_date")),
+            line(SHIPPED_NOT_DISPATCHED, day_of(shipment.get("ship_date"), zone),
                  f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} ({_units_text(units)}) has no "
                  "dispatch at Seko: nothing left the warehouse for it.",
                  ship_num=str(shipment.get("ship_num")), bc_units=sum(units.values()),
@@ -306,13 +309,13 @@ def _order_differences(
     for shipment in shipments:
         if not shipment.get("invoice_num") and not any(str(i.get("ship_num")) == str(shipment.get("ship_num"))
                                                        for i in invoices):
-            line(SHIPPED_NOT_INVOICED, day_of(shipment.get("ship_date")),
+            line(SHIPPED_NOT_INVOICED, day_of(shipment.get("ship_date"), zone),
                  f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} has no invoice.",
                  ship_num=str(shipment.get("ship_num")))
     if len(invoices) > 1:
         ordered = sorted(invoices, key=lambda i: (str(i.get("invoice_date")), str(i.get("invoice_num"))))
         later = ordered[-1]
-        line(INVOICED_TWICE, day_of(later.get("invoice_date")),
+        line(INVOICED_TWICE, day_of(later.get("invoice_date"), zone),
              f"{ord_num} is invoiced {len(invoices)} times ("
              + ", ".join(f"{i.get('invoice_num')} {money(i.get('amount'))}" for i in ordered)
              + f") for {len(shipments)} shipment(s): credit the duplicate.",
@@ -320,7 +323,7 @@ def _order_differences(
              bc_value=sum((money(i.get("amount")) for i in invoices), ZERO))
     if invoices and not shipments and confirmation is None:
         for invoice in invoices:
-            line(INVOICED_NOT_SHIPPED, day_of(invoice.get("invoice_date")),
+            line(INVOICED_NOT_SHIPPED, day_of(invoice.get("invoice_date"), zone),
                  f"Invoice {invoice.get('invoice_num')} bills {money(invoice.get('amount'))} for {ord_num}, which "
                  "has neither a shipment in Blue Cherry nor a dispatch at Seko.",
                  invoice_num=str(invoice.get("invoice_num")), bc_value=money(invoice.get("amount")))
@@ -330,7 +333,7 @@ def _order_differences(
         sent_at = sent.get("sent_at")
         sla = timedelta(hours=float(sent.get("sla_hours") or 0))
         if status not in SEKO_DONE and isinstance(sent_at, datetime) and now - sent_at > sla + late_grace:
-            line(NOT_DISPATCHED_PAST_SLA, day_of(sent_at),
+            line(NOT_DISPATCHED_PAST_SLA, day_of(sent_at, zone),
                  f"{ord_num} was sent to Seko {duration(now - sent_at)} ago, {duration(now - sent_at - sla)} past "
                  f"its dispatch SLA of {duration(sla)}, and is neither dispatched nor cancelled; Seko says "
                  f"'{status or 'unknown'}'.",

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -40,6 +41,7 @@ from reconciliation.models import Difference, ReconciliationDay, ReconciliationR
 log = logging.getLogger(__name__)
 
 CURSOR = "reconciliation"  # its SyncCursor: the run lock, last run, last success (stalled alert)
+IN_CHUNK = 500  # keys per IN (...) query
 
 
 class AlreadyRunning(Exception):
@@ -50,8 +52,30 @@ def days_between(date_from: date, date_to: date) -> list[date]:
     return [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
 
 
+def business_zone() -> tzinfo:
+    """The zone the business closes its days and months in (``BUSINESS_TIME_ZONE``)."""
+    return ZoneInfo(settings.BUSINESS_TIME_ZONE)
+
+
+def business_today(now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(business_zone()).date()
+
+
 def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    """The moment the business's ``day`` starts (its midnight, in its own zone)."""
+    return datetime.combine(day, time.min, tzinfo=business_zone())
+
+
+def run_in_progress(now: datetime | None = None) -> ReconciliationRun | None:
+    """The run holding the lock now, or None when a new one may start. A lock whose run is gone
+    (a worker killed mid-run) still holds until its lease ends: the run it names is shown."""
+    now = now or timezone.now()
+    cursor = SyncCursor.objects.filter(name=CURSOR, locked_until__gt=now).first()
+    if cursor is None:
+        return None
+    return (ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING).order_by("-started_at").first()
+            or ReconciliationRun(date_from=business_today(now), date_to=business_today(now), started_at=now,
+                                 status=ReconciliationRun.Status.RUNNING))
 
 
 @dataclass
@@ -71,7 +95,8 @@ class Reading:
 
 def run_reconciliation(date_from: date, date_to: date, *, trigger: str = "schedule", requested_by: str = "",
                        now: datetime | None = None) -> ReconciliationRun:
-    """Reconcile every day from ``date_from`` to ``date_to`` (UTC days, both included). Raises
+    """Reconcile every day from ``date_from`` to ``date_to`` (the business's days, in
+    ``BUSINESS_TIME_ZONE``, both included). Raises
     ``AlreadyRunning`` when another run holds the lock; a failed read leaves the days as they were."""
     if date_to < date_from:
         raise ValueError("date_to is before date_from")
@@ -98,7 +123,7 @@ def run_reconciliation(date_from: date, date_to: date, *, trigger: str = "schedu
 
 def run_recent(*, trigger: str = "schedule") -> ReconciliationRun:
     """The scheduled run: the last RECON_LOOKBACK_DAYS days, today included."""
-    today = timezone.now().astimezone(UTC).date()
+    today = business_today()
     return run_reconciliation(today - timedelta(days=max(1, settings.RECON_LOOKBACK_DAYS) - 1), today,
                               trigger=trigger)
 
@@ -117,7 +142,11 @@ def sent_orders(date_from: date, date_to: date) -> dict[str, Order]:
 def read_systems(date_from: date, date_to: date, sent: dict[str, Order]) -> Reading:
     reading = Reading()
     guids = dict(Order.objects.exclude(seko_guid="").values_list("seko_guid", "ord_num"))
-    dcs = sorted(set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True)))
+    listed: set[str] = set()
+    # The active rows' DCs and every DC an order of the range went to: a warehouse row
+    # deactivated since still has that range's dispatches to compare.
+    dcs = sorted(set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True))
+                 | {order.seko_dc_code for order in sent.values() if order.seko_dc_code})
     # One bulk insert of the message log per run rather than a row per call. The sweep's reads
     # are not put on each order's timeline (they are not work on the order); the lookups of an
     # order that looks wrong are.
@@ -134,9 +163,29 @@ def read_systems(date_from: date, date_to: date, sent: dict[str, Order]) -> Read
                 if not ord_num:
                     reading.unknown_guids.append(ref.guid or "?")
                     continue
-                _read_dispatch(seko, reading, ord_num)
+                listed.add(ord_num)
+        # Seko's list says which orders it dispatched; the document of each is the one Seko
+        # already pushed us (or the poll fetched), so only the orders we never received one for
+        # cost a call. One call per order made a month at 10,000 orders a day far longer than
+        # a task may run.
+        reading.dispatches.update(received_confirmations(listed))
+        for ord_num in sorted(listed - reading.dispatches.keys()):
+            _read_dispatch(seko, reading, ord_num)
         _fill_gaps(bc, seko, reading, sent)
     return reading
+
+
+def received_confirmations(ord_nums: set[str]) -> dict[str, dict]:
+    """The DispatchConfirmation Seko sent us for each of these orders (as it came, before any
+    correction made by a person on the release form), the latest where an order has several."""
+    found: dict[str, dict] = {}
+    wanted = sorted(ord_nums)
+    for start in range(0, len(wanted), IN_CHUNK):
+        for ord_num, confirmation in Dispatch.objects.filter(ord_num__in=wanted[start:start + IN_CHUNK]).order_by(
+                "created_at", "id").values_list("ord_num", "confirmation").iterator():
+            if isinstance(confirmation, dict) and confirmation:
+                found[ord_num] = confirmation
+    return found
 
 
 def _read_dispatch(seko: Any, reading: Reading, ord_num: str) -> None:
@@ -193,23 +242,29 @@ def _fill_gaps(bc: Any, seko: Any, reading: Reading, sent: dict[str, Order]) -> 
     for ord_num in sorted((shipped | invoiced) - dispatched):
         with messagelog.about_order(orders.get(ord_num)):
             _read_dispatch(seko, reading, ord_num)
-    # Every invoice of every order in play: a duplicate may sit on another day.
+    # Every invoice of every order in play: a duplicate may sit on another day. The shipments and
+    # invoices are indexed by order once: scanning them all for each order grew with the square of
+    # a month's orders.
+    ships_by_order: dict[str, list[dict]] = {}
+    for ship_num, row in reading.shipments.items():
+        ships_by_order.setdefault(str(row.get("ord_num")), []).append({**row, "ship_num": ship_num})
+    invoices_by_order: dict[str, dict[str, dict]] = {}
+    for invoice_num, row in reading.invoices.items():
+        invoices_by_order.setdefault(str(row.get("ord_num")), {})[invoice_num] = row
     for ord_num in sorted(shipped | invoiced | set(reading.dispatches)):
-        if _needs_invoice_lookup(reading, ord_num):
+        if _needs_invoice_lookup(ships_by_order.get(ord_num, []), invoices_by_order.get(ord_num, {})):
             with messagelog.about_order(orders.get(ord_num)):
                 for invoice in bc.iter_invoices(ord_num=ord_num):
                     reading.invoices[str(invoice.get("invoice_num"))] = invoice
 
 
-def _needs_invoice_lookup(reading: Reading, ord_num: str) -> bool:
+def _needs_invoice_lookup(shipments: list[dict], invoices: dict[str, dict]) -> bool:
     """Only where the range does not already hold the invoice of each of the order's shipments
     (the usual case, read by day, costs no call per order)."""
-    ship_nums = {s for s, row in reading.shipments.items() if str(row.get("ord_num")) == ord_num}
-    invoiced_ships = {str(row.get("ship_num")) for row in reading.invoices.values()
-                      if str(row.get("ord_num")) == ord_num}
-    expected = {str(reading.shipments[s].get("invoice_num")) for s in ship_nums}
-    have = {n for n, row in reading.invoices.items() if str(row.get("ord_num")) == ord_num}
-    return not ship_nums or not ship_nums <= invoiced_ships or not expected <= have
+    ship_nums = {str(row.get("ship_num")) for row in shipments}
+    invoiced_ships = {str(row.get("ship_num")) for row in invoices.values()}
+    expected = {str(row.get("invoice_num")) for row in shipments}
+    return not ship_nums or not ship_nums <= invoiced_ships or not expected <= set(invoices)
 
 
 # --- 3. Compare (pure, in rules) ---------------------------------------------------------------
@@ -235,7 +290,7 @@ def compare(reading: Reading, sent: dict[str, Order], now: datetime) -> dict[str
                              shipments=reading.shipments.values(), invoices=reading.invoices.values(),
                              prices=prices, now=now, tolerance=Decimal(str(settings.RECON_VALUE_TOLERANCE)),
                              dispatch_settle=dispatch_settle_window(),
-                             late_grace=timedelta(minutes=settings.MONITOR_INTERVAL_MINUTES))
+                             late_grace=timedelta(minutes=settings.MONITOR_INTERVAL_MINUTES), zone=business_zone())
     result["orders"] = ord_nums
     _add_evidence(result["differences"])
     return result

@@ -9,11 +9,15 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
@@ -23,7 +27,7 @@ from integration.models import SyncCursor
 from integration.roles import require
 from reconciliation import rules
 from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
-from reconciliation.run import CURSOR
+from reconciliation.run import CURSOR, business_today, run_in_progress
 
 DAYS_SHOWN = 62
 MAX_RANGE_DAYS = 93  # an on-demand run longer than a quarter is a mistake, not a request
@@ -62,6 +66,9 @@ def day_list(request: HttpRequest) -> HttpResponse:
         "days": days, "kind": catalogue.RECON_DISCREPANCY.code, "months": month_list,
         "runs": ReconciliationRun.objects.all()[:5],
         "cursor": SyncCursor.objects.filter(name=CURSOR).first(),
+        "running": run_in_progress(),
+        "business_zone": settings.BUSINESS_TIME_ZONE, "today": business_today(),
+        "date_from": request.GET.get("date_from", ""), "date_to": request.GET.get("date_to", ""),
     })
 
 
@@ -166,8 +173,20 @@ def run_now(request: HttpRequest) -> HttpResponse:
         return redirect("recon_days")
     if date_to < date_from or (date_to - date_from).days >= MAX_RANGE_DAYS:
         messages.error(request, f"The last day must be on or after the first, at most {MAX_RANGE_DAYS} days on.")
-        return redirect("recon_days")
+        return _back_with(date_from, date_to)
+    running = run_in_progress()
+    if running is not None:
+        # Queued now, the task would find the lock taken and do nothing: say so, keep the days.
+        messages.error(request, f"Not started: a reconciliation of {running.date_from} to {running.date_to} is "
+                                f"running (started {timezone.localtime(running.started_at):%Y-%m-%d %H:%M}). "
+                                "Press Reconcile again once it has finished.")
+        return _back_with(date_from, date_to)
     async_task("integration.tasks.reconcile", date_from.isoformat(), date_to.isoformat(), "page",
                request.user.get_username(), task_name="reconcile")
     messages.success(request, f"Reconciliation of {date_from} to {date_to} started; refresh in a minute.")
     return redirect("recon_days")
+
+
+def _back_with(date_from: date, date_to: date) -> HttpResponse:
+    """Back to the page with the days the person gave still in the form."""
+    return redirect(f"{reverse('recon_days')}?{urlencode({'date_from': date_from, 'date_to': date_to})}")

@@ -18,6 +18,7 @@ from django.db.models import Count
 from django_q.tasks import async_task
 
 from exceptions.models import IntegrationException
+from integration import worker_health
 from integration.demo import dispatch as dispatch_demo  # issue 5: pushes, warehouse, dispatch report
 from integration.demo import items as items_demo  # issue 4: item-master audit and report
 from integration.demo import reconciliation as recon_demo  # issue 7: reconcile once dispatches settled
@@ -97,6 +98,9 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
         stock_demo.settle(bluecherry)  # issue 6: snapshot, publish, follow, audit
         recon_demo.settle(say)  # issue 7: after the dispatches settled, so a clean run balances
         report = build_report(seko, elapsed_s=time.monotonic() - started, bluecherry=bluecherry)
+    # The supervisor has stopped the workers: a run kept with --keep-data must not look healthy to
+    # /healthz/workers for the minutes its last heartbeat takes to age.
+    worker_health.record_stopped()
     return report
 
 

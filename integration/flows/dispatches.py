@@ -34,7 +34,8 @@ import hashlib
 import json
 import logging
 import random
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -62,7 +63,9 @@ from integration.dispatch_rules import (
     INCOMPLETE,
     CarrierRow,
     OrderView,
+    is_carrier_unmapped,
     only_tracking_missing,
+    read_filled_date,
     resolve_carrier,
     text,
     validate_dispatch,
@@ -134,15 +137,21 @@ def take_push(push: InboundPush) -> None:
         report_malformed_push(push, str(error))
         return
     with transaction.atomic():
-        new_parts, repeats = [], 0
+        new_parts, repeats, resent = [], 0, []
         for record in records:
             part, is_new = store_part(record, push)
             if is_new:
                 new_parts.append(part)
             else:
                 repeats += 1
+                # Seko may resend a dispatch corrected under the part's own identity: handed on,
+                # so a held dispatch takes the correction (a posted one counts it as a repeat).
+                if record.type == PushPart.DISPATCH and content_of(record.fields) != content_of(part.fields):
+                    resent.append(dict(record.fields))
         for part in new_parts:
             use_part(part)
+        for fields in resent:
+            take_dispatch(fields, Dispatch.Source.PUSH)
         # Stock adjustments, status movements and overnight summaries: taken by the stock flow in
         # one go, in this transaction.
         from integration.flows.stock import STOCK_PART_TYPES, apply_stock_parts
@@ -228,8 +237,21 @@ def find_order(confirmation: dict[str, Any]) -> Order | None:
     return order
 
 
+# How a message travels, not what it says: a dispatch sent again under new ones is the same.
+TRANSPORT_FIELDS = frozenset({"InterfaceRecordId", "SequenceNumber", "MessageGroupId", "MessagePart",
+                              "MessageTotal"})
+# A dispatch not yet posted, which a corrected resend from Seko replaces.
+HELD = [DStatus.RECEIVED, DStatus.QUARANTINED]
+
+
+def content_of(confirmation: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in confirmation.items() if key not in TRANSPORT_FIELDS}
+
+
 def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, bool]:
-    """One dispatch per DispatchId: (dispatch, True) when new, else the repeat is counted."""
+    """One dispatch per DispatchId: (dispatch, True) when new. The same DispatchId again is a
+    repeat, counted, unless it says something else while its dispatch is still held: then it
+    is Seko's correction, which replaces the held one and is checked again."""
     dispatch_id = text(confirmation.get("DispatchId"))
     if not dispatch_id:  # unidentifiable, but kept: it is quarantined as incomplete
         dispatch_id = f"no-id:{text(confirmation.get('MessageGroupId')) or text(confirmation.get('InterfaceRecordId'))}"
@@ -256,8 +278,40 @@ def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, 
             if waiting is not None and dispatch.ord_num:
                 apply_tracking(waiting)
             return dispatch, True
+    if existing.status in HELD and content_of(existing.confirmation) != content_of(confirmation):
+        replaced = replace_held(existing, confirmation)
+        if replaced is not None:
+            return replaced, False
     Dispatch.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
     return existing, False
+
+
+def replace_held(existing: Dispatch, confirmation: dict[str, Any]) -> Dispatch | None:
+    """Lay Seko's corrected resend over a dispatch that is not posted yet, and send it back to be
+    checked. What the resend now gives wins over a fill-in of the same field (Seko's word on what
+    left); fill-ins of what it still lacks stay. None when the dispatch was posted meanwhile."""
+    with transaction.atomic():
+        current = Dispatch.objects.select_for_update().filter(pk=existing.pk, status__in=HELD).first()
+        if current is None:
+            return None
+        before = content_of(current.confirmation)
+        after = content_of(confirmation)
+        changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+        if not changed:
+            return None  # the same as what is held: a repeat after all
+        order = find_order(confirmation) or current.order
+        overrides = {key: value for key, value in current.overrides.items() if not text(confirmation.get(key))}
+        Dispatch.objects.filter(pk=current.pk, status__in=HELD).update(
+            confirmation=confirmation, overrides=overrides, order=order, status=DStatus.RECEIVED,
+            ord_num=(order.ord_num if order else text(confirmation.get("SalesOrderNumber")))[:50],
+            next_attempt_at=None, last_error="", repeats=F("repeats") + 1, updated_at=timezone.now())
+    if order is not None:
+        _log_in(order, "dispatch_confirmation", confirmation)
+        was = "held" if current.status == DStatus.QUARANTINED else "waiting to be checked"
+        _event(order, order.status, order.status,
+               f"Seko sent dispatch {current.dispatch_id} again, corrected ({', '.join(changed)} changed); it "
+               f"replaces the one {was} and is checked again")
+    return Dispatch.objects.get(pk=current.pk)
 
 
 def tracking_rank(part: PushPart) -> tuple[int, int, int]:
@@ -381,6 +435,29 @@ def carrier_lookup() -> list[CarrierRow]:
                 "bc_ship_via", "seko_courier_name", "seko_courier_service", "seko_service_description")]
 
 
+def carriers_for(order: Order | None, active_rows: list[CarrierRow]) -> list[CarrierRow]:
+    """The rows a dispatch of ``order`` is matched back through: the active ones and, when the
+    order's own ship-via has no active row, that row as the order was sent with it (and as it is
+    now). Deactivating a carrier stops new orders only: an order already at Seko on it still
+    comes back as the ship-via it went out with."""
+    if order is None or not order.ship_via or any(row.ship_via == order.ship_via for row in active_rows):
+        return active_rows
+    own: list[CarrierRow] = []
+    if order.sent_at is not None:
+        then = (CarrierMapping.history.filter(bc_ship_via=order.ship_via, history_date__lte=order.sent_at)
+                .order_by("-history_date", "-history_id").first())
+        if then is not None and then.history_type != "-":
+            own.append(CarrierRow(then.bc_ship_via, then.seko_courier_name, then.seko_courier_service,
+                                  then.seko_service_description))
+    now = CarrierMapping.objects.filter(bc_ship_via=order.ship_via).first()
+    if now is not None:
+        row = CarrierRow(now.bc_ship_via, now.seko_courier_name, now.seko_courier_service,
+                         now.seko_service_description)
+        if row not in own:
+            own.append(row)
+    return [*own, *active_rows]
+
+
 def order_view(order: Order | None) -> OrderView | None:
     if order is None:
         return None
@@ -409,6 +486,7 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
         return
     view = order_view(order)
     confirmation = dispatch.effective
+    carriers = carriers_for(order, carriers)
     problems = validate_dispatch(confirmation, view, carriers)
     if only_tracking_missing(problems) and _waits_for_tracking(dispatch):
         return
@@ -420,6 +498,11 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
                               carriers, order.ship_via)
     assert carrier is not None  # validate_dispatch refuses a carrier with no ship-via
     body, outcomes = map_shipment(confirmation, view, carrier.ship_via)
+    if order.status == Order.Status.CANCEL_REFUSED:
+        # Cancelled in Blue Cherry, but the warehouse refused the cancel and shipped it: Blue
+        # Cherry takes the shipment all the same when told so, so the invoice (and a return
+        # against it) can follow instead of a refusal for ops.
+        body["cancel_refused"] = True
     try:
         result = bc.create_shipment(body)
     except Rejected as error:  # 422/409: Blue Cherry will not take it until someone acts
@@ -469,6 +552,9 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
             note += f" Not shipped, remainder cancelled: {cancelled}."
         if carrier_note:
             note += f" {carrier_note}"
+        if old == Order.Status.CANCEL_REFUSED:
+            note += (" It shipped after the cancel Seko refused: Blue Cherry took the shipment against the cancelled "
+                     "order and invoiced it, so a return can be raised against that invoice.")
         _event(order, old, new_status, note)
     queue.auto_resolve(catalogue.dispatch_key(dispatch.dispatch_id), DISPATCH_KINDS, "Posted to Blue Cherry")
     queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.DISPATCH_OVERDUE], "The dispatch arrived")
@@ -648,13 +734,66 @@ def recover_stale_claims() -> int:
 
 # --- Ops fill in and release -----------------------------------------------------------------
 
-FILLABLE = ("CourierName", "CourierService", "TrackingNumber")
+# Every field the data contract requires of Seko's confirmation (dispatch_rules) that a person
+# can know: a dispatch held for any of them can be filled in and released.
+FILLABLE = ("DispatchDate", "CourierName", "CourierService", "TrackingNumber")
+
+
+def read_fill(fill: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """What a person typed, as it is laid over the confirmation, and why any of it cannot be used
+    (a date that cannot be read, or in the future). Empty fields fill in nothing."""
+    values = {key: text(value) for key, value in fill.items() if key in FILLABLE and text(value)}
+    refusals = []
+    if "DispatchDate" in values:
+        values["DispatchDate"], why = read_filled_date(values["DispatchDate"], timezone.now())
+        if why:
+            refusals.append(why)
+            del values["DispatchDate"]
+    return values, refusals
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A value the release form offers for a field, and where it comes from."""
+
+    value: str
+    label: str
+
+
+def offered_values(dispatch: Dispatch) -> dict[str, list[Offer]]:
+    """For each fillable field, the values the order itself gives: the carrier it was sent with
+    (and the other carrier rows), the day it was sent to Seko and today for the dispatch date,
+    a tracking number Seko sent in a TrackingDetails."""
+    order = dispatch.order
+    offers: dict[str, list[Offer]] = {key: [] for key in FILLABLE}
+    rows = carriers_for(order, carrier_lookup())
+    own_ship_via = order.ship_via if order is not None else ""
+    for row in sorted(rows, key=lambda row: row.ship_via != own_ship_via):  # the order's own first
+        why = (f"the order's own carrier, ship-via {row.ship_via}" if row.ship_via == own_ship_via
+               else f"carrier row {row.ship_via}")
+        for key, value in (("CourierName", row.courier_name), ("CourierService", row.service_code)):
+            if value and value not in [offer.value for offer in offers[key]]:
+                offers[key].append(Offer(value, why))
+    today = timezone.now().date().isoformat()
+    if order is not None and order.sent_at is not None:
+        sent = order.sent_at.astimezone(UTC).date().isoformat()
+        offers["DispatchDate"].append(Offer(sent, "the day the order was sent to Seko"))
+    if not any(offer.value == today for offer in offers["DispatchDate"]):
+        offers["DispatchDate"].append(Offer(today, "today"))
+    tracking = PushPart.objects.filter(type=PushPart.TRACKING, sales_order_number=dispatch.ord_num) \
+        if dispatch.ord_num else PushPart.objects.none()
+    for part in sorted(tracking, key=tracking_rank, reverse=True):
+        number = text(part.fields.get("TrackingNumber"))
+        if number and number not in [offer.value for offer in offers["TrackingNumber"]]:
+            offers["TrackingNumber"].append(Offer(number, "sent by Seko in a tracking message"))
+    return offers
 
 
 def release_dispatch(dispatch: Dispatch, user: Any, fill: dict[str, str]) -> Dispatch:
     """Lay what ops filled in over a quarantined dispatch and post it now. Returns the dispatch
-    as it ended (POSTED, or QUARANTINED again with what is still wrong)."""
-    values = {k: text(v) for k, v in fill.items() if k in FILLABLE and text(v)}
+    as it ended (POSTED, or QUARANTINED again with what is still wrong). A value that cannot be
+    used is left out (the screen refuses it first, with ``read_fill``'s words)."""
+    values, _ = read_fill(fill)
     with transaction.atomic():
         current = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
         if current.status != DStatus.QUARANTINED:
@@ -673,6 +812,31 @@ def release_dispatch(dispatch: Dispatch, user: Any, fill: dict[str, str]) -> Dis
     with bluecherry_client() as bc, about_order(current.order):
         post_dispatch(current, carrier_lookup(), bc)
     return Dispatch.objects.get(pk=dispatch.pk)
+
+
+def held_for_carrier() -> list[Dispatch]:
+    """The quarantined dispatches one of whose problems is that no carrier row maps them back."""
+    return [dispatch for dispatch in Dispatch.objects.filter(status=DStatus.QUARANTINED).select_related("order")
+            if any(isinstance(p, dict) and is_carrier_unmapped(p) for p in dispatch.problems)]
+
+
+def release_dispatches_held_for_carrier() -> int:
+    """Send back to be checked every held dispatch that no carrier row mapped back, then post
+    what is due: run when a carrier row is saved active or reactivated, so the dispatches it
+    may now match are not left waiting for a person. Returns how many went back."""
+    requeued = 0
+    for dispatch in held_for_carrier():
+        if Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.QUARANTINED).update(
+                status=DStatus.RECEIVED, next_attempt_at=None):
+            requeued += 1
+            if dispatch.order is not None:
+                _event(dispatch.order, dispatch.order.status, dispatch.order.status,
+                       f"A carrier row was saved active; dispatch {dispatch.dispatch_id}, held because no carrier "
+                       "row mapped it back, is checked again")
+    if requeued:
+        while post_due_dispatches():
+            pass
+    return requeued
 
 
 # --- 4. The poll: the safety net for dropped pushes -------------------------------------------
@@ -694,7 +858,7 @@ def poll_dispatches() -> dict[str, int]:
     seen = recovered = 0
     try:
         if since < until:
-            dcs = sorted(set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True)))
+            dcs = dcs_to_poll()
             with seko_client() as seko:
                 for dc in dcs:
                     # Seko takes whole seconds: round the end up, or this second's dispatches wait.
@@ -713,6 +877,15 @@ def poll_dispatches() -> dict[str, int]:
     return {"seen": seen, "recovered": recovered}
 
 
+def dcs_to_poll() -> list[str]:
+    """The active rows' DCs, and every DC an order still awaiting its dispatch was sent to: a
+    warehouse row deactivated since still has those orders' dispatches to come back."""
+    active = set(WarehouseMapping.objects.filter(active=True).values_list("seko_dc_code", flat=True))
+    sent_to = set(Order.objects.filter(status__in=AWAITING_DISPATCH).exclude(seko_dc_code="")
+                  .values_list("seko_dc_code", flat=True).distinct())
+    return sorted(active | sent_to)
+
+
 def _recover(seko: Any, guid: str | None, sales_order_number: str | None) -> int:
     """Fetch and take the dispatch of one order Seko reports dispatched, unless we have it."""
     order = Order.objects.filter(seko_guid=guid).first() if guid else None
@@ -721,7 +894,9 @@ def _recover(seko: Any, guid: str | None, sales_order_number: str | None) -> int
     if order is None:
         log.info("poll: Seko dispatched an order we do not know (GUID %s)", guid)
         return 0
-    if order.dispatches.exists() or order.status not in AWAITING_DISPATCH:
+    # An order whose only dispatch is held here is fetched again: Seko's copy may have been
+    # corrected since (a held dispatch is never the end of it; a posted one is).
+    if order.dispatches.exclude(status=DStatus.QUARANTINED).exists() or order.status not in AWAITING_DISPATCH:
         return 0
     key = catalogue.endpoint_key("seko", "order_dispatch")
     with about_order(order):

@@ -500,6 +500,46 @@ def set_owed_items_live(limit: int | None = None) -> int:
     return len(done)
 
 
+# --- Retry from the exception queue -------------------------------------------------------------
+
+# The kinds a resend can settle: Seko refused the product (it may have fixed its side since, or
+# the refusal was Blue Cherry's LIVE step) or holds a different one. Not ``item.invalid``: our
+# own check fails the same data the same way, and a corrected item is taken by the pull.
+RESENDABLE_KINDS = frozenset({catalogue.ITEM_SYNC_FAILED.code, catalogue.ITEM_MASTER_MISMATCH.code})
+
+
+class ResendRefused(Exception):
+    """The item cannot be sent again; the message says why. Nothing was changed."""
+
+
+def resend_item(sku: str) -> str:
+    """Send the item to Seko again as Blue Cherry has it now: fetch it, take that version into
+    the mirror, and put it back in the send queue whatever Seko was last sent (a product Seko
+    fixed or lost on its side is the same version to us). The workers send it: validate, map,
+    submit or update, then set LIVE. Returns what was done, in words."""
+    with bluecherry_client() as client, messagelog.buffered():
+        try:
+            payload = client.get_item(sku)
+        except NotFound:
+            raise ResendRefused(f"Blue Cherry has no item {sku}, so there is nothing to send to Seko. "
+                                "Nothing was changed.") from None
+    apply_items([payload])  # a newer version is taken exactly as the pull would take it
+    row = Item.objects.filter(sku=sku).only("pk", "bc_status", "sync_status").first()
+    if row is None:
+        raise ResendRefused(f"Blue Cherry's item {sku} could not be read; see the integration.malformed_record "
+                            "exception about it. Nothing was changed.")
+    if row.bc_status not in FOR_THE_WAREHOUSE:
+        raise ResendRefused(f"{sku} is {row.bc_status or 'without a status'} in Blue Cherry; only PENDING_WMS and "
+                            "LIVE items go to Seko. Nothing was sent.")
+    now = timezone.now()
+    # Compare-and-swap: an item a worker is sending right now is left to that worker.
+    queued = Item.objects.filter(pk=row.pk).exclude(sync_status=Sync.SENDING).update(
+        sync_status=Sync.PENDING, sync_changed_at=now, next_attempt_at=None, sync_attempts=0)
+    if not queued:
+        return f"{sku} is being sent to Seko right now; its outcome closes or updates this exception."
+    return f"{sku} fetched from Blue Cherry again and queued to be sent to Seko as Blue Cherry has it now."
+
+
 def recover_stale_item_claims() -> int:
     """Items left SENDING by a worker that died go back to pending. Sending again is safe: a
     submit Seko already took falls back to update."""

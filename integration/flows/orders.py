@@ -694,9 +694,16 @@ def send_requested_cancels(limit: int = 200) -> int:
                         queue.raise_exception(
                             catalogue.ORDER_CANCEL_REFUSED, catalogue.order_key(order.ord_num),
                             f"Order {order.ord_num} was cancelled in Blue Cherry but Seko refused the cancel: "
-                            f"{error.remote_message}", order=order,
+                            f"{error.remote_message}. It will ship: when Seko dispatches it, its shipment is posted "
+                            "to Blue Cherry against the cancelled order and invoiced, so a return can be raised "
+                            "against that invoice. It is no longer watched for lateness.", order=order,
                         )
-                        _event(order, Status.SENT, Status.CANCEL_REFUSED, error.remote_message)
+                        # The customer cancelled: a late parcel they no longer want is not CX's to chase.
+                        queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.DISPATCH_OVERDUE],
+                                           "Cancel refused by Seko: the order will ship after all")
+                        _event(order, Status.SENT, Status.CANCEL_REFUSED,
+                               f"Cancel refused by Seko ({error.remote_message}): will ship; its shipment will be "
+                               "posted against the cancelled order")
                 continue
             except (Transient, Unauthorized, MalformedPayload) as error:
                 log.warning("cancel of %s not passed to Seko yet: %s", order.ord_num, error)
