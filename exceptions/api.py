@@ -71,6 +71,10 @@ class ActionSerializer(serializers.Serializer):
         required=False, default=False,
         help_text="Resolve only: the exception is the last open one of a held order, and the person chooses to "
                   "withdraw the order from fulfilment (the note is kept as the reason)")
+    set_aside_dispatch = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Resolve only: the exception is the last open one of a held dispatch, and the person sets the "
+                  "dispatch aside as settled by hand (never posted; the note is kept as the reason)")
     until = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                       help_text="Snooze only: until when (null wakes it now)")
 
@@ -134,7 +138,8 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(refused)}, status=status.HTTP_403_FORBIDDEN)
         except services.HeldObjectRefused as refused:
             # The choices the person has instead, as the request fields that make them.
-            choices = ["withdraw_order"] if refused.held.can_withdraw else []
+            choices = (["withdraw_order"] if refused.held.can_withdraw
+                       else ["set_aside_dispatch"] if refused.held.can_set_aside else [])
             return Response({"detail": str(refused), "held": refused.held.what, "choices": choices},
                             status=status.HTTP_409_CONFLICT)
         except services.ActionRefused as refused:
@@ -152,7 +157,8 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         """Resolve with a note. Refused (409, with ``choices``) while the exception is the last open one
         of an object still held, unless ``withdraw_order`` is chosen for a held order."""
         return self._act(request, lambda exc, body: services.resolve_with_note(
-            exc, request.user, body["note"], withdraw_order=body["withdraw_order"]))
+            exc, request.user, body["note"], withdraw_order=body["withdraw_order"],
+            set_aside_dispatch=body["set_aside_dispatch"]))
 
     @extend_schema(request=ActionSerializer, responses={200: OUTCOME, 403: OUTCOME, 409: OUTCOME})
     @action(detail=True, methods=["post"])

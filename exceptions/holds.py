@@ -25,6 +25,8 @@ HELD_ITEM_STATUSES = (Item.SyncStatus.INVALID, Item.SyncStatus.FAILED)
 ITEM_STATE_WORDS = {Item.SyncStatus.INVALID: "invalid", Item.SyncStatus.FAILED: "refused"}
 
 WITHDRAW = "withdraw"  # the one choice a person has for a held order: take it out of fulfilment
+# ... and for a held dispatch: set it aside, settled by hand outside the integration, never posted.
+SET_ASIDE = "set_aside"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class Held:
     def can_withdraw(self) -> bool:
         return WITHDRAW in self.choices
 
+    @property
+    def can_set_aside(self) -> bool:
+        return SET_ASIDE in self.choices
+
 
 def held_object(trace_key: str) -> Held | None:
     """The held object an exception's trace key names, or None when it names nothing held."""
@@ -53,7 +59,8 @@ def held_object(trace_key: str) -> Held | None:
         status = Dispatch.objects.filter(dispatch_id=ident).values_list("status", flat=True).first()
         if status in HELD_DISPATCH_STATUSES:
             return Held(f"dispatch {ident}", status,
-                        "fill it in and release it from its form, or have Seko correct the confirmation")
+                        "fill it in and release it from its form, or have Seko correct the confirmation",
+                        (SET_ASIDE,))
     elif prefix == "sku":
         status = Item.objects.filter(sku=ident).values_list("sync_status", flat=True).first()
         if status in HELD_ITEM_STATUSES:

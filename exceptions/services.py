@@ -223,11 +223,14 @@ def retry(exception: IntegrationException, user: Any) -> str:
     return outcome
 
 
-def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, withdraw_order: bool = False) -> str:
+def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, withdraw_order: bool = False,
+                      set_aside_dispatch: bool = False) -> str:
     """Close an exception by hand. A note saying what was done is required. Refused while closing
     it would leave its order, dispatch or item held with no open exception, unless the person
-    chose to withdraw the held order from fulfilment (``withdraw_order``; the note is its reason)."""
-    from integration.flows import orders as order_flow  # the flows import this module
+    chose what becomes of it: withdraw the held order from fulfilment (``withdraw_order``), or set
+    the held dispatch aside as settled by hand (``set_aside_dispatch``); the note is the reason."""
+    from integration.flows import dispatches as dispatch_flow  # the flows import this module
+    from integration.flows import orders as order_flow
 
     note = (note or "").strip()
     require_may_act(exception, user)
@@ -242,10 +245,21 @@ def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, 
         if withdraw_order and (held is None or not held.can_withdraw):
             raise ActionRefused(f"Exception #{exception.pk} is not about a held order, so there is nothing to "
                                 "withdraw. Nothing was changed.")
-        if held is not None and not withdraw_order and holds.last_open_about(exception):
+        if set_aside_dispatch and (held is None or not held.can_set_aside):
+            raise ActionRefused(f"Exception #{exception.pk} is not about a held dispatch, so there is nothing to "
+                                "set aside. Nothing was changed.")
+        chose = withdraw_order or set_aside_dispatch
+        if held is not None and not chose and holds.last_open_about(exception):
             raise HeldObjectRefused(exception, held)
-        if not resolve(exception, user, f"Withdrew the order from fulfilment: {note}" if withdraw_order else note):
+        said = (f"Withdrew the order from fulfilment: {note}" if withdraw_order
+                else f"Set the dispatch aside, settled by hand: {note}" if set_aside_dispatch else note)
+        if not resolve(exception, user, said):
             raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile by someone else; nothing changed.")
+        if set_aside_dispatch:
+            try:
+                return dispatch_flow.set_aside(exception.trace_key.partition(":")[2], _name(user), note)
+            except dispatch_flow.SetAsideRefused as refused:  # leaving the block undoes the resolve too
+                raise ActionRefused(str(refused)) from refused
         if withdraw_order:
             try:
                 return order_flow.withdraw_order(exception.order or _order_of(exception), _name(user), note)

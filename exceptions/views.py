@@ -222,7 +222,8 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             done = services.retry(exception, request.user)
         elif action == "resolve":
             done = services.resolve_with_note(exception, request.user, note,
-                                              withdraw_order=request.POST.get("then") == holds.WITHDRAW)
+                                              withdraw_order=request.POST.get("then") == holds.WITHDRAW,
+                                              set_aside_dispatch=request.POST.get("then") == holds.SET_ASIDE)
         elif action == "assign":
             done = services.assign(exception, request.user, _assignee(request))
         elif action == "snooze":

@@ -350,6 +350,9 @@ class Dispatch(models.Model):
         POSTING = "posting", "Being posted to Blue Cherry"
         POSTED = "posted", "Posted to Blue Cherry"
         QUARANTINED = "quarantined", "Quarantined: waiting for a fix"
+        # A person settled it outside the integration (Seko shipped something we never sent, or
+        # the shipment was keyed by hand in Blue Cherry): never posted, kept with who and why.
+        SET_ASIDE = "set_aside", "Set aside by a person: handled by hand, not posted"
 
     class Source(models.TextChoices):
         PUSH = "push", "Pushed by Seko"

@@ -395,3 +395,26 @@ def test_check_holds_reports_held_objects_without_an_open_exception_and_fails_wh
     alerts.check_unexplained_holds()
     call_command("check_holds")  # nothing unexplained now: no exit
     assert '"without_open_exception": 0' in capsys.readouterr().out
+
+
+def test_a_held_dispatch_settled_by_hand_is_set_aside_with_who_and_why_and_its_exception_closes():
+    """A dispatch Seko shipped for an order we never sent, or one keyed by hand in Blue Cherry,
+    will never post: without a way to set it aside it stayed held, its exception open, for good."""
+    Dispatch.objects.create(dispatch_id="D-2", ord_num="SO-Y", status=Dispatch.Status.QUARANTINED, confirmation={})
+    exc = queue.raise_exception(catalogue.DISPATCH_UNKNOWN_ORDER, catalogue.dispatch_key("D-2"), "unknown")
+    client = client_for(user_in("ops"))
+    refused = api_resolve(client, exc, note="keyed by hand in Blue Cherry")
+    assert refused.status_code == 409 and refused.json()["choices"] == ["set_aside_dispatch"]
+    done = api_resolve(client, exc, note="keyed by hand in Blue Cherry", set_aside_dispatch=True)
+    assert done.status_code == 200, done.content
+    dispatch = Dispatch.objects.get(dispatch_id="D-2")
+    assert dispatch.status == Dispatch.Status.SET_ASIDE and "keyed by hand" in dispatch.last_error
+    exc.refresh_from_db()
+    assert exc.status == IntegrationException.Status.RESOLVED and "Set the dispatch aside" in exc.resolution_note
+    # Nothing held without an exception: a dispatch set aside is not held.
+    alerts.check_unexplained_holds()
+    assert not IntegrationException.objects.filter(kind="hold.unexplained", status="open").exists()
+    # Setting aside is for a held dispatch only.
+    again = queue.raise_exception(catalogue.DISPATCH_UNKNOWN_ORDER, catalogue.dispatch_key("D-2"), "again")
+    with pytest.raises(queue.ActionRefused, match="not about a held dispatch"):
+        queue.resolve_with_note(again, user_in("integration-admin"), "x", set_aside_dispatch=True)

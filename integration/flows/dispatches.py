@@ -820,6 +820,28 @@ def held_for_carrier() -> list[Dispatch]:
             if any(isinstance(p, dict) and is_carrier_unmapped(p) for p in dispatch.problems)]
 
 
+class SetAsideRefused(Exception):
+    """The dispatch cannot be set aside now; the message says why. Nothing was written."""
+
+
+def set_aside(dispatch_id: str, who: str, reason: str) -> str:
+    """A person settled a held dispatch outside the integration (the shipment keyed by hand in
+    Blue Cherry, or Seko shipped something we never sent): it leaves the hold as SET_ASIDE, by
+    compare-and-swap, never to be posted, with who and why on its order's timeline. The caller
+    closes the exception that held it, in the same transaction."""
+    dispatch = Dispatch.objects.select_related("order").filter(dispatch_id=dispatch_id).first()
+    if dispatch is None or not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.QUARANTINED).update(
+            status=DStatus.SET_ASIDE, last_error=f"Set aside by {who}: {reason}"[:2000], updated_at=timezone.now()):
+        raise SetAsideRefused(f"Dispatch {dispatch_id} is no longer held (it was posted or released meanwhile); "
+                              "nothing was changed.")
+    queue.auto_resolve(catalogue.dispatch_key(dispatch_id), DISPATCH_KINDS,
+                       f"The dispatch was set aside by {who}, settled by hand: {reason}")
+    if dispatch.order is not None:
+        _event(dispatch.order, dispatch.order.status, dispatch.order.status,
+               f"Dispatch {dispatch_id} set aside by {who}, settled by hand and never posted: {reason}")
+    return f"Dispatch {dispatch_id} was set aside by {who} and will not be posted."
+
+
 def release_dispatches_held_for_carrier() -> int:
     """Send back to be checked every held dispatch that no carrier row mapped back, then post
     what is due: run when a carrier row is saved active or reactivated, so the dispatches it
