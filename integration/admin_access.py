@@ -3,9 +3,10 @@ enough, with no staff flag to set by hand on each of them.
 
 Its members enter the admin (``integration.admin_site``) and may view and change the integration's own
 models there: mappings and their history, stock buffer overrides, orders, items, exceptions,
-reconciliation, the workers' schedules and tasks (``IntegrationAdminBackend``). Users and groups
-they may only look at (the team membership and the addresses the digests go to): changing a user
-could make anyone a superuser, so that stays with superusers and staff given it explicitly.
+reconciliation, the workers' schedules and tasks, the failed-login lockouts
+(``IntegrationAdminBackend``). Users and groups they may only look at (the team membership and
+the addresses the digests go to): changing a user could make anyone a superuser, so that stays
+with superusers and staff given it explicitly.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from django.contrib.auth.backends import BaseBackend
 
 from integration.roles import ADMIN, user_groups
 
-# The apps whose models the group may view, add, change and delete in the admin.
-INTEGRATION_APPS = frozenset({"integration", "exceptions", "reconciliation", "django_q"})
+# The apps whose models the group may view, add, change and delete in the admin. "axes" holds the
+# failed logins: deleting a locked-out access attempt unlocks that user at that address.
+INTEGRATION_APPS = frozenset({"integration", "exceptions", "reconciliation", "django_q", "axes"})
 # Users and groups: to look at only.
 VIEW_ONLY = frozenset({"auth.view_user", "auth.view_group"})
 

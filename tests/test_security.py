@@ -22,6 +22,7 @@ from integration.models import MessageLog
 from integration.url_walk import iter_routes
 from tests.factories import BlueCherryOrderFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
+from tests.test_production_settings import production_ready_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +36,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_is_clean_under_the_production_profile():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING",
-                     SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="bridge.example.com")
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **production_ready_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
