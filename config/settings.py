@@ -8,6 +8,7 @@ Q_BROKER_URL, the two base URLs, the keys and SECRET_KEY.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -142,7 +143,6 @@ LOGOUT_REDIRECT_URL = "login"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -162,11 +162,23 @@ MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware",
                "simple_history.middleware.HistoryRequestMiddleware"]
 # The nav in base.html is built from integration/navigation.py, filtered by the user's role.
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("integration.navigation.nav")
+# No Basic authentication: it would take a password on every API call, outside the login page's
+# lockout (django-axes, below); API clients use a token instead.
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "rest_framework.authentication.SessionAuthentication",
     "rest_framework.authentication.TokenAuthentication",
-    "rest_framework.authentication.BasicAuthentication",
 ]
+# Per-client request rates on the JSON API (a 429 with Retry-After above them). Counted in the
+# default cache, which is per process: with WEB_WORKERS processes a client may get up to that
+# many times the rate.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env_str("API_THROTTLE_ANON", "60/minute"),
+    "user": env_str("API_THROTTLE_USER", "600/minute"),
+}
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 # Issue 8: a JSON body nested thousands deep is a 400, not a RecursionError (a 500).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
@@ -193,6 +205,26 @@ SPECTACULAR_SETTINGS = {
 DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
 # How long Seko's reference lists (DCs, courier services) are trusted before they are asked again.
 SEKO_REFERENCE_CACHE_SECONDS = env_int("SEKO_REFERENCE_CACHE_SECONDS", 300)
+
+# --- Failed logins: counted and locked out (django-axes) ---------------------------------
+# Counted per user *and* address together: a guesser is stopped without letting anyone lock a
+# colleague out from elsewhere, or lock out a whole office behind one address. A lock lasts
+# AXES_COOLOFF_MINUTES (0: until an integration admin unlocks it in the admin, under Axes >
+# Access attempts, or `manage.py axes_reset_username <user>`). A successful login clears the count.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 30)) or None
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Successful logins are not logged row by row (that table would only grow); failures are kept.
+AXES_DISABLE_ACCESS_LOG = True
+# Behind a TLS proxy every request comes from the proxy: name the header carrying the client's
+# address (e.g. HTTP_X_FORWARDED_FOR), else the lock would be per user only (integration/client_address.py).
+CLIENT_IP_HEADER_NAME = env_str("CLIENT_IP_HEADER_NAME", "")
+AXES_CLIENT_IP_CALLABLE = "integration.client_address.client_address"
 
 # --- The two remote systems -------------------------------------------------------------
 BLUECHERRY_BASE_URL = env_str("BLUECHERRY_BASE_URL", "http://127.0.0.1:8101/api/v1/")
@@ -326,6 +358,19 @@ SEKO_SELLABLE_LOCATION_TYPES = env_str("SEKO_SELLABLE_LOCATION_TYPES", "Availabl
 # ("Retrieve Stock Quantity"): a snapshot treats orders this recent as maybe not counted yet.
 SEKO_ORDER_STOCK_LAG_SECONDS = env_int("SEKO_ORDER_STOCK_LAG_SECONDS", 300)
 
+# --- Retention: customer data kept only as long as needed (integration/retention.py) -----------
+# Messages and raw pushes are kept 90 days: a quarter covers month- and quarter-end questions from
+# finance and a carrier's claim window, and the reconciliation reads only its last few days.
+# Customer names, addresses, phones and emails in what is kept are masked after 30 days (orders:
+# 30 days after they settled), when returns and delivery disputes are normally over.
+RETENTION_MESSAGE_LOG_DAYS = env_int("RETENTION_MESSAGE_LOG_DAYS", 90)
+RETENTION_INBOUND_PUSH_DAYS = env_int("RETENTION_INBOUND_PUSH_DAYS", 90)
+RETENTION_REDACT_AFTER_DAYS = env_int("RETENTION_REDACT_AFTER_DAYS", 30)
+# Rows per delete or redaction transaction: small, so a worker waiting on SQLite's write lock
+# waits for one batch (milliseconds), never for the whole run.
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500)
+RETENTION_INTERVAL_MINUTES = env_int("RETENTION_INTERVAL_MINUTES", 1440)
+
 # --- django-q2 --------------------------------------------------------------------------
 # Chosen on purpose (PITFALLS.md): a task is never redelivered while it may still run
 # (retry > timeout), never redelivered forever (max_attempts), and missed schedule slots are
@@ -354,13 +399,27 @@ if Q_BROKER_URL.startswith("redis://"):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Metrics and logs ---------------------------------------------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; empty turns the
+# endpoint off (403), so the figures are never open to anyone. docs/metrics.md.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Pushes, sends, posts and Seko/Blue Cherry calls are counted over this many recent minutes.
+METRICS_WINDOW_MINUTES = env_int("METRICS_WINDOW_MINUTES", 15)
+# "json": one JSON object per line, with the order number being worked on (log collectors parse
+# it without a multi-line rule); anything else: the plain lines.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+                   "json": {"()": "integration.log_format.JsonLineFormatter"}},
     # A 403 is one line (who, what, why), not a PermissionDenied traceback.
-    "filters": {"forbidden_in_one_line": {"()": "integration.log_filters.ForbiddenInOneLine"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"forbidden_in_one_line": {"()": "integration.log_filters.ForbiddenInOneLine"},
+                # The order being worked on (messagelog.about_order), on every record for the JSON lines.
+                "order_context": {"()": "integration.log_format.OrderContext"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["order_context"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}, "django.request": {"filters": ["forbidden_in_one_line"]}},
 }

@@ -9,6 +9,7 @@ import contextvars
 from collections.abc import Iterator
 
 from integration.clients.errors import Exchange
+from integration.log_format import ORDER_NUMBER
 from integration.models import MessageLog, Order
 
 BODY_LIMIT = 200_000  # characters kept of one body; a page of 200 orders fits
@@ -22,9 +23,12 @@ _buffer: contextvars.ContextVar[list[MessageLog] | None] = contextvars.ContextVa
 def about_order(order: Order | None) -> Iterator[None]:
     """Link the exchanges made inside this block to ``order``."""
     token = _current_order.set(order.pk if order is not None else None)
+    # Its number goes on the log lines written meanwhile (LOG_FORMAT=json, integration/log_format.py).
+    number_token = ORDER_NUMBER.set(order.ord_num if order is not None else "")
     try:
         yield
     finally:
+        ORDER_NUMBER.reset(number_token)
         _current_order.reset(token)
 
 

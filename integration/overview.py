@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
@@ -14,7 +15,7 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions.holds import HELD_ORDER_STATUSES
 from exceptions.models import IntegrationException
-from integration import flow_schedule, status_counts
+from integration import flow_schedule, retention, status_counts
 from integration.charts import Series, hourly_bars_svg
 from integration.models import Order, SyncCursor
 
@@ -87,7 +88,8 @@ def flow_health(now: datetime | None = None) -> tuple[list[FlowHealth], dict[str
         rows.append(FlowHealth("Email digests", last, now - last if last else None, "n/a", None, "",
                                next((c.last_error for c in digests if c.last_error), ""),
                                note="sent when there is something new"))
-    known = set(intervals) | COORDINATION_CURSORS
+    rows.append(retention_health(cursors.get(retention.CURSOR), now))
+    known = set(intervals) | COORDINATION_CURSORS | {retention.CURSOR}
     for name, cursor in sorted(cursors.items()):  # a flow added later shows up, unjudged, until it is listed
         if name in known or name.startswith(DIGEST_PREFIX):
             continue
@@ -95,6 +97,19 @@ def flow_health(now: datetime | None = None) -> tuple[list[FlowHealth], dict[str
         rows.append(FlowHealth(name, last, now - last if last else None, "n/a", None, "", cursor.last_error,
                                note="no schedule known to the overview"))
     return rows, backlog
+
+
+def retention_health(cursor: SyncCursor | None, now: datetime) -> FlowHealth:
+    """The retention job's row: when it last ran and what its last run deleted and masked."""
+    summary = retention.summary_of(cursor.last_error if cursor else None)
+    last = cursor.last_success_at if cursor else None
+    if summary:
+        note = (f"last run: {sum(summary.get('deleted', {}).values())} deleted, "
+                f"{sum(summary.get('redacted', {}).values())} redacted")
+    else:
+        note = "has not run yet"
+    return FlowHealth("Retention", last, now - last if last else None, "n/a", None, "", summary.get("error", ""),
+                      every=flow_schedule.in_words(settings.RETENTION_INTERVAL_MINUTES), note=note)
 
 
 def open_exceptions_by(field: str) -> list[dict]:

@@ -47,6 +47,9 @@ def schedule_specs() -> list[dict]:
         # Reconciliation (issue 7): daily, over the last RECON_LOOKBACK_DAYS days.
         {"name": "reconcile", "func": "integration.tasks.reconcile", "schedule_type": Schedule.MINUTES,
          "minutes": settings.RECON_INTERVAL_MINUTES},
+        # Retention: old messages and pushes deleted, customer data in what is kept masked (daily).
+        {"name": "apply retention", "func": "integration.tasks.apply_retention", "schedule_type": Schedule.MINUTES,
+         "minutes": settings.RETENTION_INTERVAL_MINUTES},
     ]
 
 

@@ -280,3 +280,14 @@ def reconcile(date_from: str | None = None, date_to: str | None = None, trigger:
     except AlreadyRunning:
         return {"skipped": "another reconciliation is running"}
     return {"run": run.pk, "differences": run.differences, "closed": run.exceptions_closed}
+
+
+# --- Retention: customer data kept only as long as needed ----------------------------------------
+
+
+def apply_retention() -> dict[str, int]:
+    """Daily: delete messages and pushes past their retention, mask customer data in older kept rows."""
+    from integration import retention
+
+    result = retention.run()
+    return {"deleted": result.deleted_total, "redacted": result.redacted_total}

@@ -16,9 +16,9 @@ from integration.url_walk import iter_routes
 
 pytestmark = pytest.mark.django_db
 
-# The only URLs a stranger may open: the sign-in page, the health checks, and Seko's webhook
-# (which demands Seko's own token, tested with the webhook).
-OPEN = {"login", "healthz", "healthz_workers", "seko_webhook"}
+# The only URLs a stranger may open: the sign-in page, the health checks, Seko's webhook (which
+# demands Seko's own token, tested with the webhook) and /metrics (its own token: test_metrics.py).
+OPEN = {"login", "healthz", "healthz_workers", "seko_webhook", "metrics"}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 
 

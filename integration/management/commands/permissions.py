@@ -12,6 +12,7 @@ OPEN_ROUTES = {
     "login": "the sign-in page",
     "healthz": "health check for load balancers (no data beyond a count)",
     "healthz_workers": "workers' health for the monitor: 200 or 503 and the age of their last heartbeat",
+    "metrics": "Prometheus scrape: demands `Authorization: Bearer` METRICS_TOKEN (off, 403, while unset)",
     "seko_webhook": "Seko's pushes; demands Seko's own token (and signature when configured)",
 }
 
