@@ -125,6 +125,17 @@ OWNER_MAY_OPEN = "or owns an exception about it"
 def require_or_exception_owner(capability: str, *, ord_num_kwarg: str = "", sku_kwarg: str = "") -> Callable:
     """``require(capability)`` for one object's page, also opened to a person whose group owns an
     exception about that object (see ``owns_exception_about``); anyone else gets 403."""
+
+    def owns_one(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
+        return owns_exception_about(request.user, ord_num=kwargs.get(ord_num_kwarg, ""),
+                                    sku=kwargs.get(sku_kwarg, ""))
+
+    return require(capability, or_if=owns_one)
+
+
+def require(capability: str, *, or_if: Callable[[HttpRequest, dict[str, Any]], bool] | None = None) -> Callable:
+    """View decorator: login first (redirect), then the capability (403). ``or_if(request,
+    kwargs)`` opens the page to someone without the capability for this one object."""
     if capability not in MATRIX:
         raise KeyError(f"unknown capability {capability!r}")
 
@@ -132,32 +143,13 @@ def require_or_exception_owner(capability: str, *, ord_num_kwarg: str = "", sku_
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not can(request.user, capability) and not owns_exception_about(
-                    request.user, ord_num=kwargs.get(ord_num_kwarg, ""), sku=kwargs.get(sku_kwarg, "")):
+            if not can(request.user, capability) and not (or_if is not None and or_if(request, kwargs)):
                 raise PermissionDenied(f"Your role may not {capability.replace('_', ' ')}.")
             return view(request, *args, **kwargs)
 
         wrapped.capability = capability  # type: ignore[attr-defined]
-        wrapped.owner_may_open = True  # type: ignore[attr-defined]
-        return wrapped
-
-    return decorator
-
-
-def require(capability: str) -> Callable:
-    """View decorator: login first (redirect), then the capability (403)."""
-    if capability not in MATRIX:
-        raise KeyError(f"unknown capability {capability!r}")
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @login_required
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not can(request.user, capability):
-                raise PermissionDenied(f"Your role may not {capability.replace('_', ' ')}.")
-            return view(request, *args, **kwargs)
-
-        wrapped.capability = capability  # type: ignore[attr-defined]
+        if or_if is not None:
+            wrapped.owner_may_open = True  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

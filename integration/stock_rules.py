@@ -165,30 +165,8 @@ def parse_adjustment(fields: Mapping[str, Any]) -> Adjustment:
         problems.append("ProductCode is missing")
     if not dc_code:
         problems.append("DCCode is missing")
-    quantity = fields.get("Quantity")
-    delta = 0
-    if isinstance(quantity, bool) or quantity in (None, ""):
-        problems.append(f"Quantity is missing or not a number ({quantity!r})")
-    else:
-        try:
-            number = float(quantity)
-        except (TypeError, ValueError):
-            number = math.nan
-        if not number.is_integer():
-            problems.append(f"Quantity {quantity!r} is not a whole number of units")
-        else:
-            delta = int(number)
-    adjusted_at = None
-    raw_date = fields.get("AdjustmentDate")
-    if raw_date not in (None, ""):
-        try:
-            adjusted_at = parse_datetime(str(raw_date))
-        except ValueError:
-            adjusted_at = None
-        if adjusted_at is None:
-            problems.append(f"AdjustmentDate {raw_date!r} is not an ISO 8601 time")
-        elif adjusted_at.tzinfo is None:
-            adjusted_at = adjusted_at.replace(tzinfo=UTC)  # iHub times are UTC
+    delta = _whole(fields.get("Quantity"), "Quantity", problems)
+    adjusted_at = _time(fields.get("AdjustmentDate"), "AdjustmentDate", problems)
     if problems:
         raise BadAdjustment("; ".join(problems))
     return Adjustment(identity=identity, sku=sku, dc_code=dc_code, delta=delta,
