@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
+from standardwebhooks import Webhook
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
@@ -80,6 +82,64 @@ def test_a_push_signed_over_a_different_body_is_refused(client):
     tampered = json.dumps(DISPATCH).replace("JD1GB", "JD2GB")
     response = post(client, tampered, secret=None, headers=signed)
     assert response.status_code == 401
+
+
+def library_signed(secret: str | bytes, body: str, msg_id: str = "msg_lib") -> dict[str, str]:
+    """Headers as any Standard Webhooks sender using the specification's reference library makes them."""
+    sent_at = datetime.now(tz=UTC).replace(microsecond=0)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, sent_at, body)}
+
+
+def test_a_push_signed_by_the_reference_library_is_accepted(client):
+    body = json.dumps(DISPATCH)
+    response = post(client, body, secret=None, headers=library_signed(SECRET, body))
+    assert response.status_code == 202, response.content
+    assert InboundPush.objects.get().webhook_id == "msg_lib"
+
+
+def test_a_push_signed_by_the_reference_library_with_a_tampered_body_is_refused(client):
+    signed = library_signed(SECRET, json.dumps(DISPATCH))
+    response = post(client, json.dumps(DISPATCH).replace("JD1GB", "JD2GB"), secret=None, headers=signed)
+    assert response.status_code == 401 and "does not match the body" in response.json()["error"]
+    assert not InboundPush.objects.exists()
+
+
+def test_a_secret_without_the_whsec_prefix_is_used_as_its_own_bytes(client, push_settings):
+    push_settings.SEKO_PUSH_SECRET = "plain-shared-secret"
+    body = json.dumps(DISPATCH)
+    assert post(client, body, secret=None, headers=library_signed(b"plain-shared-secret", body)).status_code == 202
+
+
+def test_a_wider_tolerance_setting_accepts_a_push_older_than_the_librarys_five_minutes(client, push_settings):
+    push_settings.SEKO_PUSH_TOLERANCE_SECONDS = 900
+    assert post(client, json.dumps(DISPATCH), stamp=int(time.time()) - 600).status_code == 202
+    assert post(client, json.dumps(DISPATCH), stamp=int(time.time()) - 901).status_code == 401
+
+
+def test_a_malformed_signature_beside_the_right_one_does_not_hide_it(client):
+    body = json.dumps(DISPATCH)
+    good = signature_headers(SECRET, body, "msg_1", int(time.time()))
+    good["webhook-signature"] = "garbage v1,not=base64= " + good["webhook-signature"]
+    assert post(client, body, secret=None, headers=good).status_code == 202
+
+
+def test_a_whsec_secret_that_is_not_base64_refuses_with_words_naming_the_setting(client, push_settings):
+    push_settings.SEKO_PUSH_SECRET = "whsec_a"  # one base64 character cannot be decoded
+    headers = {"webhook-id": "m", "webhook-timestamp": str(int(time.time())), "webhook-signature": "v1,x"}
+    response = post(client, json.dumps(DISPATCH), secret=None, headers=headers)
+    assert response.status_code == 401 and "SEKO_PUSH_SECRET is not a usable signing secret" in response.json()["error"]
+
+
+def test_a_body_that_is_not_utf8_is_refused_because_no_signature_can_cover_it(client):
+    body = b'{"Responses": [\xff]}'
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    stamp = str(int(time.time()))
+    digest = hmac.new(key, f"msg_1.{stamp}.".encode() + body, hashlib.sha256).digest()
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": stamp,
+               "webhook-signature": f"v1,{base64.b64encode(digest).decode()}", "Authorization": f"Bearer {TOKEN}"}
+    response = client.post(URL, data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 401 and "not UTF-8" in response.json()["error"]
 
 
 def test_a_replayed_push_with_an_old_timestamp_is_refused_even_with_a_valid_signature(client):
