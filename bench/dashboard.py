@@ -25,11 +25,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench.perf_common import run_loadgen, say, start_web
+from demo.processes import Supervisor
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import status_counts
-from integration.demo.processes import Supervisor
 from integration.models import MessageLog, Order, OrderEvent, OrderLine
+from integration.orders import status_counts
 
 SCALES = {"small": ((2_000, 400), (20_000, 4_000)), "full": ((10_000, 2_000), (1_000_000, 200_000))}
 REPEAT = 7

@@ -35,9 +35,9 @@ def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from integration.flows import items as item_flow
+    from demo.launcher import start_simulator
+    from integration.items import flow as item_flow
     from integration.models import Item, MessageLog
-    from simulators.launcher import start_simulator
 
     sims = []
     try:

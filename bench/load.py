@@ -33,7 +33,7 @@ from typing import Any
 import requests
 from standardwebhooks import Webhook
 
-from integration.demo.processes import web_server_args, web_server_shape
+from demo.processes import web_server_args, web_server_shape
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["/", "/exceptions/", "/orders/", "/mappings/warehouses/", "/mappings/carriers/", "/overdue/",

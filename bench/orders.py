@@ -25,10 +25,10 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from bench.perf_common import group_cpu_seconds, say
-from integration.demo import items as items_demo
-from integration.demo import seed
-from integration.demo.processes import Supervisor
-from integration.demo.scenario import start_system
+from demo import items as items_demo
+from demo import seed
+from demo.processes import Supervisor
+from demo.scenario import start_system
 from integration.models import Order, OrderLine
 from integration.tasks import kick_sync_orders
 

@@ -29,12 +29,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from integration.clients import seko_client
+from demo.launcher import RunningSimulator, start_simulator
 from integration.clients.errors import Rejected
-from integration.flows import stock
 from integration.models import AtsPublication, Order, OrderLine
-from integration.order_mapper import map_order
-from simulators.launcher import RunningSimulator, start_simulator
+from integration.orders.mapper import map_order
+from integration.shared.systems import seko_client
+from integration.stock import flow as stock
 
 LOCATION, DC = "UK3PL", "DCCL01"
 COURIER = ("RoyalMail", "TPN24")
@@ -158,7 +158,7 @@ class Replay:
     def prepare(self, levels: dict[str, int], history: History) -> None:
         sc = self.sc
         call_command("flush", interactive=False, verbosity=0)
-        from integration.demo.seed import seed_mappings
+        from demo.seed import seed_mappings
 
         seed_mappings()
         for sim in (self.bc, self.seko):

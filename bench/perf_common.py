@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from integration.demo.processes import web_server_args
-from simulators.launcher import ROOT, free_port
+from demo.launcher import ROOT, free_port
+from demo.processes import web_server_args
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -18,9 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from integration.demo.seed import seed_mappings
-from integration.flows import stock
-from simulators.launcher import RunningSimulator, start_simulator
+from demo.launcher import RunningSimulator, start_simulator
+from demo.seed import seed_mappings
+from integration.stock import flow as stock
 
 DC = "DCCL01"
 SEED_CHUNK = 10_000

@@ -16,8 +16,8 @@ from typing import Any
 from django.conf import settings
 
 from bench.perf_common import group_cpu_seconds, run_loadgen, say, start_web
-from integration.demo.dispatch import use_push_credentials
-from integration.demo.processes import Supervisor, web_server_shape
+from demo.dispatch import use_push_credentials
+from demo.processes import Supervisor, web_server_shape
 from integration.models import InboundPush
 
 SCALES = {"small": (300, 8), "full": (3000, 16)}  # requests, concurrency

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from exceptions.api import ExceptionViewSet
 from integration.api import CarrierMappingViewSet, OrderViewSet, WarehouseMappingViewSet
-from integration.roles import HasCapability
+from integration.shared.roles import HasCapability
 
 
 class SchemaView(SpectacularAPIView):

@@ -47,7 +47,7 @@ SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-prod
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [
-    # django.contrib.admin, its site letting the integration-admin group in (integration/admin_access.py)
+    # django.contrib.admin, its site letting the integration-admin group in (integration/shared/admin_access.py)
     "integration.admin_site.BridgeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -60,11 +60,13 @@ INSTALLED_APPS = [
     "integration",
     "exceptions",
     "reconciliation",
+    # The demo, chaos and bench commands (manage.py demo|chaos|bench); not installed in production.
+    "demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "integration.middleware.RefuseNulMiddleware",  # issue 8: NUL in a URL is a 400, not a DB error
+    "integration.shared.middleware.RefuseNulMiddleware",  # issue 8: NUL in a URL is a 400, not a DB error
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,10 +134,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "login"
 # The second backend authenticates nobody: it gives the integration-admin group its rights in the
-# Django admin (integration/admin_access.py), so membership is enough, without the staff flag.
+# Django admin (integration/shared/admin_access.py), so membership is enough, without the staff flag.
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
-    "integration.admin_access.IntegrationAdminBackend",
+    "integration.shared.admin_access.IntegrationAdminBackend",
 ]
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -160,8 +162,8 @@ INSTALLED_APPS += [
 MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware",
                # Records the signed-in user on each history row of a mapping or buffer override.
                "simple_history.middleware.HistoryRequestMiddleware"]
-# The nav in base.html is built from integration/navigation.py, filtered by the user's role.
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("integration.navigation.nav")
+# The nav in base.html is built from integration/shared/navigation.py, filtered by the user's role.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("integration.shared.navigation.nav")
 # No Basic authentication: it would take a password on every API call, outside the login page's
 # lockout (django-axes, below); API clients use a token instead.
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
@@ -182,7 +184,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 # Issue 8: a JSON body nested thousands deep is a 400, not a RecursionError (a 500).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "integration.parsers.SafeJSONParser",
+    "integration.shared.parsers.SafeJSONParser",
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
@@ -222,9 +224,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Successful logins are not logged row by row (that table would only grow); failures are kept.
 AXES_DISABLE_ACCESS_LOG = True
 # Behind a TLS proxy every request comes from the proxy: name the header carrying the client's
-# address (e.g. HTTP_X_FORWARDED_FOR), else the lock would be per user only (integration/client_address.py).
+# address (e.g. HTTP_X_FORWARDED_FOR), else the lock would be per user only (integration/shared/client_address.py).
 CLIENT_IP_HEADER_NAME = env_str("CLIENT_IP_HEADER_NAME", "")
-AXES_CLIENT_IP_CALLABLE = "integration.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "integration.shared.client_address.client_address"
 
 # --- The two remote systems -------------------------------------------------------------
 BLUECHERRY_BASE_URL = env_str("BLUECHERRY_BASE_URL", "http://127.0.0.1:8101/api/v1/")
@@ -358,7 +360,7 @@ SEKO_SELLABLE_LOCATION_TYPES = env_str("SEKO_SELLABLE_LOCATION_TYPES", "Availabl
 # ("Retrieve Stock Quantity"): a snapshot treats orders this recent as maybe not counted yet.
 SEKO_ORDER_STOCK_LAG_SECONDS = env_int("SEKO_ORDER_STOCK_LAG_SECONDS", 300)
 
-# --- Retention: customer data kept only as long as needed (integration/retention.py) -----------
+# --- Retention: customer data kept only as long as needed (integration/shared/retention.py) -----------
 # Messages and raw pushes are kept 90 days: a quarter covers month- and quarter-end questions from
 # finance and a carrier's claim window, and the reconciliation reads only its last few days.
 # Customer names, addresses, phones and emails in what is kept are masked after 30 days (orders:
@@ -413,11 +415,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-                   "json": {"()": "integration.log_format.JsonLineFormatter"}},
+                   "json": {"()": "integration.shared.log_format.JsonLineFormatter"}},
     # A 403 is one line (who, what, why), not a PermissionDenied traceback.
-    "filters": {"forbidden_in_one_line": {"()": "integration.log_filters.ForbiddenInOneLine"},
+    "filters": {"forbidden_in_one_line": {"()": "integration.shared.log_filters.ForbiddenInOneLine"},
                 # The order being worked on (messagelog.about_order), on every record for the JSON lines.
-                "order_context": {"()": "integration.log_format.OrderContext"}},
+                "order_context": {"()": "integration.shared.log_format.OrderContext"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
                              "filters": ["order_context"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -24,6 +24,10 @@ DEV_SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
 
 DEBUG = False
 
+# The demo app (demo, chaos, bench, the simulators' launcher) runs the product without the real
+# systems; a production deployment has no use for it.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "demo"]  # noqa: F405
+
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure-"):
     raise ImproperlyConfigured("SECRET_KEY must be set to a real secret in production (not the development key)")

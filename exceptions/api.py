@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from exceptions import services
 from exceptions.filters import ExceptionFilter
 from exceptions.models import ExceptionEvent, IntegrationException
-from integration.redaction import mask_secrets
-from integration.roles import HasCapability
+from integration.shared.redaction import mask_secrets
+from integration.shared.roles import HasCapability
 
 User = get_user_model()
 

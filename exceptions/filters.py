@@ -13,7 +13,7 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import Dispatch
-from integration.roles import ALL_GROUPS
+from integration.shared.roles import ALL_GROUPS
 
 # Above every character: ``x >= p and x < p + PREFIX_END`` is "x starts with p" in code-point order.
 PREFIX_END = "\U0010ffff"

@@ -3,7 +3,7 @@
 An order, a dispatch or an item the integration holds waits for a person: the open exceptions
 about it (same trace key) are the only way anyone finds it. So a person may not close the last
 of them by hand while the object is still held, unless they choose what becomes of it (for an
-order: withdraw it from fulfilment). The monitor (exceptions/alerts.py) raises
+order: withdraw it from fulfilment). The monitor (integration/dispatches/overdue.py) raises
 ``hold.unexplained`` for any held object that has no open exception all the same.
 """
 

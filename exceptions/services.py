@@ -18,9 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from exceptions import catalogue, holds
+from exceptions import catalogue, holds, registry
 from exceptions.models import ExceptionEvent, IntegrationException
-from integration.roles import exception_actors, may_act_on_exception
+from integration.shared.roles import exception_actors, may_act_on_exception
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def open_kinds_for(trace_key: str) -> set[str]:
 # --- What a person does from the dashboard or the API (issue 3) -----------------------------
 # Retry, resolve with a note, assign, snooze; one at a time or in bulk. Each is recorded as an
 # ExceptionEvent with who and when, writes by compare-and-swap, and is safe to repeat. Only the
-# exception's owner group, ops and integration admins may act on it (integration/roles.py).
+# exception's owner group, ops and integration admins may act on it (integration/shared/roles.py).
 
 class ActionRefused(Exception):
     """The action cannot be done to this exception; the message says why. Nothing was written."""
@@ -170,55 +170,29 @@ def require_may_act(exception: IntegrationException, user: Any) -> None:
 
 
 def retry_possible(exception: IntegrationException) -> bool:
-    """Whether Retry can do anything for this exception: an order of ours that is held or
-    waiting (it is checked and sent again), or a system that was not answering (orders waiting
-    out a backoff are due at once). Not, e.g., for an item (fixed in Blue Cherry) or a dispatch
-    (released from its form)."""
+    """Whether Retry can do anything for this exception: an object a flow can try again now (an
+    item sent again, a held or waiting order checked and sent again), or a system that was not
+    answering (orders waiting out a backoff are due at once). Not, e.g., for an item fixed in Blue
+    Cherry or a dispatch (released from its form). The flows say which (exceptions/registry.py)."""
     kind = exception.kind_info
     if kind is not None and kind.retries_on_its_own:
         return True
-    if _resends_an_item(exception):
-        return True
-    if exception.order_id is None or not exception.trace_key.startswith(catalogue.order_key("")):
-        return False
-    from integration.flows.orders import RETRYABLE  # the flows import this module
-    order = exception.order
-    return order.status in (*RETRYABLE, order.Status.RECEIVED) or (
-        order.status == order.Status.SENT and order.pick_ticket_at is None)
+    handler = registry.retry_handler(exception)
+    return handler is not None and handler.possible(exception)
 
 
 def retry(exception: IntegrationException, user: Any) -> str:
-    """Try again now: the linked order goes back to waiting (and is sent by the workers), or, for
-    a system that was not answering, every order waiting out a backoff is due at once. The
-    exception stays open until the object succeeds (it then closes itself)."""
-    from integration.flows import orders as order_flow  # the flows import this module
-    from integration.flows.orders import ActionRefused as OrderActionRefused
-
+    """Try again now: the flow that owns the exception's object takes it up again (and its workers
+    send it), or, for a system that was not answering, everything waiting out a backoff is due at
+    once. The exception stays open until the object succeeds (it then closes itself)."""
     require_may_act(exception, user)
     _require_open(exception)
     kind = exception.kind_info
-    if not retry_possible(exception):
+    handler = registry.retry_handler(exception) if retry_possible(exception) else None
+    if handler is None:
         playbook = kind.playbook if kind else "See the message."
         raise ActionRefused(f"There is nothing to retry for {exception.kind} ({exception.trace_key}): {playbook}")
-    if _resends_an_item(exception):
-        from integration.flows import items as item_flow  # the flows import this module
-
-        try:
-            outcome = item_flow.resend_item(exception.sku)
-        except item_flow.ResendRefused as refused:
-            raise ActionRefused(str(refused)) from refused
-        _enqueue_item_sending()
-        ExceptionEvent.objects.create(exception=exception, action="retried", actor=user, note=outcome)
-        return outcome
-    if exception.order_id is not None and exception.trace_key.startswith(catalogue.order_key("")):
-        try:
-            outcome = order_flow.retry_order(exception.order, who=_name(user))
-        except OrderActionRefused as refused:
-            raise ActionRefused(str(refused)) from refused
-    else:
-        due = order_flow.retry_waiting_orders_now()
-        outcome = f"{due} waiting order(s) are due at once."
-    _enqueue_sending()
+    outcome = handler.run(exception, _name(user))
     ExceptionEvent.objects.create(exception=exception, action="retried", actor=user, note=outcome)
     return outcome
 
@@ -229,15 +203,14 @@ def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, 
     it would leave its order, dispatch or item held with no open exception, unless the person
     chose what becomes of it: withdraw the held order from fulfilment (``withdraw_order``), or set
     the held dispatch aside as settled by hand (``set_aside_dispatch``); the note is the reason."""
-    from integration.flows import dispatches as dispatch_flow  # the flows import this module
-    from integration.flows import orders as order_flow
-
     note = (note or "").strip()
     require_may_act(exception, user)
     if not note:
         raise ActionRefused("Say what was done in the note: a resolution without one helps nobody later.")
     _require_open(exception)
-    _refuse_closing_what_reopens(exception)
+    refusal = registry.reopen_refusal(exception)
+    if refusal:
+        raise ActionRefused(refusal)
     # One transaction for the check and the close (SQLite takes the write lock at its start), so
     # two people closing an order's last two exceptions at once cannot both pass the check.
     with transaction.atomic():
@@ -255,38 +228,12 @@ def resolve_with_note(exception: IntegrationException, user: Any, note: str, *, 
                 else f"Set the dispatch aside, settled by hand: {note}" if set_aside_dispatch else note)
         if not resolve(exception, user, said):
             raise ActionRefused(f"Exception #{exception.pk} was closed meanwhile by someone else; nothing changed.")
+        # A refusal raised by the flow leaves the block, which undoes the resolve too.
         if set_aside_dispatch:
-            try:
-                return dispatch_flow.set_aside(exception.trace_key.partition(":")[2], _name(user), note)
-            except dispatch_flow.SetAsideRefused as refused:  # leaving the block undoes the resolve too
-                raise ActionRefused(str(refused)) from refused
+            return registry.settler(registry.SET_ASIDE_DISPATCH)(exception, _name(user), note)
         if withdraw_order:
-            try:
-                return order_flow.withdraw_order(exception.order or _order_of(exception), _name(user), note)
-            except order_flow.ActionRefused as refused:  # leaving the block undoes the resolve too
-                raise ActionRefused(str(refused)) from refused
+            return registry.settler(registry.WITHDRAW_ORDER)(exception, _name(user), note)
     return f"Exception #{exception.pk} resolved."
-
-
-def _refuse_closing_what_reopens(exception: IntegrationException) -> None:
-    """An overdue alert closed while its order is still late would be raised again by the next
-    check: say what works instead (the monitor measures against a new promised time)."""
-    if exception.kind != catalogue.DISPATCH_OVERDUE.code or exception.order is None:
-        return
-    from exceptions import alerts  # alerts imports this module
-
-    if alerts.is_overdue(exception.order):
-        raise ActionRefused(
-            f"Order {exception.order.ord_num} has still not left the warehouse, so this alert would open again "
-            f"at the monitor's next check (every {settings.MONITOR_INTERVAL_MINUTES} minutes). On Overdue, record "
-            "the time agreed with the customer with Promise new time, or Snooze the alert; if the order will never "
-            "ship, have it cancelled in Blue Cherry. Nothing was changed.")
-
-
-def _order_of(exception: IntegrationException) -> Any:
-    from integration.models import Order
-
-    return Order.objects.get(ord_num=holds.order_number(exception.trace_key))
 
 
 def assign(exception: IntegrationException, user: Any, assignee: Any) -> str:
@@ -429,24 +376,3 @@ def _require_open(exception: IntegrationException) -> None:
 
 def _name(user: Any) -> str:
     return getattr(user, "username", "") or ""
-
-
-def _resends_an_item(exception: IntegrationException) -> bool:
-    """An item exception a fresh send can settle: Retry sends the item as Blue Cherry has it now."""
-    from integration.flows.items import RESENDABLE_KINDS  # the flows import this module
-
-    return exception.kind in RESENDABLE_KINDS and bool(exception.sku)
-
-
-def _enqueue_item_sending() -> None:
-    """The item's send now, not at the next scheduled sync (it sets the item LIVE afterwards)."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("integration.tasks.sync_items", task_name="sync_items"))
-
-
-def _enqueue_sending() -> None:
-    """Hand the sending to the workers now rather than at the next scheduled sync."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("integration.tasks.send_orders", task_name="send_orders"))

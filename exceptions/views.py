@@ -26,12 +26,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from exceptions import holds, services
+from exceptions import holds, registry, services
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
-from integration.mappings import map_code_links
-from integration.redaction import pretty
-from integration.roles import can, exception_actors, may_act_on_exception, require
+from integration.shared.redaction import pretty
+from integration.shared.roles import can, exception_actors, may_act_on_exception, require
 
 User = get_user_model()
 OPEN = IntegrationException.Status.OPEN
@@ -195,7 +194,7 @@ def _detail_context(request: HttpRequest, exception: IntegrationException, **ext
         "manual_url": reverse("help") + f"#{exception.kind}",
         "dispatch_url": _dispatch_form_url(request, exception),
         # "Map this code": the mapping form for the code a mapping exception names (admins only).
-        "map_code_links": map_code_links(exception, request.user),
+        "map_code_links": registry.links_for(exception, request.user),
         **extra,
     }
 

@@ -1,5 +1,5 @@
 """``django.contrib.admin`` with a site that lets the integration-admin group in (see
-``integration.admin_access``). Named in INSTALLED_APPS, so it imports no models."""
+``integration.shared.admin_access``). Named in INSTALLED_APPS, so it imports no models."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.http import HttpRequest
 class BridgeAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
-        from integration.admin_access import may_enter_admin
+        from integration.shared.admin_access import may_enter_admin
 
         return may_enter_admin(request.user)
 

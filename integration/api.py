@@ -11,11 +11,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integration.filters import OrderFilter
-from integration.flows import orders as order_flow
-from integration.mappings import TABLES, release_preview
+from integration.mappings.releases import release_preview
+from integration.mappings.tables import TABLES
 from integration.models import CarrierMapping, Order, OrderEvent, OrderLine, WarehouseMapping
-from integration.roles import HasCapability
+from integration.orders import flow as order_flow
+from integration.orders.filters import OrderFilter
+from integration.shared.roles import HasCapability
 
 
 class NewestFirst(CursorPagination):

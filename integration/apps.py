@@ -6,7 +6,7 @@ from django.db.models.signals import post_migrate
 def keep_order_status_counter(sender, using: str = "default", **kwargs) -> None:
     """After every migrate: a later migration that rebuilds the orders table on SQLite drops the
     status counter's triggers with the old table; put them back and recount (issue 9)."""
-    from integration import status_counts
+    from integration.orders import status_counts
 
     status_counts.ensure(connections[using])
 
@@ -16,7 +16,22 @@ class IntegrationConfig(AppConfig):
     verbose_name = "Integration"
 
     def ready(self) -> None:
+        from exceptions import registry
         from integration import signals  # noqa: F401  (connects the receivers)
+        from integration.dispatches import queue_actions as dispatch_actions
+        from integration.items import queue_actions as item_actions
+        from integration.items.signals import skus_went_live
+        from integration.mappings.links import map_code_links
+        from integration.orders import flow as order_flow
+        from integration.orders import queue_actions as order_actions
+
+        # The queue reaches the flows only through what they register (exceptions/registry.py);
+        # the item handler is asked before the order ones.
+        item_actions.register()
+        order_actions.register()
+        dispatch_actions.register()
+        registry.register_links("mappings", map_code_links)
+        skus_went_live.connect(order_flow.release_when_skus_go_live, dispatch_uid="release_when_skus_go_live")
 
         post_migrate.connect(keep_order_status_counter, sender=self)
         from django_q.signals import post_spawn

@@ -33,7 +33,7 @@ class Item(models.Model):
     raw = models.JSONField(default=dict)
     synced_at = models.DateTimeField(auto_now=True)
 
-    # --- Item master sync to Seko (issue 4; integration/flows/items.py) ---------------------
+    # --- Item master sync to Seko (issue 4; integration/items/flow.py) ---------------------
     # A SKU is sellable only when Seko has acknowledged its product and it is LIVE in Blue
     # Cherry. Fingerprints (item_mapper.fingerprint) say whether the version Seko holds is the
     # one Blue Cherry has now, so a touch that changes nothing Seko keeps is never re-sent.

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from integration import messagelog, worker_health
-from integration.flows import items, orders
+from integration.items import flow as items
 from integration.models import Order, SyncCursor
+from integration.orders import flow as orders
+from integration.shared import messagelog, worker_health
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def release_after_mapping_change(location: str | None = None, ship_via: str | No
     if ship_via is not None:
         # However the carrier row was saved (admin, API, import): the dispatches held because no
         # row mapped them back are checked again too, not only the orders it blocked.
-        from integration.flows import dispatches
+        from integration.dispatches import flow as dispatches
 
         dispatches.release_dispatches_held_for_carrier()
     return released
@@ -171,7 +172,7 @@ def sync_items() -> dict[str, int]:
 
 def audit_items() -> dict[str, int]:
     """Compare Blue Cherry's item master with Seko's products (scheduled)."""
-    from reconciliation.item_audit import run_item_audit
+    from integration.items.audit import run_item_audit
 
     return run_item_audit()
 
@@ -184,7 +185,7 @@ DISPATCH_TASK_BUDGET_SECONDS = 60
 def sync_dispatches() -> dict[str, int]:
     """Take the stored pushes and post the dispatches they complete, batch after batch, until
     none are left or the time budget is spent. Enqueued by the webhook and on a schedule."""
-    from integration.flows import dispatches
+    from integration.dispatches import flow as dispatches
 
     recovered = dispatches.recover_stale_claims()
     deadline = time.monotonic() + DISPATCH_TASK_BUDGET_SECONDS
@@ -201,7 +202,7 @@ def sync_dispatches() -> dict[str, int]:
 
 def poll_dispatches() -> dict[str, int]:
     """The safety net: fetch dispatches Seko reports whose push never came, then post them."""
-    from integration.flows import dispatches
+    from integration.dispatches import flow as dispatches
 
     result = dispatches.poll_dispatches()
     if result["recovered"]:
@@ -213,10 +214,12 @@ def poll_dispatches() -> dict[str, int]:
 def monitor() -> dict[str, int]:
     """Overdue orders, stalled flows, objects held with nothing saying why, and the email digests
     of new exceptions."""
-    from exceptions import alerts, digest
+    from exceptions import digest, unexplained_holds
+    from integration.dispatches import overdue
+    from integration.shared import stalled
 
-    return {"overdue": alerts.check_overdue(), "stalled": alerts.check_stalled(),
-            "unexplained_holds": alerts.check_unexplained_holds(), "digests": digest.send_digests()}
+    return {"overdue": overdue.check_overdue(), "stalled": stalled.check_stalled(),
+            "unexplained_holds": unexplained_holds.check_unexplained_holds(), "digests": digest.send_digests()}
 
 
 def compact_order_status_counts() -> int:
@@ -224,7 +227,7 @@ def compact_order_status_counts() -> int:
     overview sums a handful of rows; the triggers add two rows per status change meanwhile."""
     from django.db import connection
 
-    from integration import status_counts
+    from integration.orders import status_counts
 
     return status_counts.compact(connection)
 
@@ -235,7 +238,7 @@ def compact_order_status_counts() -> int:
 def sync_stock() -> dict[str, int]:
     """Every push interval: apply stored StockAdjustment parts the dispatch processing has not
     applied yet (a safety net), publish changed figures, follow the batches sent before."""
-    from integration.flows import stock
+    from integration.stock import flow as stock
 
     adjusted = stock.apply_pending_stock_parts()
     published = stock.publish_available()
@@ -246,7 +249,7 @@ def sync_stock() -> dict[str, int]:
 
 def snapshot_stock() -> dict[str, int]:
     """A few times a day: Seko's full free stock corrects drift in the running positions."""
-    from integration.flows import stock
+    from integration.stock import flow as stock
 
     result = stock.take_snapshot()
     return {"skus": result.skus, "corrected": result.skus_corrected, "drifted": result.drifted}
@@ -254,7 +257,7 @@ def snapshot_stock() -> dict[str, int]:
 
 def audit_stock() -> dict[str, int]:
     """Blue Cherry's channel_available against what it last applied from us."""
-    from integration.flows import stock
+    from integration.stock import flow as stock
 
     result = stock.audit_bluecherry()
     return {"checked": result.checked, "drifted": result.drifted}
@@ -287,7 +290,7 @@ def reconcile(date_from: str | None = None, date_to: str | None = None, trigger:
 
 def apply_retention() -> dict[str, int]:
     """Daily: delete messages and pushes past their retention, mask customer data in older kept rows."""
-    from integration import retention
+    from integration.shared import retention
 
     result = retention.run()
     return {"deleted": result.deleted_total, "redacted": result.redacted_total}

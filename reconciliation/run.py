@@ -29,12 +29,12 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions import services as queue
-from exceptions.alerts import sla_hours, sla_hours_by_ship_via
 from exceptions.models import IntegrationException
-from integration import cursors, messagelog
-from integration.clients import bluecherry_client, seko_client
 from integration.clients.errors import NotFound, Unsupported
+from integration.dispatches.overdue import sla_hours, sla_hours_by_ship_via
 from integration.models import Dispatch, MessageLog, Order, OrderEvent, OrderLine, SyncCursor, WarehouseMapping
+from integration.shared import cursors, messagelog
+from integration.shared.systems import bluecherry_client, seko_client
 from reconciliation import rules
 from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
 

@@ -24,7 +24,7 @@ from django_q.tasks import async_task
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import SyncCursor
-from integration.roles import require
+from integration.shared.roles import require
 from reconciliation import rules
 from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
 from reconciliation.run import CURSOR, business_today, run_in_progress

@@ -101,7 +101,7 @@ class BlueCherryItemFactory(factory.DictFactory):
 
 def valid_upc(n: int) -> str:
     """A GTIN-13 with a correct check digit, distinct per ``n`` (5056: a GS1 UK prefix)."""
-    from integration.item_rules import gtin_check_digit
+    from integration.items.rules import gtin_check_digit
 
     body = f"5056{n:08d}"
     return body + gtin_check_digit(body)

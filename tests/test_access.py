@@ -1,6 +1,6 @@
 """Every page and API call is closed to anonymous users and checks the role matrix.
 
-The URL patterns are walked from the resolver (integration/url_walk.py), so a page added later
+The URL patterns are walked from the resolver (integration/shared/url_walk.py), so a page added later
 by anyone is covered without being listed here.
 """
 
@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from integration.management.commands.permissions import render_markdown
-from integration.roles import ALL_GROUPS, MATRIX
-from integration.url_walk import iter_routes
+from integration.shared.roles import ALL_GROUPS, MATRIX
+from integration.shared.url_walk import iter_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_every_url_answers_an_anonymous_caller_with_a_login_redirect_or_401_403(
 def test_every_dashboard_view_names_a_capability_from_the_matrix(routes):
     unguarded = [f"/{r.pattern} ({r.name})" for r in routes
                  if not r.pattern.startswith("admin/") and r.name != "logout" and r.capability not in MATRIX]
-    assert not unguarded, "views without a capability from integration/roles.py: " + ", ".join(unguarded)
+    assert not unguarded, "views without a capability from integration/shared/roles.py: " + ", ".join(unguarded)
 
 
 def _user_in(group: str) -> User:

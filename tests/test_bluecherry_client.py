@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from integration.clients import bluecherry_client
 from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import Exchange, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
 from integration.clients.http import utc_iso
+from integration.shared.systems import bluecherry_client
 
 SECRET = "SECRET-KEY-123"
 NO_MIX = {"mix": {kind: 0 for kind in ("bad_ship_via", "bad_location", "sku_not_live", "missing_address",

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from simulators.launcher import RunningSimulator
+from demo.launcher import RunningSimulator
 
 SKU_PATTERN = re.compile(r"^\d{5}-[A-Z]+-(XS|S|M|L|XL)$")
 SHIP_VIAS = {"RMNDAY", "RM48", "DPDNXT", "DHLEXP"}

@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue
 from exceptions.models import IntegrationException
+from integration.dispatches import overdue
 from integration.models import Dispatch, Order
 from tests.test_dispatch_flow import bc_order, dispatch_at_seko, push, push_settings, sent_order, take_in  # noqa: F401
 from tests.test_order_flow import run_flow, world  # noqa: F401  (world is a fixture)
@@ -30,7 +31,7 @@ def test_a_refused_cancel_ships_is_posted_against_the_cancelled_order_and_raises
     settings.DISPATCH_SLA_HOURS, settings.DISPATCH_SLA_BY_SERVICE = 24, {}
     order = sent_order(bluecherry, "SO-H1")
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=30))
-    alerts.check_overdue()
+    overdue.check_overdue()
     assert catalogue.DISPATCH_OVERDUE.code in open_kinds("SO-H1")
 
     seko.control("POST", "_sim/orders/SO-H1/status", {"Status": "Pick Complete"})
@@ -41,7 +42,7 @@ def test_a_refused_cancel_ships_is_posted_against_the_cancelled_order_and_raises
     assert order.get_status_display() == "Cancel refused: will ship"
     assert open_kinds("SO-H1") == {catalogue.ORDER_CANCEL_REFUSED.code}  # the overdue alert closed
     assert "It will ship" in IntegrationException.objects.get(kind=catalogue.ORDER_CANCEL_REFUSED.code).message
-    assert alerts.check_overdue() == 0 and catalogue.DISPATCH_OVERDUE.code not in open_kinds("SO-H1")
+    assert overdue.check_overdue() == 0 and catalogue.DISPATCH_OVERDUE.code not in open_kinds("SO-H1")
 
     seko.control("POST", "_sim/orders/SO-H1/status", {"Status": "To Dispatch"})
     push(Client(), *[(p["kind"], p["record"]) for p in dispatch_at_seko(seko)])
@@ -58,8 +59,8 @@ def test_a_refused_cancel_ships_is_posted_against_the_cancelled_order_and_raises
 
 
 def test_blue_cherry_still_refuses_a_shipment_against_a_cancelled_order_without_the_flag(bluecherry):
-    from integration.clients import bluecherry_client
     from integration.clients.errors import Rejected
+    from integration.shared.systems import bluecherry_client
     from tests.factories import BlueCherryOrderFactory, LineFactory
 
     bluecherry.control("POST", "_sim/orders", [BlueCherryOrderFactory(ord_num="SO-H2", lines=[

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from exceptions.models import IntegrationException
-from integration.flows import orders
 from integration.models import Dispatch, Order
+from integration.orders import flow as orders
 from tests.test_dispatch_flow import bc_order, dispatch_at_seko, push_outbox, push_settings, sent_order, take_in  # noqa: F401
 from tests.test_order_flow import run_flow, world  # noqa: F401  (fixtures)
 

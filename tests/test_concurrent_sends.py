@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from integration.flows import orders
 from integration.models import Order
+from integration.orders import flow as orders
 from tests.factories import BlueCherryOrderFactory, LineFactory
 from tests.test_order_flow import release, seko_orders, world  # noqa: F401  (world is a fixture)
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integration.charts import Series, hourly_bars_svg
-from integration.navigation import NavItem
-from integration.redaction import mask_secrets, pretty
-from integration.url_walk import _regex_sample
+from integration.overview.charts import Series, hourly_bars_svg
+from integration.shared.navigation import NavItem
+from integration.shared.redaction import mask_secrets, pretty
+from integration.shared.url_walk import _regex_sample
 
 
 def test_the_chart_draws_one_bar_per_hour_and_series_scaled_to_the_peak():

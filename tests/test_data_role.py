@@ -11,7 +11,7 @@ from django.test import Client
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.flows import items
+from integration.items import flow as items
 from integration.models import Order
 from tests.factories import BlueCherryItemFactory, BlueCherryOrderFactory, LineFactory, ShipToFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401

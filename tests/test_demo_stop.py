@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from simulators.launcher import ROOT
+from demo.launcher import ROOT
 
 DEMO_SHAPE = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from integration.demo.processes import Supervisor, rerun_self_in_child
+    from demo.processes import Supervisor, rerun_self_in_child
 
     data_dir = Path(sys.argv[1])
     if not os.environ.get("STOP_TEST_CHILD"):

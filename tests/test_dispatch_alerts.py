@@ -12,11 +12,13 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.utils import timezone
 
-from exceptions import alerts, catalogue, digest
+from exceptions import catalogue, digest
 from exceptions import services as queue
 from exceptions.models import IntegrationException
-from integration.flows import dispatches
+from integration.dispatches import flow as dispatches
+from integration.dispatches import overdue
 from integration.models import Order, SyncCursor
+from integration.shared import stalled
 from tests.factories import BlueCherryOrderFactory, CarrierMappingFactory
 from tests.test_dispatch_flow import push, push_settings, take_in  # noqa: F401  (push_settings is a fixture)
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
@@ -49,7 +51,7 @@ def test_an_order_past_its_sla_raises_overdue_for_cx_with_its_age_and_seko_statu
     run_flow()
     sent_hours_ago("SO-O1", 30)
     sent_hours_ago("SO-O2", 2)
-    assert alerts.check_overdue() == 1
+    assert overdue.check_overdue() == 1
     alert = overdue_alert("SO-O1")
     assert alert.owner == "cx" and "is 6 h late" in alert.message and "1 day 6 h ago" in alert.message
     assert "To Be Picked: waiting in the warehouse queue, not picked yet" in alert.message
@@ -61,7 +63,7 @@ def test_an_order_past_its_sla_raises_overdue_for_cx_with_its_age_and_seko_statu
     take_in()
     assert overdue_alert("SO-O1") is None  # closed by the dispatch itself
     assert IntegrationException.objects.get(kind=catalogue.DISPATCH_OVERDUE.code).status == "resolved"
-    assert alerts.check_overdue() == 0
+    assert overdue.check_overdue() == 0
 
 
 def test_a_next_day_service_is_overdue_sooner_than_a_standard_one(db, settings):
@@ -73,7 +75,7 @@ def test_a_next_day_service_is_overdue_sooner_than_a_standard_one(db, settings):
         Order.objects.create(ord_num=ord_num, status=Order.Status.SENT, bc_status="PICKING", bc_updated_at=now,
                              location="UK3PL", ship_via=via, sent_at=now - timedelta(hours=13))
         sent_hours_ago(ord_num, 13)
-    assert [o.order.ord_num for o in alerts.overdue_orders()] == ["SO-N1"]
+    assert [o.order.ord_num for o in overdue.overdue_orders()] == ["SO-N1"]
 
 
 def test_the_overdue_page_lists_overdue_orders_oldest_first_for_cx_only(db, client, settings):
@@ -97,21 +99,21 @@ def test_a_flow_without_success_for_twice_its_interval_raises_stalled_and_its_ne
     SyncCursor.objects.create(name="orders.released", last_run_at=now, last_success_at=now - timedelta(minutes=3),
                               last_error="Blue Cherry did not answer")
     SyncCursor.objects.create(name="items", last_run_at=now, last_success_at=now - timedelta(seconds=90))
-    assert alerts.check_stalled() == 1
+    assert stalled.check_stalled() == 1
     alert = IntegrationException.objects.get(kind=catalogue.SYNC_STALLED.code, status="open")
     assert alert.trace_key == "flow:orders.released" and alert.owner == "integration-admin"
     assert "Blue Cherry did not answer" in alert.message
     SyncCursor.objects.filter(name="orders.released").update(last_success_at=timezone.now())
-    assert alerts.check_stalled() == 0
+    assert stalled.check_stalled() == 0
     assert not IntegrationException.objects.filter(kind=catalogue.SYNC_STALLED.code, status="open").exists()
 
 
 def test_the_dispatch_sync_counts_as_a_flow_for_the_stalled_alert(db, settings):
     settings.SYNC_INTERVAL_MINUTES = 1
     dispatches.mark_sync_success()
-    assert alerts.check_stalled() == 0
+    assert stalled.check_stalled() == 0
     SyncCursor.objects.filter(name="dispatches.sync").update(last_success_at=timezone.now() - timedelta(minutes=5))
-    assert alerts.check_stalled() == 1
+    assert stalled.check_stalled() == 1
 
 
 def test_each_role_gets_at_most_one_digest_of_its_new_exceptions_per_interval(db, settings):

@@ -18,9 +18,10 @@ from exceptions.models import IntegrationException
 from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import NotFound, Rejected, Transient
 from integration.clients.seko import parse_push
-from integration.dispatch_rules import CarrierRow, OrderView, resolve_carrier, validate_dispatch
-from integration.flows import dispatches
-from integration.mappings import TABLES, export_csv, import_csv
+from integration.dispatches import flow as dispatches
+from integration.dispatches.rules import CarrierRow, OrderView, resolve_carrier, validate_dispatch
+from integration.mappings.csv_io import export_csv, import_csv
+from integration.mappings.tables import TABLES
 from integration.models import CarrierMapping, Dispatch, Order, PushPart
 from tests.factories import BlueCherryOrderFactory, CarrierMappingFactory, LineFactory
 from tests.test_dispatch_flow import bc_order, open_kinds, push, take_in

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.clients.seko import parse_push
-from integration.flows import dispatches
+from integration.dispatches import flow as dispatches
 from integration.models import Dispatch, InboundPush, Order, OrderLine, PushPart
 from tests.factories import BlueCherryOrderFactory, LineFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)

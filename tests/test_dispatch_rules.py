@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from exceptions import catalogue
-from integration.dispatch_mapper import map_shipment, split_back
-from integration.dispatch_rules import OrderView, validate_dispatch
+from integration.dispatches.mapper import map_shipment, split_back
+from integration.dispatches.rules import OrderView, validate_dispatch
 
 CARRIERS = {("RoyalMail", "TPN24"): "RMNDAY", ("DPD", "12"): "DPDNXT"}
 

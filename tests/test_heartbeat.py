@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from integration import overview, tasks
+from integration import tasks
 from integration.models import SyncCursor
+from integration.overview import figures as overview
 
 pytestmark = pytest.mark.django_db
 

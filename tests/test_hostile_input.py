@@ -16,12 +16,12 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from integration import item_mapper
 from integration.clients.errors import MalformedPayload
 from integration.clients.seko import parse_body, parse_push
-from integration.dispatch_mapper import split_back
+from integration.dispatches.mapper import split_back
+from integration.items import mapper as item_mapper
 from integration.models import CarrierMapping, InboundPush
-from integration.order_mapper import map_order
+from integration.orders.mapper import map_order
 
 SKUS = st.sampled_from(["A", "B", "C"])
 TEXT = st.text(max_size=40)

@@ -6,10 +6,10 @@ import pytest
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.flows import items
-from integration.item_mapper import map_product
-from reconciliation import item_audit
-from reconciliation.item_audit import compare_item_masters
+from integration.items import audit as item_audit
+from integration.items import flow as items
+from integration.items.audit import compare_item_masters
+from integration.items.mapper import map_product
 from tests.factories import BlueCherryItemFactory, valid_upc
 
 ITEM = BlueCherryItemFactory(upc=valid_upc(1))

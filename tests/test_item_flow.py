@@ -6,7 +6,7 @@ import pytest
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.flows import items
+from integration.items import flow as items
 from integration.models import Item, MessageLog, Order
 from tests.factories import BlueCherryItemFactory, BlueCherryOrderFactory, LineFactory, valid_upc
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)

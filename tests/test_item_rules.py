@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from exceptions import catalogue
-from integration.item_mapper import describe, fingerprint, map_product
-from integration.item_rules import gtin_check_digit, gtin_problem, validate_item
+from integration.items.mapper import describe, fingerprint, map_product
+from integration.items.rules import gtin_check_digit, gtin_problem, validate_item
 from tests.factories import BlueCherryItemFactory, valid_upc
 
 GOOD = BlueCherryItemFactory(upc=valid_upc(17))

@@ -21,10 +21,10 @@ import django
 django.setup()
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
-from integration.messagelog import about_order
+from integration.shared.messagelog import about_order
 from integration.models import Order
 
-log = logging.getLogger("integration.flows.orders")
+log = logging.getLogger("integration.orders.flow")
 log.info("outside any order")
 with about_order(Order(ord_num="SO-4711")):
     log.warning("Seko refused the order: %s", "bad postcode")
@@ -59,7 +59,7 @@ def test_json_logs_are_one_object_per_line_with_the_order_number(tmp_path):
     assert len(records) == 4, lines
     outside, refused, failed, forbidden = records
     assert outside["message"] == "outside any order" and "ord_num" not in outside
-    assert outside["level"] == "INFO" and outside["logger"] == "integration.flows.orders" and outside["time"]
+    assert outside["level"] == "INFO" and outside["logger"] == "integration.orders.flow" and outside["time"]
     assert refused["message"] == "Seko refused the order: bad postcode"
     assert refused["ord_num"] == "SO-4711"
     assert refused["trace_key"] == "order:SO-4711"  # as the exception queue names the order
@@ -72,7 +72,7 @@ def test_json_logs_are_one_object_per_line_with_the_order_number(tmp_path):
 
 def test_plain_logs_stay_as_they_were_without_log_format(tmp_path):
     lines = _run(tmp_path)
-    assert any(line.endswith("WARNING integration.flows.orders: Seko refused the order: bad postcode")
+    assert any(line.endswith("WARNING integration.orders.flow: Seko refused the order: bad postcode")
                for line in lines), lines
     assert not any(line.startswith("{") for line in lines)
     assert any(line.startswith("Traceback") for line in lines), "plain logs keep the traceback as before"

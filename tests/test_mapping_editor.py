@@ -11,7 +11,8 @@ from django_q.conf import Conf
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.mappings import TABLES, export_csv, import_csv
+from integration.mappings.csv_io import export_csv, import_csv
+from integration.mappings.tables import TABLES
 from integration.models import CarrierMapping, Order
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
 from tests.test_order_flow import (
@@ -174,7 +175,7 @@ def test_retransmit_when_blue_cherry_is_down_changes_nothing(world, settings):
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-BD", ship_via="ZZFAST"))
     run_flow()
     bluecherry.control("POST", "_sim/faults", {"error_rate": 1.0})
-    from integration.flows import orders
+    from integration.orders import flow as orders
 
     with pytest.raises(orders.ActionRefused, match="Nothing was changed"):
         orders.retransmit_order(Order.objects.get(ord_num="SO-BD"))

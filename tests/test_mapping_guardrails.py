@@ -17,8 +17,9 @@ from django_q.conf import Conf
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.dispatch_rules import CarrierRow, resolve_carrier
-from integration.mappings import TABLES, CarrierMappingForm, import_csv
+from integration.dispatches.rules import CarrierRow, resolve_carrier
+from integration.mappings.csv_io import import_csv
+from integration.mappings.tables import TABLES, CarrierMappingForm
 from integration.models import CarrierMapping, Order, StockBufferOverride, WarehouseMapping
 from tests.factories import BlueCherryOrderFactory
 from tests.test_order_flow import (

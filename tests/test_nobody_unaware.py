@@ -19,9 +19,12 @@ from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
-from integration import tasks, webhooks, worker_health
-from integration.flows import items, orders
+from integration import tasks
+from integration.items import flow as items
 from integration.models import Dispatch, InboundPush, Order, SyncCursor
+from integration.orders import flow as orders
+from integration.pushes import views as webhooks
+from integration.shared import worker_health
 from tests.factories import (
     BlueCherryItemFactory,
     BlueCherryOrderFactory,

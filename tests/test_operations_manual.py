@@ -15,7 +15,7 @@ from django.test import Client
 
 from exceptions import catalogue
 from exceptions import services as queue
-from integration.roles import ALL_GROUPS
+from integration.shared.roles import ALL_GROUPS
 
 pytestmark = pytest.mark.django_db
 

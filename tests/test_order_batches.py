@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions import services as queue
-from integration import cursors
-from integration.flows import orders
 from integration.models import Order, OrderEvent, OrderLine
-from integration.order_mapper import SekoLine
+from integration.orders import flow as orders
+from integration.orders.mapper import SekoLine
+from integration.shared import cursors
 from tests.factories import BlueCherryOrderFactory, LineFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,10 @@ from django_q.conf import Conf
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.flows import items, orders
-from integration.item_mapper import fingerprint
+from integration.items import flow as items
+from integration.items.mapper import fingerprint
 from integration.models import CarrierMapping, Item, MessageLog, Order, OrderLine, WarehouseMapping
+from integration.orders import flow as orders
 from tests.factories import (
     BlueCherryItemFactory,
     BlueCherryOrderFactory,

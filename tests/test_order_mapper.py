@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration.order_mapper import consolidate_lines, map_order
+from integration.orders.mapper import consolidate_lines, map_order
 from tests.factories import BlueCherryOrderFactory, LineFactory
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.flows import orders
 from integration.models import Order
+from integration.orders import flow as orders
 from tests.factories import BlueCherryOrderFactory, LineFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401
 

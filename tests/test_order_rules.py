@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exceptions import catalogue
-from integration.order_rules import Lookups, classify_seko_rejection, validate_order
+from integration.orders.rules import Lookups, classify_seko_rejection, validate_order
 from tests.factories import BlueCherryOrderFactory, LineFactory, ShipToFactory
 
 LOOKUPS = Lookups(
@@ -104,7 +104,7 @@ def test_seko_rejection_messages_map_to_kinds():
 
 
 def test_an_order_record_that_breaks_the_contract_is_named_unreadable():
-    from integration.order_rules import order_record_problems
+    from integration.orders.rules import order_record_problems
 
     assert order_record_problems(BlueCherryOrderFactory()) == []
     assert order_record_problems([1, 2]) == ["expected an object, got list"]

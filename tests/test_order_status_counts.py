@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import overview, status_counts, tasks
+from integration import tasks
 from integration.models import Order, OrderEvent, OrderLine
+from integration.orders import status_counts
+from integration.overview import figures as overview
 
 S = Order.Status
 STATUSES = [value for value, _ in S.choices]

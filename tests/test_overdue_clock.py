@@ -13,11 +13,11 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
-from integration import overdue as overdue_words
-from integration.flows import dispatches
+from integration.dispatches import flow as dispatches
+from integration.dispatches import overdue, overdue_words
 from integration.models import Dispatch, Order
 from tests.test_dispatch_flow import dispatch_at_seko, push_settings, sent_order  # noqa: F401  (push_settings)
 from tests.test_order_flow import world  # noqa: F401  (world is a fixture)
@@ -55,7 +55,7 @@ def sla_24h(settings):
 
 def test_the_clock_starts_at_release_so_an_order_sent_late_to_seko_is_overdue(sla_24h):
     order_released_hours_ago("SO-K1", 30, sent_at=timezone.now() - timedelta(hours=2))
-    [item] = alerts.overdue_orders()
+    [item] = overdue.overdue_orders()
     assert item.order.ord_num == "SO-K1" and overdue_words.duration_in_words(item.late_by) == "6 h"
 
 
@@ -66,10 +66,10 @@ def test_orders_stuck_before_seko_are_overdue_with_the_stage_they_are_in(sla_24h
                              last_error="Seko did not answer")
     order_released_hours_ago("SO-K4", 28, status=Order.Status.RECEIVED)
     asked = []
-    monkeypatch.setattr(alerts, "_seko_status", lambda seko, order: asked.append(order.ord_num) or "To Be Picked")
-    assert alerts.check_overdue() == 3
+    monkeypatch.setattr(overdue, "_seko_status", lambda seko, order: asked.append(order.ord_num) or "To Be Picked")
+    assert overdue.check_overdue() == 3
     assert asked == []  # none of them is at Seko: Seko is not asked
-    stages = {i.order.ord_num: i.stage for i in alerts.overdue_orders()}
+    stages = {i.order.ord_num: i.stage for i in overdue.overdue_orders()}
     assert stages["SO-K2"].code == overdue_words.HELD and "held here" in stages["SO-K2"].words
     assert stages["SO-K3"].code == overdue_words.BEFORE_SEKO
     assert "tried again on its own" in stages["SO-K3"].words and "Seko did not answer" in stages["SO-K3"].words
@@ -81,7 +81,7 @@ def test_an_order_out_of_the_warehouse_with_its_dispatch_held_says_so(sla_24h):
     order = order_released_hours_ago("SO-K5", 30)
     Dispatch.objects.create(dispatch_id="DSP-K5", order=order, ord_num=order.ord_num,
                             status=Dispatch.Status.QUARANTINED, confirmation={})
-    [item] = alerts.overdue_orders()
+    [item] = overdue.overdue_orders()
     assert item.stage.code == overdue_words.LEFT_WAREHOUSE and "held here until ops" in item.stage.words
 
 
@@ -90,13 +90,13 @@ def test_cancelled_withdrawn_and_being_cancelled_orders_are_not_overdue(sla_24h)
     order_released_hours_ago("SO-K6", 30, sent_at=then, cancel_requested_at=timezone.now())
     order_released_hours_ago("SO-K7", 30, status=Order.Status.WITHDRAWN)
     order_released_hours_ago("SO-K8", 30, sent_at=then, status=Order.Status.CANCEL_REFUSED)
-    assert alerts.overdue_orders() == []
+    assert overdue.overdue_orders() == []
 
 
 def test_a_resolve_that_would_reopen_is_refused_and_a_new_promise_closes_the_alert_until_then(sla_24h, client):
     order = order_released_hours_ago("SO-K9", 30, status=Order.Status.QUARANTINED)
     user = cx_person(client)
-    alerts.check_overdue()
+    overdue.check_overdue()
     alert = open_alert("SO-K9")
     with pytest.raises(queue.ActionRefused, match=r"would open again.*Promise new time"):
         queue.resolve_with_note(alert, user, "told the customer")
@@ -114,11 +114,11 @@ def test_a_resolve_that_would_reopen_is_refused_and_a_new_promise_closes_the_ale
     assert order.promised_dispatch_by is not None
     assert IntegrationException.objects.get(pk=alert.pk).status == "resolved"
     assert "agreed Friday" in IntegrationException.objects.get(pk=alert.pk).resolution_note
-    assert alerts.check_overdue() == 0 and open_alert("SO-K9") is None  # not reopened by the next check
+    assert overdue.check_overdue() == 0 and open_alert("SO-K9") is None  # not reopened by the next check
     assert 'data-order="SO-K9"' not in client.get("/overdue/").content.decode()
 
     # Still not out by the new time: overdue again, late against the promise.
-    assert alerts.check_overdue(now=later + timedelta(hours=1)) == 1
+    assert overdue.check_overdue(now=later + timedelta(hours=1)) == 1
     assert "the new time promised to the customer" in open_alert("SO-K9").message
 
 

@@ -10,9 +10,10 @@ from django.contrib.auth.models import Group, User
 from django.template import Context, Template
 from django.utils import timezone
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import overdue
+from integration.dispatches import overdue
+from integration.dispatches import overdue_words
 from integration.models import Dispatch, Order
 from tests.factories import CarrierMappingFactory
 
@@ -46,7 +47,7 @@ def test_an_sla_in_hours_reads_in_the_same_words():
     ("Something New", "Something New"),
 ])
 def test_seko_statuses_are_told_in_plain_words(status, words):
-    assert overdue.seko_status_in_words(status) == words
+    assert overdue_words.seko_status_in_words(status) == words
 
 
 def late_order(ord_num: str, hours_ago: float, via: str = "RMNDAY") -> Order:
@@ -66,9 +67,9 @@ def test_the_overdue_row_says_when_it_was_promised_how_late_where_seko_has_it_an
     CarrierMappingFactory(bc_ship_via="RMNDAY", seko_courier_name="Royal Mail", seko_courier_service="RMNDAY",
                           seko_service_description="Next Day")
     order = late_order("SO-W1", 27.34)
-    item = alerts.overdue_orders()[0]
+    item = overdue.overdue_orders()[0]
     assert abs(item.promised_by - (order.created_at + timedelta(hours=24))) < timedelta(seconds=1)
-    alerts._raise_overdue(item, "To Be Picked")
+    overdue._raise_overdue(item, "To Be Picked")
     alert = IntegrationException.objects.get(kind=catalogue.DISPATCH_OVERDUE.code, status="open")
     assert "is 3 h 20 min late" in alert.message
     assert "At Seko: To Be Picked: waiting in the warehouse queue, not picked yet" in alert.message
@@ -92,7 +93,7 @@ def test_a_dispatch_waiting_to_be_posted_gives_the_carrier_and_tracking_seko_sen
                             status=Dispatch.Status.QUARANTINED,
                             confirmation={"CourierName": "DPD", "CourierService": "Next Day"},
                             overrides={"TrackingNumber": "TRK-123"})
-    assert overdue.shipping_of([order])["SO-W2"] == overdue.Shipping(carrier="DPD Next Day", tracking="TRK-123")
+    assert overdue_words.shipping_of([order])["SO-W2"] == overdue_words.Shipping(carrier="DPD Next Day", tracking="TRK-123")
 
 
 @pytest.mark.django_db
@@ -100,7 +101,7 @@ def test_the_overdue_exception_is_raised_by_the_monitor_with_the_same_words(sett
     settings.DISPATCH_SLA_HOURS, settings.DISPATCH_SLA_BY_SERVICE = 0.1, {}
     late_order("SO-W3", 0.2)
     queue_open = IntegrationException.objects.filter(kind=catalogue.DISPATCH_OVERDUE.code, status="open")
-    alerts._raise_overdue(alerts.overdue_orders()[0], "Being Picked")
+    overdue._raise_overdue(overdue.overdue_orders()[0], "Being Picked")
     message = queue_open.get().message
     assert "6 min late" in message and "RMNDAY allows 6 min" in message
     assert "being picked in the warehouse now" in message

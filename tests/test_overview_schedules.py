@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import flow_schedule, overview
 from integration.models import SyncCursor
+from integration.overview import figures as overview
+from integration.shared import flow_schedule, stalled
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def test_a_flow_scheduled_every_six_hours_is_not_late_three_minutes_after_it_suc
     assert states["Stock audit"] == states["Item master audit"] == states["Reconciliation"] == "ok"
     assert states["Email digests"] == "n/a"
     assert "late" not in states.values()
-    assert alerts.check_stalled() == 0
+    assert stalled.check_stalled() == 0
 
 
 def test_the_overview_and_sync_stalled_call_the_same_flows_late(schedules):
@@ -69,7 +70,7 @@ def test_the_overview_and_sync_stalled_call_the_same_flows_late(schedules):
     }
     for name, ago in ages.items():
         succeeded(name, ago)
-    assert alerts.check_stalled() == 4
+    assert stalled.check_stalled() == 4
     late_on_overview = {row.name for row in overview.flow_health()[0] if row.state == "late"}
     labels = {flow.cursor: flow.label for flow in flow_schedule.WATCHED_FLOWS}
     assert late_on_overview == {labels[key.removeprefix("flow:")] for key in stalled_keys()}
@@ -79,13 +80,13 @@ def test_the_overview_and_sync_stalled_call_the_same_flows_late(schedules):
 def test_stock_and_reconciliation_stalls_raise_sync_stalled_and_their_next_success_closes_it(schedules):
     succeeded("stock.snapshot", timedelta(hours=13), error="Seko did not answer")
     succeeded("reconciliation", timedelta(days=3))
-    assert alerts.check_stalled() == 2
+    assert stalled.check_stalled() == 2
     snapshot = IntegrationException.objects.get(trace_key="flow:stock.snapshot", status="open")
     assert "Seko did not answer" in snapshot.message and "every 6 h" in snapshot.message
     assert "every 1 day" in IntegrationException.objects.get(trace_key="flow:reconciliation", status="open").message
     succeeded("stock.snapshot", timedelta(0))
     succeeded("reconciliation", timedelta(0))
-    assert alerts.check_stalled() == 0
+    assert stalled.check_stalled() == 0
     assert stalled_keys() == set()
 
 
@@ -104,4 +105,4 @@ def test_a_flow_follows_its_schedule_when_the_setting_changes(schedules):
     assert overview_states()["Stock snapshot from Seko"] == "ok"
     schedules.STOCK_SNAPSHOT_INTERVAL_MINUTES = 60
     assert overview_states()["Stock snapshot from Seko"] == "late"
-    assert alerts.check_stalled() == 1
+    assert stalled.check_stalled() == 1

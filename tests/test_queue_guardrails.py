@@ -14,12 +14,12 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue, unexplained_holds
 from exceptions import services as queue
 from exceptions.models import IntegrationException
 from integration.clients.errors import Rejected
-from integration.flows import orders as order_flow
 from integration.models import Dispatch, Item, Order
+from integration.orders import flow as order_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -203,27 +203,27 @@ def test_the_monitor_raises_an_exception_for_each_held_object_with_none_open_in_
     Item.objects.create(sku="SKU-20", bc_status="LIVE", bc_updated_at=timezone.now(),
                         sync_status=Item.SyncStatus.FAILED, last_error="Seko said no")
     with django_assert_max_num_queries(3 + 1 + 3 * 12):  # 3 scans, the open alerts, 3 raises
-        assert alerts.check_unexplained_holds() == 3
+        assert unexplained_holds.check_unexplained_holds() == 3
     raised = dict(IntegrationException.objects.filter(kind="hold.unexplained").values_list("trace_key", "owner"))
     assert raised == {"order:SO-20": "ops", "dispatch:D-20": "ops", "sku:SKU-20": "ops"}
     assert "bad postcode" in IntegrationException.objects.get(trace_key="order:SO-20").message
     assert not IntegrationException.objects.filter(trace_key=explained.trace_key, kind="hold.unexplained").exists()
-    assert alerts.check_unexplained_holds() == 0  # a second run repeats nothing
+    assert unexplained_holds.check_unexplained_holds() == 0  # a second run repeats nothing
 
 
 def test_a_hold_unexplained_exception_closes_once_the_object_is_released_or_explained():
     Order.objects.create(ord_num="SO-22", bc_updated_at=timezone.now(), status=Order.Status.QUARANTINED)
     Order.objects.create(ord_num="SO-23", bc_updated_at=timezone.now(), status=Order.Status.QUARANTINED)
-    alerts.check_unexplained_holds()
+    unexplained_holds.check_unexplained_holds()
     Order.objects.filter(ord_num="SO-22").update(status=Order.Status.RECEIVED)
     queue.raise_exception(catalogue.ORDER_INVALID_LINES, "order:SO-23", "no lines")
-    alerts.check_unexplained_holds()
+    unexplained_holds.check_unexplained_holds()
     assert not IntegrationException.objects.filter(kind="hold.unexplained", status=OPEN).exists()
 
 
 def test_the_hold_unexplained_exception_is_itself_protected_and_can_be_withdrawn_from():
     Order.objects.create(ord_num="SO-24", bc_updated_at=timezone.now(), status=Order.Status.QUARANTINED)
-    alerts.check_unexplained_holds()
+    unexplained_holds.check_unexplained_holds()
     alert = IntegrationException.objects.get(kind="hold.unexplained")
     ops = user_in("ops")
     with pytest.raises(queue.HeldObjectRefused):
@@ -249,7 +249,7 @@ def test_an_order_held_for_its_carrier_then_rejected_by_seko_closes_the_carrier_
 def test_a_requarantined_order_closes_what_is_no_longer_true_naming_what_holds_it_now():
     carrier = held_order("SO-31", kind=catalogue.MAPPING_CARRIER_UNKNOWN)
     Order.objects.filter(pk=carrier.order.pk).update(status=Order.Status.SENDING)
-    from integration.order_rules import Problem
+    from integration.orders.rules import Problem
     order_flow.quarantine(carrier.order, [Problem(catalogue.ORDER_ADDRESS_INCOMPLETE.code, "no city")])
     carrier.refresh_from_db()
     assert carrier.status == "resolved" and "now quarantined as order.address_incomplete" in carrier.resolution_note
@@ -392,7 +392,7 @@ def test_check_holds_reports_held_objects_without_an_open_exception_and_fails_wh
         call_command("check_holds")
     assert failed.value.code == 1
     assert '"examples": [\n      "SO-101"\n    ]' in capsys.readouterr().out
-    alerts.check_unexplained_holds()
+    unexplained_holds.check_unexplained_holds()
     call_command("check_holds")  # nothing unexplained now: no exit
     assert '"without_open_exception": 0' in capsys.readouterr().out
 
@@ -412,7 +412,7 @@ def test_a_held_dispatch_settled_by_hand_is_set_aside_with_who_and_why_and_its_e
     exc.refresh_from_db()
     assert exc.status == IntegrationException.Status.RESOLVED and "Set the dispatch aside" in exc.resolution_note
     # Nothing held without an exception: a dispatch set aside is not held.
-    alerts.check_unexplained_holds()
+    unexplained_holds.check_unexplained_holds()
     assert not IntegrationException.objects.filter(kind="hold.unexplained", status="open").exists()
     # Setting aside is for a held dispatch only.
     again = queue.raise_exception(catalogue.DISPATCH_UNKNOWN_ORDER, catalogue.dispatch_key("D-2"), "again")

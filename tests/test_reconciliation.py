@@ -124,7 +124,7 @@ def test_a_shipment_keyed_in_blue_cherry_without_a_seko_dispatch_is_found(world)
     sent_order(bluecherry, "SO-R7")
     with_key = {"ord_num": "SO-R7", "wms_dispatch_id": "BY-HAND-1", "ship_date": timezone.now().isoformat(),
                 "carrier": "RoyalMail", "lines": [{"line_no": 1, "qty_shipped": 2}]}
-    from integration.clients import bluecherry_client  # a Blue Cherry user's own shipment, not our flow
+    from integration.shared.systems import bluecherry_client  # a Blue Cherry user's own shipment, not our flow
     with bluecherry_client() as bc:
         bc.create_shipment(with_key)
     reconcile()

@@ -10,9 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integration import overview, retention, schedules
+from integration import schedules
 from integration.models import InboundPush, MessageLog, Order, PushPart, SyncCursor
-from integration.redaction import MASK
+from integration.overview import figures as overview
+from integration.shared import retention
+from integration.shared.redaction import MASK
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from integration.models import MessageLog
-from integration.url_walk import iter_routes
+from integration.shared.url_walk import iter_routes
 from tests.factories import BlueCherryOrderFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
 from tests.test_production_settings import production_ready_env

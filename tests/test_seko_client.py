@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration.clients import seko_client
 from integration.clients.errors import (
     Exchange,
     MalformedPayload,
@@ -41,6 +40,7 @@ from integration.clients.seko import (
     parse_push,
     parse_stock_line,
 )
+from integration.shared.systems import seko_client
 
 SECRET = "SECRET-KEY-123"
 

@@ -28,7 +28,7 @@ from integration.clients.seko import (
     parse_body,
     parse_dispatch_ref,
 )
-from integration.order_mapper import map_order
+from integration.orders.mapper import map_order
 from tests.factories import BlueCherryOrderFactory, LineFactory
 
 DOCUMENTED = Path(__file__).parent / "fixtures" / "seko-documented"

@@ -21,13 +21,16 @@ from requests.structures import CaseInsensitiveDict
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import cursors
-from integration.clients import errors, seko_client
+from integration.clients import errors
 from integration.clients.seko import AlreadyExists, SekoClient, normalise
-from integration.dispatch_rules import parse_dispatch_date
-from integration.flows import dispatches, items, orders
-from integration.item_mapper import map_product
+from integration.dispatches import flow as dispatches
+from integration.dispatches.rules import parse_dispatch_date
+from integration.items import flow as items
+from integration.items.mapper import map_product
 from integration.models import Item, MessageLog, Order, SyncCursor
+from integration.orders import flow as orders
+from integration.shared import cursors
+from integration.shared.systems import seko_client
 from tests.factories import BlueCherryItemFactory, BlueCherryOrderFactory, LineFactory, valid_upc
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
 

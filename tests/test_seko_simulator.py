@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from simulators.launcher import RunningSimulator
+from demo.launcher import RunningSimulator
 
 SECRET_BYTES = b"top-secret-signing-key"
 SECRET = "whsec_" + base64.b64encode(SECRET_BYTES).decode()

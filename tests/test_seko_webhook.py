@@ -195,7 +195,7 @@ def test_a_push_arriving_while_sqlite_is_locked_waits_for_the_lock_and_is_stored
 
     from django.db import connection
 
-    from integration import webhooks
+    from integration.pushes import views as webhooks
 
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL has no single write lock")

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from integration.flows import orders as order_flow
 from integration.models import Dispatch, Order, OrderEvent
+from integration.orders import flow as order_flow
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration import stock_rules
 from integration.clients.seko import list_items, parse_body, parse_push, parse_stock_line
-from integration.flows import dispatches, stock
+from integration.dispatches import flow as dispatches
 from integration.models import (
     InboundPush,
     Order,
@@ -26,6 +25,8 @@ from integration.models import (
     StockPosition,
     StockSnapshot,
 )
+from integration.stock import flow as stock
+from integration.stock import rules as stock_rules
 from tests.factories import WarehouseMappingFactory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seko-documented"
@@ -251,7 +252,7 @@ def test_inside_the_lag_a_running_figure_seko_cannot_disprove_is_kept_and_the_re
 
 @pytest.mark.django_db
 def test_the_simulator_hides_an_accepted_order_for_the_lag_and_pushes_documented_stock_messages(seko):
-    from integration.clients import seko_client
+    from integration.shared.systems import seko_client
 
     seko.control("POST", "_sim/dcs", [DC])
     seko.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"}])

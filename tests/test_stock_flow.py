@@ -10,7 +10,6 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.clients.seko import parse_push
-from integration.flows import stock
 from integration.models import (
     AtsPublication,
     MessageLog,
@@ -21,6 +20,7 @@ from integration.models import (
     StockPosition,
     StockSnapshot,
 )
+from integration.stock import flow as stock
 from tests.factories import BlueCherryItemFactory, WarehouseMappingFactory
 
 pytestmark = pytest.mark.django_db
@@ -309,7 +309,7 @@ def test_the_stock_page_shows_the_buffer_and_why_to_ops_and_refuses_other_roles(
 def test_a_stock_adjustment_push_taken_by_the_dispatch_processing_moves_the_position_once(world):
     import json
 
-    from integration.flows import dispatches
+    from integration.dispatches import flow as dispatches
     from integration.models import InboundPush
 
     _, seko = world

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration import stock_rules
-from integration.stock_rules import BadAdjustment, BufferParams
+from integration.stock import rules as stock_rules
+from integration.stock.rules import BadAdjustment, BufferParams
 
 PARAMS = BufferParams(lag_hours=0.25, safety=2.0, minimum=1, maximum=20)
 

@@ -15,8 +15,8 @@ from django_q.signals import post_spawn
 from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
-from integration.flows import items
-from integration.item_mapper import PRODUCT_FIELDS, fingerprint, map_product
+from integration.items import flow as items
+from integration.items.mapper import PRODUCT_FIELDS, fingerprint, map_product
 from integration.models import Item
 from integration.schedules import ensure_schedules
 from tests.factories import BlueCherryItemFactory, valid_upc

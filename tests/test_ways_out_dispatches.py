@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 
 from exceptions import catalogue
-from integration.flows import dispatches, stock
+from integration.dispatches import flow as dispatches
 from integration.models import (
     CarrierMapping,
     Dispatch,
@@ -26,6 +26,7 @@ from integration.models import (
     StockPosition,
     WarehouseMapping,
 )
+from integration.stock import flow as stock
 from tests.factories import BlueCherryItemFactory, WarehouseMappingFactory
 from tests.test_dispatch_flow import (
     bc_order,

@@ -12,9 +12,9 @@ from django.db import connection
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
+from demo import seed
+from demo.processes import Supervisor
 from exceptions.models import IntegrationException
-from integration.demo import seed
-from integration.demo.processes import Supervisor
 from integration.models import Order
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.workers]

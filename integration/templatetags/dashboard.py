@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
-from integration.overdue import duration_in_words
+from integration.dispatches.overdue_words import duration_in_words
 
 register = template.Library()
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from django import template
 from django.conf import settings
 
-from integration.roles import can, owns_exception_about
+from integration.shared.roles import can, owns_exception_about
 
 register = template.Library()
 

@@ -20,8 +20,8 @@ from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
 from integration.models import Order
-from integration.navigation import NAV
-from integration.roles import ALL_GROUPS, can
+from integration.shared.navigation import NAV
+from integration.shared.roles import ALL_GROUPS, can
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
 from tests.test_order_flow import release, run_flow, seko_orders, world  # noqa: F401  (world is a fixture)
 

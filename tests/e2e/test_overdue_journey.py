@@ -11,8 +11,9 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from exceptions import alerts, catalogue
+from exceptions import catalogue
 from exceptions.models import IntegrationException
+from integration.dispatches import overdue
 from integration.models import Order
 from tests.factories import BlueCherryOrderFactory
 from tests.test_dispatch_flow import push, push_settings, take_in  # noqa: F401  (push_settings: autouse fixture)
@@ -36,7 +37,7 @@ def test_cx_reads_what_to_tell_the_customer_about_an_overdue_order_and_sees_it_c
     run_flow()
     sent_hours_ago("SO-LATE-1", 30)
     sent_hours_ago("SO-ONTIME-1", 1)
-    assert alerts.check_overdue() == 1  # the monitor asks Seko where the order is
+    assert overdue.check_overdue() == 1  # the monitor asks Seko where the order is
 
     cx = login_as("cx")
     cx.locator("nav.mainnav").get_by_role("link", name="Overdue", exact=True).click()

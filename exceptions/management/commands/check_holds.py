@@ -13,7 +13,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from exceptions import holds
-from exceptions.alerts import held_without_open_exception
+from exceptions.unexplained_holds import held_without_open_exception
 from integration.models import Dispatch, Item, Order
 
 CHECKS = {

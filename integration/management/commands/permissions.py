@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from integration.roles import ALL_GROUPS, DESCRIPTIONS, MATRIX
-from integration.url_walk import iter_routes
+from integration.shared.roles import ALL_GROUPS, DESCRIPTIONS, MATRIX
+from integration.shared.url_walk import iter_routes
 
 OPEN_ROUTES = {
     "login": "the sign-in page",
@@ -21,7 +21,7 @@ def render_markdown() -> str:
     lines = [
         "# Who may do what",
         "",
-        "Generated from `integration/roles.py` and the URL patterns by",
+        "Generated from `integration/shared/roles.py` and the URL patterns by",
         "`manage.py permissions > docs/permissions.md`; do not edit by hand (a test checks it is current).",
         "",
         "Roles are Django groups. A user in several groups has every capability of each; a superuser has",

@@ -1,0 +1,77 @@
+"""``manage.py chaos --orders N --seed S --json``: the whole system over real HTTP with faults
+injected and the django-q2 cluster SIGKILLed at random moments, then run to quiescence and
+checked against the simulators (demo/chaos.py). Exits non-zero when an invariant
+fails. Like ``demo``, it re-runs itself in a child whose settings point at a fresh state:
+a SQLite file in its own data directory, or, when DATABASE_URL / Q_BROKER_URL are given,
+a fresh PostgreSQL database (dropped afterwards) and a Redis cluster name of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from demo.backends import run_environment
+from demo.management.commands.demo import COMPRESSED_TIME
+from demo.processes import child_environment, rerun_self_in_child
+
+CHILD_FLAG = "BRIDGE_CHAOS_CHILD"
+
+
+class Command(BaseCommand):
+    help = "Break the system on purpose (faults, SIGKILLed workers), run to quiescence, check the invariants."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--orders", type=int, default=200, help="released orders to generate")
+        parser.add_argument("--seed", type=int, default=11)
+        parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+        parser.add_argument("--data-dir", default=None, help="where to keep this run's state (default: fresh)")
+        parser.add_argument("--keep-data", action="store_true", help="keep the data directory (and database)")
+        parser.add_argument("--timeout", type=float, default=1500, help="give up after this many seconds")
+
+    def handle(self, *args, **options) -> None:
+        if os.environ.get(CHILD_FLAG):
+            self._run_child(options)
+        else:
+            sys.exit(self._run_parent(options))
+
+    def _run_parent(self, options: dict) -> int:
+        from demo.chaos import CHAOS_ENV
+
+        data_dir = Path(options["data_dir"]).resolve() if options["data_dir"] else \
+            Path(tempfile.mkdtemp(prefix="bridge-chaos-"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        run_id = f"{os.getpid()}"
+        backend_env, drop_backends = run_environment(data_dir, run_id, prefix="chaos")
+        env = {**os.environ, **COMPRESSED_TIME, **CHAOS_ENV, **backend_env, CHILD_FLAG: "1",
+               "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        try:
+            return rerun_self_in_child(env)
+        finally:
+            if not options["keep_data"]:
+                drop_backends()
+                if not options["data_dir"]:
+                    shutil.rmtree(data_dir, ignore_errors=True)
+
+    def _run_child(self, options: dict) -> None:
+        from demo import chaos
+
+        data_dir, env = child_environment(CHILD_FLAG)
+        try:
+            report = chaos.run(data_dir, env, orders=options["orders"], seed_value=options["seed"],
+                               timeout_s=options["timeout"])
+        except KeyboardInterrupt:
+            chaos.say("stopped")
+            sys.exit(130)
+        except Exception as error:
+            chaos.say(f"failed: {type(error).__name__}: {error}")
+            sys.exit(2)
+        sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
+        sys.exit(0 if report["all_held"] else 1)
