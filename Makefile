@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test headless lint fmt ci clean chromium
+.PHONY: demo test screenshots headless lint fmt ci clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,11 +22,17 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m pytest
 
+# The pictures the README, docs/operations.md and /help/ show, taken again by the browser tests.
+# Only on purpose: `make test` saves its screenshots in a scratch folder and leaves docs/ alone.
+screenshots: $(STAMP) chromium
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -m browser -p no:cacheprovider
+
 headless: $(STAMP)
 	$(PY) manage.py demo --headless --orders 300 --seed 7 --json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 ci:
 	bash .ci/run

@@ -24,7 +24,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench.perf_common import run_loadgen, say, start_web
+from bench.perf_common import run_loadgen, say
+from demo.dispatch import start_web
 from demo.processes import Supervisor
 from exceptions import catalogue
 from exceptions.models import IntegrationException

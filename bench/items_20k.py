@@ -25,28 +25,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
     """Run inside a configured Django process whose database is fresh and migrated."""
     from django.conf import settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from demo.launcher import start_simulator
+    from bench.perf_common import say
+    from demo.launcher import running_simulators
     from integration.items import flow as item_flow
     from integration.models import Item, MessageLog
 
-    sims = []
-    try:
-        for name in ("bluecherry", "seko"):
-            log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
-            sims.append(start_simulator(name, data_dir / f"sim-{name}.sqlite3", log_file=log))
-        bluecherry, seko = sims
-        settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
-        settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    with running_simulators(data_dir) as (bluecherry, seko):
         generated = bluecherry.control("POST", "_sim/generate", {"items": items, "orders": 0, "seed": 20},
                                        timeout=600)
         say(f"Blue Cherry generated {generated['items']} items ({len(generated['faults']['invalid_item'])} invalid)")
@@ -70,9 +60,6 @@ def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
             "sync_status": {k: v for k, v in by_status.items() if v},
             "seko_state": at_seko,
         }
-    finally:
-        for sim in sims:
-            sim.stop()
 
 
 def main() -> None:

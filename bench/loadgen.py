@@ -24,12 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 import requests
 from standardwebhooks import Webhook
 
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+from demo.reporting import percentile
 
 
 def run_get(spec: dict[str, Any]) -> dict[str, Any]:

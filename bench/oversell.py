@@ -18,8 +18,8 @@ to Blue Cherry's ``inventory/ats-updates``, the channels' reads from Blue Cherry
 from __future__ import annotations
 
 import random
-import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,9 +29,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from demo.launcher import RunningSimulator, start_simulator
+from bench.perf_common import say
+from demo.launcher import RunningSimulator, running_simulators
+from demo.seed import seed_mappings
+from demo.stock import follow_until_applied
 from integration.clients.errors import Rejected
-from integration.models import AtsPublication, Order, OrderLine
+from integration.models import Order, OrderLine
 from integration.orders.mapper import map_order
 from integration.shared.systems import seko_client
 from integration.stock import flow as stock
@@ -63,10 +66,6 @@ class Scenario:
     refresh_minutes: float = 2.0  # how often a channel reads Blue Cherry's figures
     sample_minutes: float = 5.0  # how often held-back units are counted
     speed: float = 360.0  # simulated seconds per real second
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the seeded stream ------------------------------------------------------------------------
@@ -106,29 +105,35 @@ def build_stream(sc: Scenario, seed: int) -> tuple[dict[str, int], list[Sale], l
         expected = share[sku] * sc.orders_per_hour * sc.peak_hours * 1.2  # 1.2 units per order
         stock_levels[sku] = max(2, round(expected * rng.uniform(*sc.stock_cover)))
     duration = sc.peak_hours * 3600
-    sales, t = [], 0.0
-    while True:
-        t += rng.expovariate(sc.orders_per_hour / 3600)
-        if t >= duration:
-            break
-        sku = rng.choices(skus, weights=[share[s] for s in skus])[0]
-        sales.append(Sale(at=t, channel=rng.randrange(sc.channels), sku=sku, qty=1 if rng.random() < 0.8 else 2))
-    moves, t = [], 0.0
-    while True:
-        t += rng.expovariate(sc.moves_per_hour / 3600)
-        if t >= duration:
-            break
-        sku = rng.choices(skus, weights=[share[s] for s in skus])[0]
-        moves.append(Move(at=t, sku=sku, delta=-rng.randint(1, 3)))
-    history, t = [], 0.0
     window = sc.window_hours * 3600
-    while True:
-        t += rng.expovariate(sc.history_orders_per_hour / 3600)
-        if t >= window:
-            break
-        sku = rng.choices(skus, weights=[share[s] for s in skus])[0]
-        history.append((window - t, sku, 1 if rng.random() < 0.8 else 2))  # seconds before the peak
+
+    # The draws interleave (a moment, then its SKU, then the rest): the order is the seed's story.
+    def popular_sku() -> str:
+        return rng.choices(skus, weights=[share[s] for s in skus])[0]
+
+    def quantity() -> int:
+        return 1 if rng.random() < 0.8 else 2
+
+    sales = []
+    for t in arrivals(rng, sc.orders_per_hour, duration):
+        sku = popular_sku()
+        sales.append(Sale(at=t, channel=rng.randrange(sc.channels), sku=sku, qty=quantity()))
+    moves = [Move(at=t, sku=popular_sku(), delta=-rng.randint(1, 3))
+             for t in arrivals(rng, sc.moves_per_hour, duration)]
+    history = [(window - t, popular_sku(), quantity())  # seconds before the peak
+               for t in arrivals(rng, sc.history_orders_per_hour, window)]
     return stock_levels, sales, moves, history
+
+
+def arrivals(rng: random.Random, per_hour: float, until_s: float) -> Iterator[float]:
+    """The moments (seconds from 0) of events arriving at random at ``per_hour`` on average,
+    until ``until_s``; each drawn only when asked for."""
+    t = 0.0
+    while True:
+        t += rng.expovariate(per_hour / 3600)
+        if t >= until_s:
+            return
+        yield t
 
 
 # --- one replay -------------------------------------------------------------------------------
@@ -158,8 +163,6 @@ class Replay:
     def prepare(self, levels: dict[str, int], history: History) -> None:
         sc = self.sc
         call_command("flush", interactive=False, verbosity=0)
-        from demo.seed import seed_mappings
-
         seed_mappings()
         for sim in (self.bc, self.seko):
             sim.control("POST", "_sim/reset")
@@ -193,19 +196,11 @@ class Replay:
                                        for o, (_, sku, qty) in zip(orders, history, strict=True)], batch_size=500)
         stock.take_snapshot()
         self.publish()
-        self.wait_applied()
+        follow_until_applied(timeout_s=30, pause_s=0.1, failure="Blue Cherry never applied the first figures")
 
     def publish(self) -> None:
         stock.publish_available(strategy=self.strategy, fixed_buffer=self.sc.fixed_buffer)
         stock.follow_publications()
-
-    def wait_applied(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while AtsPublication.objects.filter(status=AtsPublication.Status.QUEUED).exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("Blue Cherry never applied the first figures")
-            time.sleep(0.1)
-            stock.follow_publications()
 
     def bc_figures(self) -> dict[str, dict[str, Any]]:
         body = self.bc.control("GET", f"inventory?location={LOCATION}&page_size=500")
@@ -317,16 +312,9 @@ def run(data_dir: Path, *, seed: int = 11, scenario: Scenario | None = None, det
     levels, sales, moves, history = build_stream(sc, seed)
     say(f"oversell: {len(levels)} SKUs, {len(sales)} peak orders over {sc.peak_hours} h, {len(moves)} warehouse "
         f"moves, {sc.channels} channels, lag {sc.push_minutes:g}+{sc.cycle_minutes:g} min, x{sc.speed:g} time")
-    sims: list[RunningSimulator] = []
     results: dict[str, Any] = {}
     samples: dict[str, list[tuple[float, int]]] = {}
-    try:
-        for name in ("bluecherry", "seko"):
-            log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
-            sims.append(start_simulator(name, data_dir / f"sim-{name}.sqlite3", log_file=log))
-        bluecherry, seko = sims
-        settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
-        settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    with running_simulators(data_dir) as (bluecherry, seko):
         for strategy in STRATEGIES:
             started = time.monotonic()
             replay = Replay(sc, bluecherry, seko, strategy)
@@ -335,9 +323,6 @@ def run(data_dir: Path, *, seed: int = 11, scenario: Scenario | None = None, det
             samples[strategy] = replay.held_back_samples
             results[strategy] = outcome if detail else {k: outcome[k] for k in ("rejected_orders", "held_back_units")}
             say(f"oversell {strategy}: {outcome} ({time.monotonic() - started:.0f}s)")
-    finally:
-        for sim in sims:
-            sim.stop()
     if detail:
         results["scenario"] = {**sc.__dict__, "seed": seed, "peak_orders": len(sales), "moves": len(moves),
                                "history_orders": len(history)}

@@ -1,6 +1,6 @@
 """What the performance benchmarks (issue 9) share: progress on stderr, CPU time and resident
-memory of process groups read from /proc (no extra dependency; Linux only, like the CI), the
-web app served as in production (gunicorn), and the load generator in its own process.
+memory of process groups read from /proc (no extra dependency; Linux only, like the CI), and the
+load generator in its own process.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from demo.launcher import ROOT, free_port
-from demo.processes import web_server_args
+from demo.launcher import ROOT
+from demo.reporting import speaker
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+say = speaker("bench")
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -75,15 +73,6 @@ def self_peak_rss_mb() -> float:
     return 0.0
 
 
-def start_web(supervisor: Any) -> int:
-    """The web app as in production: gunicorn, processes with threads (config/gunicorn.conf.py;
-    never runserver)."""
-    port = free_port()
-    supervisor.process("web", web_server_args(port))
-    supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
-    return port
-
-
 def run_loadgen(spec: dict[str, Any], data_dir: Path, timeout: float = 900) -> dict[str, Any]:
     """Run bench/loadgen.py in its own process (its CPU is not the app's) and return its JSON."""
     spec_path = data_dir / f"loadgen-{time.monotonic_ns()}.json"
@@ -93,10 +82,3 @@ def run_loadgen(spec: dict[str, Any], data_dir: Path, timeout: float = 900) -> d
     if done.returncode:
         raise RuntimeError(f"load generator failed: {done.stderr.decode()[-2000:]}")
     return json.loads(done.stdout)
-
-
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-CHILD_FLAG = "BRIDGE_BENCH_CHILD"
+from bench.perf_common import say
+from demo.rerun import child_env, rerun_self_in_child
 
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+# How a child ends when a stop (Ctrl-C, SIGTERM) reached it: the run ends there too.
+STOPPED = (-signal.SIGINT, -signal.SIGTERM, 130)
 
 
 def load_average() -> list[float]:
@@ -43,10 +42,19 @@ def _postgres(database_url: str, name: str, create: bool) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str, keep_data: bool,
-            argv: list[str]) -> dict[str, Any]:
-    from bench import perf_common  # noqa: F401  (fail early if the bench package is broken)
+def bench_settings(data_dir: Path, *, cluster: str, database_url: str = "", broker_url: str = "") -> dict[str, str]:
+    """The settings a benchmark's child runs with: the database given (a SQLite file in
+    ``data_dir`` by default) and broker, a cluster name of its own, quiet logs, quick retries."""
+    return {
+        "DATABASE_URL": database_url or f"sqlite:///{data_dir / 'integration.sqlite3'}",
+        "Q_BROKER_URL": broker_url,
+        "Q_CLUSTER_NAME": cluster,
+        "LOG_LEVEL": "WARNING",
+        "HTTP_BACKOFF_SECONDS": "0.05",
+    }
 
+
+def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str, keep_data: bool) -> dict[str, Any]:
     old = [name for name in names if name not in ("orders", "stock", "dashboard", "webhook")]
     if old:
         raise SystemExit(f"run {', '.join(old)} on its own (--only {old[0]}): it is not a performance benchmark")
@@ -62,45 +70,39 @@ def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str,
             from bench import stock_perf
 
             small, large = stock_perf.SIZES[scale]
-            parts = [_child(f"stock:{skus}", scale, database_url, broker_url, keep_data, argv, failed)
+            parts = [_child(f"stock:{skus}", database_url, broker_url, keep_data, failed)
                      for skus in (small, large)]
             report["stock"] = stock_perf.merge(scale, *parts) if not failed else {"error": parts}
             continue
-        report[name] = _child(name, scale, database_url, broker_url, keep_data, argv, failed)
+        report[name] = _child(name, database_url, broker_url, keep_data, failed)
     report["load_average_at_end"] = load_average()
     if failed:
         report["failed"] = failed
     return report
 
 
-def _child(name: str, scale: str, database_url: str, broker_url: str, keep_data: bool, argv: list[str],
-           failed: list[str]) -> dict[str, Any]:
+def _child(name: str, database_url: str, broker_url: str, keep_data: bool, failed: list[str]) -> dict[str, Any]:
     database = "postgresql" if database_url else "sqlite"
     broker = "redis" if broker_url else "orm"
     data_dir = Path(tempfile.mkdtemp(prefix=f"bridge-bench-{name}-"))
     db_name = f"bridge_bench_{os.getpid()}_{name.replace(':', '_')}"
-    env = {
-        **os.environ,
-        CHILD_FLAG: "1",
-        "BRIDGE_BENCH_PERF": name,
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": _postgres(database_url, db_name, True) if database_url
-        else f"sqlite:///{data_dir / 'integration.sqlite3'}",
-        "Q_BROKER_URL": broker_url,
-        "Q_CLUSTER_NAME": f"bench{os.getpid()}{name.replace(':', '')}",
-        "LOG_LEVEL": "WARNING",
-        "HTTP_BACKOFF_SECONDS": "0.05",
-        "PYTHONUNBUFFERED": "1",
-    }
+    settings_env = bench_settings(data_dir, cluster=f"bench{os.getpid()}{name.replace(':', '')}",
+                                  database_url=_postgres(database_url, db_name, True) if database_url else "",
+                                  broker_url=broker_url)
     say(f"{name}: starting on {database} + {broker} broker (data in {data_dir})")
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, *argv], env=env, stdout=subprocess.PIPE)
-        if done.returncode:
+        with tempfile.TemporaryFile() as output:
+            code = rerun_self_in_child(child_env(data_dir, {**settings_env, "BRIDGE_BENCH_PERF": name}), stdout=output)
+            output.seek(0)
+            printed = output.read().decode()
+        if code in STOPPED:
+            raise KeyboardInterrupt
+        if code:
             failed.append(name)
-            result: dict[str, Any] = {"error": f"exited with {done.returncode}; see stderr above"}
+            result: dict[str, Any] = {"error": f"exited with {code}; see stderr above"}
         else:
-            result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+            result = json.loads(printed.strip().splitlines()[-1])
         result["wall_s"] = round(time.monotonic() - started, 1)
     finally:
         if database_url:

@@ -10,7 +10,6 @@ does not compete for the CPU while we measure; applying batches is Blue Cherry's
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from demo.launcher import RunningSimulator, start_simulator
+from bench.perf_common import say
+from demo.launcher import running_simulators
 from demo.seed import seed_mappings
 from integration.stock import flow as stock
 
 DC = "DCCL01"
 SEED_CHUNK = 10_000
-
-
-def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def timed(label: str, fn: Any) -> tuple[Any, float, int]:
@@ -49,14 +45,7 @@ def timed(label: str, fn: Any) -> tuple[Any, float, int]:
 
 
 def run(data_dir: Path, *, skus: int = 100_000) -> dict[str, Any]:
-    sims: list[RunningSimulator] = []
-    try:
-        for name in ("bluecherry", "seko"):
-            log = open(data_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed with the process)
-            sims.append(start_simulator(name, data_dir / f"sim-{name}.sqlite3", log_file=log))
-        bluecherry, seko = sims
-        settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
-        settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    with running_simulators(data_dir) as (bluecherry, seko):
         settings.HTTP_READ_TIMEOUT = 300  # one answer of 100,000 lines from a simulator on a busy machine
         bluecherry.control("POST", "_sim/faults", {"batch_cycle_seconds": 86400})
         seed_mappings()
@@ -74,9 +63,6 @@ def run(data_dir: Path, *, skus: int = 100_000) -> dict[str, Any]:
         seko.control("POST", "_sim/stock", [{"ProductCode": c, "DCCode": DC, "Quantity": 1} for c in moved])
         snap2, snap2_s, snap2_q = timed("snapshot after 1% moved", stock.take_snapshot)
         pub2, pub2_s, pub2_q = timed("publish after 1% moved", stock.publish_available)
-    finally:
-        for sim in sims:
-            sim.stop()
     return {
         "skus": skus,
         "snapshot_s": snap_s, "snapshot_queries": snap_q,

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
-from bench.perf_common import group_cpu_seconds, run_loadgen, say, start_web
-from demo.dispatch import use_push_credentials
+from bench.perf_common import group_cpu_seconds, run_loadgen, say
+from demo.dispatch import start_web, use_push_credentials
 from demo.processes import Supervisor, web_server_shape
 from integration.models import InboundPush
 

@@ -20,15 +20,16 @@ import contextlib
 import os
 import random
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
@@ -37,6 +38,8 @@ from demo import items as items_demo
 from demo import scenario, seed
 from demo.launcher import RunningSimulator
 from demo.processes import Supervisor
+from demo.reporting import speaker
+from demo.waiting import throttled
 from exceptions.models import IntegrationException
 from integration.models import Dispatch, InboundPush, Item, Order, PushPart
 from integration.tasks import kick_sync_orders
@@ -78,8 +81,7 @@ INVALID_ORDER_FAULTS = ("bad_ship_via", "bad_location", "sku_not_live", "missing
 MIN_KILLS = 3
 
 
-def say(message: str) -> None:
-    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+say = speaker("chaos")
 
 
 class Killer:
@@ -171,12 +173,10 @@ def chaos_loop(supervisor: Supervisor, killer: Killer, settled: Callable[[], boo
     """Kick the work every 2 s and kill the cluster at random moments until the work settles
     and at least ``min_kills`` kills are done, or the cap is reached (the rest settles later)."""
     deadline = time.monotonic() + cap_s
-    last_kick = 0.0
+    kick_when_due = throttled(kick)
     while True:
         killer.tick()
-        if time.monotonic() - last_kick > 2:
-            kick()
-            last_kick = time.monotonic()
+        kick_when_due()
         time.sleep(0.5)
         if killer.kills >= min_kills and (settled() or time.monotonic() > deadline):
             break
@@ -193,9 +193,7 @@ def orders_settled(expected: int) -> bool:
 
 def dispatches_settled(seko: RunningSimulator) -> bool:
     state = seko.control("GET", "_sim/state")
-    return not (state["pending_pushes"]
-                or InboundPush.objects.filter(status__in=[InboundPush.Status.PENDING,
-                                                          InboundPush.Status.PROCESSING]).exists()
+    return not (state["pending_pushes"] or dispatch_demo.pushes_waiting()
                 or Dispatch.objects.filter(status__in=[Dispatch.Status.RECEIVED, Dispatch.Status.POSTING]).exists())
 
 
@@ -217,64 +215,124 @@ def wait_for_broker(timeout_s: float) -> None:
 
 # --- Invariants ---------------------------------------------------------------------------------
 
-def _all(sim: RunningSimulator, path: str) -> list[dict[str, Any]]:
-    return dispatch_demo._all(sim, path)
+
+@dataclass
+class Evidence:
+    """What the invariants are judged on, read once the broker has drained: the generator's
+    story, both simulators' own records (over their APIs), our open exceptions and the work
+    still waiting here."""
+
+    released: set[str]
+    invalid: set[str]
+    seko_orders: list[dict[str, Any]]
+    shipments: list[dict[str, Any]]
+    invoices: list[dict[str, Any]]
+    pushes: list[dict[str, Any]]
+    orders_with_open_exception: set[str]
+    stuck: dict[str, int]
+
+    @cached_property
+    def valid(self) -> set[str]:
+        return self.released - self.invalid
+
+    @cached_property
+    def at_seko(self) -> Counter[str]:
+        return Counter(o["SalesOrderNumber"] for o in self.seko_orders)
+
+    @cached_property
+    def times_submitted(self) -> dict[str, int]:
+        return {o["SalesOrderNumber"]: o["times_submitted"] for o in self.seko_orders}
+
+    @cached_property
+    def shipments_per_order(self) -> Counter[str]:
+        return Counter(s["ord_num"] for s in self.shipments)
+
+    @cached_property
+    def dispatched_at_seko(self) -> set[str]:
+        return {o["SalesOrderNumber"] for o in self.seko_orders if o["Status"] == "Dispatched"}
 
 
-def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any]) -> dict[str, Any]:
-    released = set(generated["ord_nums"])
-    invalid = {o for kind in INVALID_ORDER_FAULTS for o in generated["faults"].get(kind, [])}
-    valid = released - invalid
+def gather_evidence(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any]) -> Evidence:
     seko_orders = seko.control("GET", "_sim/orders")["orders"]
-    at_seko = Counter(o["SalesOrderNumber"] for o in seko_orders)
-    times = {o["SalesOrderNumber"]: o["times_submitted"] for o in seko_orders}
-    failures: dict[str, list[str]] = {}
-
-    def holds(name: str, bad: list[Any]) -> bool:
-        if bad:
-            failures[name] = sorted(str(b) for b in bad)[:20]
-        return not bad
-
     # A task enqueued a moment ago (a late kick) is not stuck: give the broker its chance to
     # drain again before "nothing stuck" is judged.
     wait_for_broker(timeout_s=float(CHAOS_ENV["Q_RETRY"]) + 30)
-    invariants: dict[str, bool] = {}
-    invariants["valid_orders_at_seko_exactly_once"] = holds("valid_orders_at_seko_exactly_once", [
-        o for o in valid if at_seko.get(o) != 1 or times.get(o) != 1])
-    invariants["nothing_at_seko_not_released"] = holds("nothing_at_seko_not_released", [
-        o for o in at_seko if o not in valid])
+    return Evidence(
+        released=set(generated["ord_nums"]),
+        invalid={o for kind in INVALID_ORDER_FAULTS for o in generated["faults"].get(kind, [])},
+        seko_orders=seko_orders,
+        shipments=seed.bluecherry_rows(bluecherry, "shipments"),
+        invoices=seed.bluecherry_rows(bluecherry, "invoices"),
+        pushes=seko.control("GET", "_sim/pushes")["pushes"],
+        orders_with_open_exception=set(open_exceptions().filter(order__isnull=False)
+                                       .values_list("order__ord_num", flat=True)),
+        stuck=stuck_work(),
+    )
 
-    open_exc = IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
-    orders_with_open = set(open_exc.filter(order__isnull=False).values_list("order__ord_num", flat=True))
-    invariants["invalid_orders_in_exception_queue"] = holds("invalid_orders_in_exception_queue", [
-        o for o in invalid if o not in orders_with_open or o in at_seko])
 
-    shipments = _all(bluecherry, "shipments")
-    invoices = _all(bluecherry, "invoices")
-    ships_per_order = Counter(s["ord_num"] for s in shipments)
-    invoices_per_order = Counter(i["ord_num"] for i in invoices)
+def open_exceptions() -> QuerySet[IntegrationException]:
+    return IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
+
+
+# Each invariant returns what breaks it (nothing when it holds).
+
+def valid_orders_at_seko_exactly_once(seen: Evidence) -> list[Any]:
+    return [o for o in seen.valid if seen.at_seko.get(o) != 1 or seen.times_submitted.get(o) != 1]
+
+
+def nothing_at_seko_not_released(seen: Evidence) -> list[Any]:
+    return [o for o in seen.at_seko if o not in seen.valid]
+
+
+def invalid_orders_in_exception_queue(seen: Evidence) -> list[Any]:
+    return [o for o in seen.invalid if o not in seen.orders_with_open_exception or o in seen.at_seko]
+
+
+def dispatches_posted_exactly_once(seen: Evidence) -> list[Any]:
     posted = set(Dispatch.objects.filter(status=Dispatch.Status.POSTED).values_list("ord_num", flat=True))
-    invariants["dispatches_posted_exactly_once"] = holds("dispatches_posted_exactly_once", [
-        o for o in posted | set(ships_per_order) if ships_per_order.get(o) != 1 or o not in posted])
-    invariants["no_invoice_twice"] = holds("no_invoice_twice", [
-        o for o, n in invoices_per_order.items() if n > 1 or o not in ships_per_order])
+    ships = seen.shipments_per_order
+    return [o for o in posted | set(ships) if ships.get(o) != 1 or o not in posted]
 
-    dispatched_at_seko = {o["SalesOrderNumber"] for o in seko_orders if o["Status"] == "Dispatched"}
+
+def no_invoice_twice(seen: Evidence) -> list[Any]:
+    invoices_per_order = Counter(i["ord_num"] for i in seen.invoices)
+    return [o for o, n in invoices_per_order.items() if n > 1 or o not in seen.shipments_per_order]
+
+
+def every_seko_dispatch_taken(seen: Evidence) -> list[Any]:
     ours = dict(Dispatch.objects.values_list("ord_num", "status"))
-    invariants["every_seko_dispatch_taken"] = holds("every_seko_dispatch_taken", [
-        o for o in dispatched_at_seko if ours.get(o) not in (Dispatch.Status.POSTED, Dispatch.Status.QUARANTINED)])
-    quarantined = list(Dispatch.objects.filter(status=Dispatch.Status.QUARANTINED).values_list("ord_num", flat=True))
+    return [o for o in seen.dispatched_at_seko
+            if ours.get(o) not in (Dispatch.Status.POSTED, Dispatch.Status.QUARANTINED)]
+
+
+def incomplete_dispatches_in_exception_queue(seen: Evidence) -> list[Any]:
+    quarantined = Dispatch.objects.filter(status=Dispatch.Status.QUARANTINED).values_list("ord_num", flat=True)
     incomplete_posted = [d.ord_num for d in Dispatch.objects.filter(status=Dispatch.Status.POSTED)
                          if not _complete(d)]
-    invariants["incomplete_dispatches_in_exception_queue"] = holds("incomplete_dispatches_in_exception_queue", [
-        *[o for o in quarantined if o not in orders_with_open], *[f"posted-incomplete:{o}" for o in incomplete_posted]])
+    return [*[o for o in quarantined if o not in seen.orders_with_open_exception],
+            *[f"posted-incomplete:{o}" for o in incomplete_posted]]
 
-    pushes = seko.control("GET", "_sim/pushes")["pushes"]
-    delivered_ids = {str(p["record"].get("InterfaceRecordId")) for p in pushes if p["status"] == "delivered"}
+
+def every_delivered_push_stored(seen: Evidence) -> list[Any]:
+    delivered_ids = {str(p["record"].get("InterfaceRecordId")) for p in seen.pushes if p["status"] == "delivered"}
     stored_ids = set(PushPart.objects.values_list("interface_record_id", flat=True))
-    invariants["every_delivered_push_stored"] = holds("every_delivered_push_stored", sorted(delivered_ids - stored_ids))
+    return sorted(delivered_ids - stored_ids)
 
-    stuck = {
+
+def nothing_stuck(seen: Evidence) -> list[Any]:
+    return [f"{k}={v}" for k, v in seen.stuck.items() if v]
+
+
+INVARIANTS: tuple[Callable[[Evidence], list[Any]], ...] = (
+    valid_orders_at_seko_exactly_once, nothing_at_seko_not_released, invalid_orders_in_exception_queue,
+    dispatches_posted_exactly_once, no_invoice_twice, every_seko_dispatch_taken,
+    incomplete_dispatches_in_exception_queue, every_delivered_push_stored, nothing_stuck,
+)
+
+
+def stuck_work() -> dict[str, int]:
+    """Work still waiting anywhere once everything should have settled (each should be 0)."""
+    return {
         "orders_unsettled": Order.objects.filter(status__in=[Status.RECEIVED, Status.SENDING]).count(),
         "pick_tickets_owed": Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True).count(),
         "items_in_flight": Item.objects.filter(sync_status__in=[Item.SyncStatus.PENDING, Item.SyncStatus.SENDING,
@@ -286,21 +344,37 @@ def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[
                                                          dispatches__isnull=True).count(),
         **{f"broker_{k}": v for k, v in broker_backlog().items()},
     }
-    invariants["nothing_stuck"] = holds("nothing_stuck", [f"{k}={v}" for k, v in stuck.items() if v])
 
+
+def judge(seen: Evidence) -> tuple[dict[str, bool], dict[str, list[str]]]:
+    """Every invariant's verdict by name, and for each broken one (up to 20 of) what breaks it."""
+    invariants: dict[str, bool] = {}
+    failures: dict[str, list[str]] = {}
+    for invariant in INVARIANTS:
+        bad = invariant(seen)
+        invariants[invariant.__name__] = not bad
+        if bad:
+            failures[invariant.__name__] = sorted(str(b) for b in bad)[:20]
+    return invariants, failures
+
+
+def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any]) -> dict[str, Any]:
+    seen = gather_evidence(bluecherry, seko, generated)
+    invariants, failures = judge(seen)
     counts = scenario.order_counts()
     return {
         "invariants": invariants,
         "all_held": all(invariants.values()),
         "failures": failures,
-        "orders": {"released": len(released), "valid": len(valid), "invalid": len(invalid),
-                   "at_seko": len(at_seko), "by_status": dict(sorted(counts.items())),
-                   "seko_submit_attempts": sum(o.get("attempts", 0) for o in seko_orders)},
-        "dispatches": {**dispatch_demo.dispatch_report(), "dispatched_at_seko": len(dispatched_at_seko)},
-        "bluecherry": {"shipments": len(shipments), "invoices": len(invoices)},
+        "orders": {"released": len(seen.released), "valid": len(seen.valid), "invalid": len(seen.invalid),
+                   "at_seko": len(seen.at_seko), "by_status": dict(sorted(counts.items())),
+                   "seko_submit_attempts": sum(o.get("attempts", 0) for o in seen.seko_orders)},
+        "dispatches": {**dispatch_demo.dispatch_report(), "dispatched_at_seko": len(seen.dispatched_at_seko)},
+        "bluecherry": {"shipments": len(seen.shipments), "invoices": len(seen.invoices)},
         "seko_pushes": dispatch_demo.seko_push_report(seko),
-        "exceptions_open_by_kind": dict(sorted(open_exc.values_list("kind").annotate(n=Count("id")).order_by())),
-        "stuck": stuck,
+        "exceptions_open_by_kind": dict(sorted(open_exceptions().values_list("kind").annotate(n=Count("id"))
+                                               .order_by())),
+        "stuck": seen.stuck,
     }
 
 

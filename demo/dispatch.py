@@ -11,7 +11,6 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Sum
@@ -19,6 +18,8 @@ from django_q.tasks import async_task
 
 from demo.launcher import RunningSimulator, free_port
 from demo.processes import Supervisor, web_server_args
+from demo.seed import bluecherry_rows
+from demo.waiting import drive_until_quiet
 from integration.dispatches.rules import text
 from integration.models import Dispatch, InboundPush, Order, PushPart
 
@@ -85,32 +86,32 @@ def dispatch_everything(seko: RunningSimulator, rates: dict[str, float], seed: i
 
 def drive_dispatches_to_quiescence(supervisor: Supervisor, seko: RunningSimulator, say: Callable[[str], None],
                                    *, timeout_s: float) -> None:
-    """Kick the dispatch tasks (the scheduler wakes only every 30 s) until Seko has nothing left
-    to push, every stored push is taken, every dispatch is posted or quarantined and every
-    order Seko dispatched has its dispatch here (the poll recovers the dropped): twice in a row."""
-    deadline = time.monotonic() + timeout_s
-    settled = 0
-    last_kick = 0.0
-    while settled < 2:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"dispatches did not settle within {timeout_s:.0f}s: {dispatch_counts()}")
-        supervisor.check_alive()
-        if time.monotonic() - last_kick > 2:
-            async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
-            async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
-            last_kick = time.monotonic()
-        time.sleep(1)
+    """Kick the dispatch tasks until Seko has nothing left to push, every stored push is taken,
+    every dispatch is posted or quarantined and every order Seko dispatched has its dispatch
+    here (the poll recovers the dropped): twice in a row."""
+
+    def kick() -> None:
+        async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
+        async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
+
+    def quiet() -> bool:
         state = seko.control("GET", "_sim/state")
         counts = dispatch_counts()
         waiting = Order.objects.filter(status__in=[Order.Status.SENT, Order.Status.CANCEL_REFUSED],
                                        dispatches__isnull=True).count()
         say(f"dispatches: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}; "
             f"Seko pushes pending {state['pending_pushes']}; orders awaiting their dispatch {waiting}")
-        busy = (state["pending_pushes"]
-                or InboundPush.objects.filter(status__in=[InboundPush.Status.PENDING,
-                                                          InboundPush.Status.PROCESSING]).exists()
+        busy = (state["pending_pushes"] or pushes_waiting()
                 or counts.get(Dispatch.Status.RECEIVED, 0) or counts.get(Dispatch.Status.POSTING, 0) or waiting)
-        settled = 0 if busy else settled + 1
+        return not busy
+
+    drive_until_quiet(supervisor, kick=kick, quiet=quiet, timeout_s=timeout_s, what="dispatches",
+                      figures=dispatch_counts)
+
+
+def pushes_waiting() -> bool:
+    """A stored push the workers have yet to finish (pending, or being processed)."""
+    return InboundPush.objects.filter(status__in=[InboundPush.Status.PENDING, InboundPush.Status.PROCESSING]).exists()
 
 
 def dispatch_counts() -> dict[str, int]:
@@ -142,21 +143,12 @@ def tracking_later_count() -> int:
         if not text(dispatch.confirmation.get("TrackingNumber")) and text(dispatch.effective.get("TrackingNumber")))
 
 
-def _all(sim: RunningSimulator, path: str) -> list[dict[str, Any]]:
-    result, page = [], 1
-    while page:
-        body = sim.control("GET", f"{path}?page={page}&page_size=500")
-        result.extend(body["results"])
-        page = body.get("next_page")
-    return result
-
-
 def bluecherry_report(bluecherry: RunningSimulator) -> dict[str, int]:
     """Blue Cherry's own figures, read from its API (not from our database)."""
-    listed = _all(bluecherry, "shipments")
+    listed = bluecherry_rows(bluecherry, "shipments")
     shipments = Counter(s["ord_num"] for s in listed)
     without_tracking = sum(1 for s in listed if not s.get("tracking_numbers"))
-    invoices = Counter(i["ord_num"] for i in _all(bluecherry, "invoices"))
+    invoices = Counter(i["ord_num"] for i in bluecherry_rows(bluecherry, "invoices"))
     return {
         "shipments": sum(shipments.values()),
         "shipments_without_tracking": without_tracking,

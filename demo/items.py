@@ -61,12 +61,8 @@ def settle(say: Callable[[str], None]) -> dict[str, int]:
 
 
 def seko_products(seko: RunningSimulator) -> list[dict[str, Any]]:
-    products, page = [], 1
-    while page:
-        body = seko.control("GET", f"products/v4/all?page={page}&pageSize=1000")
-        products.extend((body.get("List") or {}).get("ProductMaster") or [])
-        page = body.get("NextPage")
-    return products
+    return [product for body in seko.pages("products/v4/all", page_size=1000)
+            for product in (body.get("List") or {}).get("ProductMaster") or []]
 
 
 def _open(kind: catalogue.Kind) -> list[IntegrationException]:

@@ -1,25 +1,32 @@
-"""Start a simulator in its own process on a free port and talk to its control API.
+"""Start a simulator in its own process on a free port, talk to its API, and point this
+process's settings at it.
 
-Used by the tests and the demo. It launches ``python -m simulators.server``; the integration
-itself still reaches the simulator only through its HTTP clients and configured base URLs.
+Used by the tests, the demo and the benchmarks. It launches ``python -m simulators.server``; the
+integration itself still reaches the simulator only through its HTTP clients and configured base
+URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PREFIX = {"bluecherry": "api/v1/", "seko": "api/"}
 DEFAULT_KEYS = {"bluecherry": "bc-dev-key", "seko": "seko-dev-key"}
+# How each system's list endpoints name their paging: page size parameter, next page field.
+PAGING = {"bluecherry": ("page_size", "next_page"), "seko": ("pageSize", "NextPage")}
 
 
 def free_port() -> int:
@@ -54,6 +61,17 @@ class RunningSimulator:
         )
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def pages(self, path: str, page_size: int = 500) -> Iterator[Any]:
+        """Every page of one of the simulator's list endpoints (``path`` may carry a query),
+        following the next page number the system gives until it gives none."""
+        size_parameter, next_page_field = PAGING[self.name]
+        separator = "&" if "?" in path else "?"
+        page = 1
+        while page:
+            body = self.control("GET", f"{path}{separator}page={page}&{size_parameter}={page_size}")
+            yield body
+            page = body.get(next_page_field)
 
     def wait_until_up(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -104,3 +122,29 @@ def start_simulator(
         sim.stop()
         raise
     return sim
+
+
+def use_simulators(bluecherry: RunningSimulator, seko: RunningSimulator) -> None:
+    """Point this process's clients at the two simulators (settings the flows read per call)."""
+    settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
+    settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+
+
+@contextlib.contextmanager
+def running_simulators(data_dir: Path) -> Iterator[tuple[RunningSimulator, RunningSimulator]]:
+    """Blue Cherry and Seko started in processes of their own (databases and logs in
+    ``data_dir``), this process's settings pointed at them, both stopped on the way out."""
+    sims: list[RunningSimulator] = []
+    logs = []
+    try:
+        for name in ("bluecherry", "seko"):
+            logs.append(open(data_dir / f"{name}.log", "ab"))  # noqa: SIM115  (closed below)
+            sims.append(start_simulator(name, data_dir / f"sim-{name}.sqlite3", log_file=logs[-1]))
+        bluecherry, seko = sims
+        use_simulators(bluecherry, seko)
+        yield bluecherry, seko
+    finally:
+        for sim in sims:
+            sim.stop()
+        for log in logs:
+            log.close()

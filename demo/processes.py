@@ -184,32 +184,3 @@ class Supervisor:
         self._logs.clear()
         self.processes.clear()
         self.simulators.clear()
-
-
-def rerun_self_in_child(env: dict[str, str]) -> int:
-    """Run this same command again in a child process with ``env`` (Django reads settings
-    once, at start-up, so a run with its own database needs a process of its own), pass
-    SIGTERM on to it, and return its exit code. Ctrl-C reaches the child from the terminal
-    too: the parent keeps waiting while the child stops what it started."""
-    child = subprocess.Popen([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    while True:
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            # Ctrl-C at a terminal reaches the child too, but a SIGINT sent to this process
-            # alone (`kill -INT`) would not: pass it on (a duplicate is harmless to the child).
-            forward(signal.SIGINT, None)
-            continue
-
-
-def child_environment(child_flag: str) -> tuple[Path, dict[str, str]]:
-    """In the child ``rerun_self_in_child`` started: its data directory, and its environment
-    without ``child_flag`` (the processes it starts are not themselves re-run children)."""
-    env = {key: value for key, value in os.environ.items() if key != child_flag}
-    return Path(os.environ["DATA_DIR"]), env

@@ -6,13 +6,11 @@ plus the web server and a warehouse clock, until Ctrl-C.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Count
 from django_q.tasks import async_task
@@ -22,8 +20,10 @@ from demo import items as items_demo  # issue 4: item-master audit and report
 from demo import reconciliation as recon_demo  # issue 7: reconcile once dispatches settled
 from demo import seed
 from demo import stock as stock_demo
-from demo.launcher import RunningSimulator
+from demo.launcher import RunningSimulator, use_simulators
 from demo.processes import Supervisor
+from demo.reporting import speaker
+from demo.waiting import drive_until_quiet
 from exceptions.models import IntegrationException
 from integration.models import Order
 from integration.schedules import ensure_schedules
@@ -39,8 +39,7 @@ INTERACTIVE_SHAPES = {"preloaded_product_rate": 0.1, "held_stock_rate": 0.2, "tr
                       "adjustment_rate": 0.05}
 
 
-def say(message: str) -> None:
-    print(f"[demo {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+say = speaker("demo")
 
 
 def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimulator]:
@@ -50,9 +49,8 @@ def start_system(supervisor: Supervisor) -> tuple[RunningSimulator, RunningSimul
     # The workers read the simulators' addresses from the environment, like production would.
     supervisor.env.update({"BLUECHERRY_BASE_URL": bluecherry.base_url, "BLUECHERRY_API_KEY": bluecherry.api_key,
                            "SEKO_BASE_URL": seko.base_url, "SEKO_API_KEY": seko.api_key})
-    settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry.base_url, bluecherry.api_key
     supervisor.env["BLUECHERRY_USER_PAGE_URL"] = f"http://127.0.0.1:{bluecherry.port}/user/"  # the demo's only
-    settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko.base_url, seko.api_key
+    use_simulators(bluecherry, seko)
     dispatch_demo.use_push_credentials(supervisor)  # before the web server and workers start
     seed.seed_mappings()
     seed.seed_seko_reference(seko)
@@ -105,27 +103,18 @@ def run_headless(data_dir: Path, env: dict[str, str], *, orders: int, seed_value
 
 
 def drive_to_quiescence(supervisor: Supervisor, *, expected: int, timeout_s: float) -> None:
-    """Enqueue the order flow's heartbeat directly (the scheduler wakes only every 30 s) until
-    every released order is settled twice in a row."""
-    deadline = time.monotonic() + timeout_s
-    settled_polls = 0
-    last_kick = 0.0
-    while settled_polls < 2:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"orders did not settle within {timeout_s:.0f}s: {order_counts()}")
-        supervisor.check_alive()
-        if time.monotonic() - last_kick > 2:
-            kick_sync_orders()
-            last_kick = time.monotonic()
-        time.sleep(1)
+    """Enqueue the order flow's heartbeat directly until every released order is settled
+    (twice in a row)."""
+
+    def quiet() -> bool:
         counts = order_counts()
         say("orders: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         unsettled = sum(counts.get(s, 0) for s in (Status.RECEIVED, Status.SENDING))
         owed = Order.objects.filter(status=Status.SENT, pick_ticket_at__isnull=True).count()
-        if sum(counts.values()) >= expected and unsettled == 0 and owed == 0 and items_demo.settled():
-            settled_polls += 1
-        else:
-            settled_polls = 0
+        return sum(counts.values()) >= expected and unsettled == 0 and owed == 0 and items_demo.settled()
+
+    drive_until_quiet(supervisor, kick=kick_sync_orders, quiet=quiet, timeout_s=timeout_s, what="orders",
+                      figures=order_counts)
 
 
 def order_counts() -> dict[str, int]:

@@ -74,13 +74,14 @@ def generate_bluecherry(bluecherry: RunningSimulator, *, orders: int, items: int
     return bluecherry.control("POST", "_sim/generate", body, timeout=120)
 
 
+def bluecherry_rows(bluecherry: RunningSimulator, path: str) -> list[dict[str, Any]]:
+    """Every row of one of Blue Cherry's list endpoints (items, shipments, invoices, ...), read
+    page by page from its API."""
+    return [row for body in bluecherry.pages(path) for row in body["results"]]
+
+
 def bluecherry_items(bluecherry: RunningSimulator) -> list[dict[str, Any]]:
-    result, page = [], 1
-    while page:
-        body = bluecherry.control("GET", f"items?page={page}&page_size=500")
-        result.extend(body["results"])
-        page = body.get("next_page")
-    return result
+    return bluecherry_rows(bluecherry, "items")
 
 
 def seed_seko_stock(seko: RunningSimulator, bluecherry: RunningSimulator) -> int:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from demo.launcher import RunningSimulator
-from demo.seed import WAREHOUSES, bluecherry_items
+from demo.seed import WAREHOUSES, bluecherry_items, bluecherry_rows
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import AtsPublication, Order, StockMovement, StockPosition
@@ -88,13 +88,20 @@ def settle(bluecherry: RunningSimulator, timeout_s: float = 120) -> None:
     stock.apply_pending_stock_parts()
     stock.take_snapshot()
     stock.publish_available()
+    follow_until_applied(timeout_s=timeout_s, pause_s=0.5,
+                         failure="Blue Cherry did not apply the stock batches in time")
+    stock.audit_bluecherry()
+
+
+def follow_until_applied(*, timeout_s: float, pause_s: float, failure: str) -> None:
+    """Follow the published batches until Blue Cherry has applied every one (its batch cycle
+    set short first); raise ``failure`` if it has not within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while AtsPublication.objects.filter(status=AtsPublication.Status.QUEUED).exists():
         if time.monotonic() > deadline:
-            raise RuntimeError("Blue Cherry did not apply the stock batches in time")
-        time.sleep(0.5)
+            raise RuntimeError(failure)
+        time.sleep(pause_s)
         stock.follow_publications()
-    stock.audit_bluecherry()
 
 
 def report(seko: RunningSimulator | None = None, bluecherry: RunningSimulator | None = None) -> dict[str, Any]:
@@ -130,14 +137,11 @@ def published_above_sellable(seko: RunningSimulator, bluecherry: RunningSimulato
         if stock.stock_rules.is_sellable(line.get("LocationType"), sellable_types):
             sku = str(line["ProductCode"])
             sellable[sku] = sellable.get(sku, 0) + int(line.get("Quantity") or 0)
-    above, page = 0, 1
-    while page:
-        body = bluecherry.control("GET", f"inventory?location={location}&page={page}&page_size=500")
-        for row in body.get("results", []):
-            channel = row.get("channel_available")
-            if isinstance(channel, int) and channel > sellable.get(str(row.get("sku")), 0):
-                above += 1
-        page = body.get("next_page")
+    above = 0
+    for row in bluecherry_rows(bluecherry, f"inventory?location={location}"):
+        channel = row.get("channel_available")
+        if isinstance(channel, int) and channel > sellable.get(str(row.get("sku")), 0):
+            above += 1
     return above
 
 

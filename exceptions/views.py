@@ -7,7 +7,6 @@ written for it, and what the person typed and ticked is still there when the pag
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from exceptions import holds, registry, services
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
+from integration.shared.csv_stream import csv_download
 from integration.shared.redaction import pretty
 from integration.shared.roles import can, exception_actors, may_act_on_exception, require
 
@@ -121,10 +121,8 @@ def _filters_only(params: QueryDict) -> QueryDict:
 def export(request: HttpRequest) -> StreamingHttpResponse:
     """The queue as filtered, as CSV (every page, not just the one shown)."""
     rows = filtered_queue(request).qs.select_related("resolved_by")
-    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="exceptions-{stamp}.csv"'
-    return response
+    return csv_download(_csv_rows(rows), f"exceptions-{stamp}.csv", content_type="text/csv; charset=utf-8")
 
 
 EXPORT_COLUMNS = ["id", "kind", "title", "owner", "category", "status", "about", "order", "sku", "message",
@@ -132,23 +130,17 @@ EXPORT_COLUMNS = ["id", "kind", "title", "owner", "category", "status", "about",
                   "resolved_by", "resolution_note"]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
+def _csv_rows(rows: QuerySet) -> Iterator[list[Any]]:
+    yield EXPORT_COLUMNS
     for exc in rows.iterator(chunk_size=1000):
         kind = exc.kind_info
-        yield writer.writerow([
+        yield [
             exc.pk, exc.kind, kind.title if kind else "", exc.owner, exc.category, exc.status, exc.trace_key,
             exc.order.ord_num if exc.order else "", exc.sku, _csv_safe(exc.message), exc.occurrences,
             exc.assigned_to.username if exc.assigned_to else "", _iso(exc.first_seen_at), _iso(exc.last_seen_at),
             _iso(exc.snoozed_until), _iso(exc.resolved_at), exc.resolved_by.username if exc.resolved_by else "",
             _csv_safe(exc.resolution_note),
-        ])
+        ]
 
 
 def _iso(value: datetime | None) -> str:

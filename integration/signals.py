@@ -14,16 +14,18 @@ from integration.models import CarrierMapping, WarehouseMapping
 @receiver(post_save, sender=WarehouseMapping)
 def warehouse_mapping_saved(sender, instance: WarehouseMapping, **kwargs) -> None:
     if instance.active:
-        transaction.on_commit(lambda: async_task(
-            "integration.tasks.release_after_mapping_change", location=instance.bc_location,
-            task_name="release_after_mapping_change",
-        ))
+        _release_on_commit(location=instance.bc_location)
 
 
 @receiver(post_save, sender=CarrierMapping)
 def carrier_mapping_saved(sender, instance: CarrierMapping, **kwargs) -> None:
     if instance.active:
-        transaction.on_commit(lambda: async_task(
-            "integration.tasks.release_after_mapping_change", ship_via=instance.bc_ship_via,
-            task_name="release_after_mapping_change",
-        ))
+        _release_on_commit(ship_via=instance.bc_ship_via)
+
+
+def _release_on_commit(**mapped: str) -> None:
+    """Once the save is committed (a rolled-back save released nothing), a worker releases the
+    orders the row's code blocked (``location=`` or ``ship_via=``)."""
+    transaction.on_commit(lambda: async_task(
+        "integration.tasks.release_after_mapping_change", **mapped, task_name="release_after_mapping_change",
+    ))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,6 +64,7 @@ TOTAL_FIELDS = (
     "invoiced_orders", "invoiced_units", "invoiced_value", "invoices",
 )
 ZERO = Decimal("0.00")
+Line = dict[str, Any]  # one difference: see ``reconcile``
 
 
 def money(value: Any) -> Decimal:
@@ -230,12 +232,12 @@ def reconcile(
         for day in invoiced_days:
             days[day]["invoiced_orders"] += 1
 
-    differences: list[dict[str, Any]] = []
+    allow = _Allowances(now, tolerance, dispatch_settle, late_grace, zone)
+    differences: list[Line] = []
     for ord_num in sorted(set(sent) | set(dispatches) | set(ships_by_order) | set(invoices_by_order)):
-        differences.extend(_order_differences(
-            ord_num, sent.get(ord_num), dispatches.get(ord_num), ships_by_order.get(ord_num, []),
-            invoices_by_order.get(ord_num, []), prices.get(ord_num, {}), now, tolerance, dispatch_settle,
-            late_grace, zone))
+        order = _OrderRecord(ord_num, sent.get(ord_num), dispatches.get(ord_num), ships_by_order.get(ord_num, []),
+                             invoices_by_order.get(ord_num, []), prices.get(ord_num, {}))
+        differences.extend(_order_differences(order, allow))
     return {"days": {day: dict(totals) for day, totals in sorted(days.items())}, "differences": differences}
 
 
@@ -247,95 +249,179 @@ def _unique(rows: Iterable[Mapping[str, Any]], key: str) -> list[Mapping[str, An
     return list(seen.values())
 
 
-def _order_differences(
-    ord_num: str, sent: Mapping[str, Any] | None, confirmation: Mapping[str, Any] | None,
-    shipments: list[Mapping[str, Any]], invoices: list[Mapping[str, Any]], prices: Mapping[str, Decimal],
-    now: datetime, tolerance: Decimal, dispatch_settle: timedelta = timedelta(0),
-    late_grace: timedelta = timedelta(0), zone: tzinfo = UTC,
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class _OrderRecord:
+    """What is known about one order: what we sent Seko, Seko's dispatch, Blue Cherry's
+    shipments and invoices, and the order's unit prices."""
 
-    def line(kind: str, day: date | None, message: str, **fields: Any) -> None:
-        found.append({"day": day, "kind": kind, "ord_num": ord_num, "message": f"{message} {HINTS[kind]}",
-                      "dispatch_id": "", "ship_num": "", "invoice_num": "", "seko_units": None,
-                      "bc_units": None, "seko_value": None, "bc_value": None, **fields})
+    ord_num: str
+    sent: Mapping[str, Any] | None
+    confirmation: Mapping[str, Any] | None
+    shipments: list[Mapping[str, Any]]
+    invoices: list[Mapping[str, Any]]
+    prices: Mapping[str, Decimal]
 
-    ship_nums = {str(s.get("ship_num")) for s in shipments}
-    bc_units = shipment_lines(shipments)
-    first_ship = shipments[0] if shipments else None
-    if confirmation is not None:
-        dispatch_id = str(confirmation.get("DispatchId") or "")
-        dispatch_day = day_of(confirmation.get("DispatchDate"), zone)
-        seko_units = dispatch_lines(confirmation)
-        seko_value = _value(seko_units, prices)
-        dispatched_at = moment_of(confirmation.get("DispatchDate"), zone)
-        settling = dispatched_at is not None and now - dispatched_at < dispatch_settle
-        if not shipments and not settling:
-            line(DISPATCHED_NOT_SHIPPED, dispatch_day,
-                 f"Seko dispatched {ord_num} ({dispatch_id}: {_units_text(seko_units)}) but Blue Cherry has no "
-                 "shipment for it: the customer has been neither invoiced nor told.",
-                 dispatch_id=dispatch_id, seko_units=sum(seko_units.values()), seko_value=seko_value,
-                 bc_units=0)
-        elif shipments:
-            if seko_units != bc_units:
-                skus = sorted(sku for sku in set(seko_units) | set(bc_units)
-                              if seko_units.get(sku, 0) != bc_units.get(sku, 0))
-                detail = "; ".join(f"{sku} Seko {seko_units.get(sku, 0)}, Blue Cherry {bc_units.get(sku, 0)}"
-                                   for sku in skus)
-                line(QUANTITY_MISMATCH, dispatch_day,
-                     f"{ord_num}: Blue Cherry shipment {first_ship.get('ship_num')} does not ship what left the "
-                     f"warehouse in {dispatch_id}: {detail}.",
-                     dispatch_id=dispatch_id, ship_num=str(first_ship.get("ship_num")),
-                     seko_units=sum(seko_units.values()), bc_units=sum(bc_units.values()))
-            own = [i for i in invoices if str(i.get("ship_num")) in ship_nums]
-            if own:
-                billed = sum((money(i.get("amount")) for i in own), ZERO)
-                if abs(billed - seko_value) > tolerance:
-                    line(VALUE_MISMATCH, dispatch_day,
-                         f"{ord_num}: invoice {', '.join(str(i.get('invoice_num')) for i in own)} bills {billed} "
-                         f"but what Seko dispatched is worth {seko_value} at the order's prices.",
-                         dispatch_id=dispatch_id, ship_num=str(first_ship.get("ship_num")),
-                         invoice_num=str(own[0].get("invoice_num")), seko_value=seko_value, bc_value=billed)
-    elif shipments:
-        for shipment in shipments:
-            units = shipment_lines([shipment])
-            line(SHIPPED_NOT_DISPATCHED, day_of(shipment.get("ship_date"), zone),
-                 f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} ({_units_text(units)}) has no "
-                 "dispatch at Seko: nothing left the warehouse for it.",
-                 ship_num=str(shipment.get("ship_num")), bc_units=sum(units.values()),
-                 bc_value=_value(units, prices), seko_units=0,
-                 dispatch_id=str(shipment.get("wms_dispatch_id") or ""))
 
-    for shipment in shipments:
-        if not shipment.get("invoice_num") and not any(str(i.get("ship_num")) == str(shipment.get("ship_num"))
-                                                       for i in invoices):
-            line(SHIPPED_NOT_INVOICED, day_of(shipment.get("ship_date"), zone),
-                 f"Blue Cherry shipment {shipment.get('ship_num')} of {ord_num} has no invoice.",
-                 ship_num=str(shipment.get("ship_num")))
-    if len(invoices) > 1:
-        ordered = sorted(invoices, key=lambda i: (str(i.get("invoice_date")), str(i.get("invoice_num"))))
-        later = ordered[-1]
-        line(INVOICED_TWICE, day_of(later.get("invoice_date"), zone),
-             f"{ord_num} is invoiced {len(invoices)} times ("
-             + ", ".join(f"{i.get('invoice_num')} {money(i.get('amount'))}" for i in ordered)
-             + f") for {len(shipments)} shipment(s): credit the duplicate.",
-             invoice_num=str(later.get("invoice_num")), ship_num=str(later.get("ship_num") or ""),
-             bc_value=sum((money(i.get("amount")) for i in invoices), ZERO))
-    if invoices and not shipments and confirmation is None:
-        for invoice in invoices:
-            line(INVOICED_NOT_SHIPPED, day_of(invoice.get("invoice_date"), zone),
-                 f"Invoice {invoice.get('invoice_num')} bills {money(invoice.get('amount'))} for {ord_num}, which "
-                 "has neither a shipment in Blue Cherry nor a dispatch at Seko.",
-                 invoice_num=str(invoice.get("invoice_num")), bc_value=money(invoice.get("amount")))
+@dataclass(frozen=True)
+class _Allowances:
+    """When a gap becomes a difference: the moment judged, and the slack of ``reconcile``."""
 
-    if sent is not None and confirmation is None and not shipments:
-        status = sent.get("seko_status")
-        sent_at = sent.get("sent_at")
-        sla = timedelta(hours=float(sent.get("sla_hours") or 0))
-        if status not in SEKO_DONE and isinstance(sent_at, datetime) and now - sent_at > sla + late_grace:
-            line(NOT_DISPATCHED_PAST_SLA, day_of(sent_at, zone),
-                 f"{ord_num} was sent to Seko {duration(now - sent_at)} ago, {duration(now - sent_at - sla)} past "
-                 f"its dispatch SLA of {duration(sla)}, and is neither dispatched nor cancelled; Seko says "
-                 f"'{status or 'unknown'}'.",
-                 seko_units=0, bc_units=0, seko_value=money(sent.get("value")))
+    now: datetime
+    tolerance: Decimal
+    dispatch_settle: timedelta
+    late_grace: timedelta
+    zone: tzinfo
+
+
+@dataclass(frozen=True)
+class _SekoDispatch:
+    """What the differences read of Seko's DispatchConfirmation."""
+
+    dispatch_id: str
+    day: date | None
+    dispatched_at: datetime | None
+    units: dict[str, int]
+    value: Decimal  # at the order's prices: Seko's dispatch carries none
+
+
+def _line(kind: str, ord_num: str, day: date | None, message: str, **fields: Any) -> Line:
+    """A difference line, its kind's hint after the message; the fields not given are blank."""
+    return {"day": day, "kind": kind, "ord_num": ord_num, "message": f"{message} {HINTS[kind]}",
+            "dispatch_id": "", "ship_num": "", "invoice_num": "", "seko_units": None,
+            "bc_units": None, "seko_value": None, "bc_value": None, **fields}
+
+
+def _order_differences(order: _OrderRecord, allow: _Allowances) -> list[Line]:
+    """Every difference of one order, always in this order: the dispatch against the shipments
+    (or the shipments without a dispatch), then the invoicing, then lateness at the warehouse."""
+    if order.confirmation is not None:
+        dispatched = _dispatch_differences(order, _read_dispatch(order.confirmation, order.prices, allow.zone), allow)
+    else:
+        dispatched = _shipped_not_dispatched(order, allow.zone)
+    return [*dispatched, *_shipped_not_invoiced(order, allow.zone), *_invoiced_twice(order, allow.zone),
+            *_invoiced_not_shipped(order, allow.zone), *_not_dispatched_past_sla(order, allow)]
+
+
+def _read_dispatch(confirmation: Mapping[str, Any], prices: Mapping[str, Decimal], zone: tzinfo) -> _SekoDispatch:
+    units = dispatch_lines(confirmation)
+    return _SekoDispatch(
+        dispatch_id=str(confirmation.get("DispatchId") or ""),
+        day=day_of(confirmation.get("DispatchDate"), zone),
+        dispatched_at=moment_of(confirmation.get("DispatchDate"), zone),
+        units=units,
+        value=_value(units, prices),
+    )
+
+
+def _dispatch_differences(order: _OrderRecord, dispatch: _SekoDispatch, allow: _Allowances) -> list[Line]:
+    """Seko's dispatch against Blue Cherry: not shipped at all (once the dispatch has had the time
+    to become a shipment), shipped in other quantities, invoiced at another value."""
+    if not order.shipments:
+        settling = dispatch.dispatched_at is not None and allow.now - dispatch.dispatched_at < allow.dispatch_settle
+        return [] if settling else [_line(
+            DISPATCHED_NOT_SHIPPED, order.ord_num, dispatch.day,
+            f"Seko dispatched {order.ord_num} ({dispatch.dispatch_id}: {_units_text(dispatch.units)}) but Blue "
+            "Cherry has no shipment for it: the customer has been neither invoiced nor told.",
+            dispatch_id=dispatch.dispatch_id, seko_units=sum(dispatch.units.values()), seko_value=dispatch.value,
+            bc_units=0)]
+    return [*_quantity_mismatch(order, dispatch), *_value_mismatch(order, dispatch, allow.tolerance)]
+
+
+def _quantity_mismatch(order: _OrderRecord, dispatch: _SekoDispatch) -> list[Line]:
+    shipped = shipment_lines(order.shipments)
+    if shipped == dispatch.units:
+        return []
+    skus = sorted(sku for sku in set(dispatch.units) | set(shipped)
+                  if dispatch.units.get(sku, 0) != shipped.get(sku, 0))
+    detail = "; ".join(f"{sku} Seko {dispatch.units.get(sku, 0)}, Blue Cherry {shipped.get(sku, 0)}" for sku in skus)
+    ship_num = order.shipments[0].get("ship_num")
+    return [_line(QUANTITY_MISMATCH, order.ord_num, dispatch.day,
+                  f"{order.ord_num}: Blue Cherry shipment {ship_num} does not ship what left the warehouse in "
+                  f"{dispatch.dispatch_id}: {detail}.",
+                  dispatch_id=dispatch.dispatch_id, ship_num=str(ship_num),
+                  seko_units=sum(dispatch.units.values()), bc_units=sum(shipped.values()))]
+
+
+def _value_mismatch(order: _OrderRecord, dispatch: _SekoDispatch, tolerance: Decimal) -> list[Line]:
+    """The invoices of the order's shipments against the value of what Seko dispatched."""
+    ship_nums = {str(s.get("ship_num")) for s in order.shipments}
+    own = [i for i in order.invoices if str(i.get("ship_num")) in ship_nums]
+    if not own:
+        return []
+    billed = sum((money(i.get("amount")) for i in own), ZERO)
+    if abs(billed - dispatch.value) <= tolerance:
+        return []
+    return [_line(VALUE_MISMATCH, order.ord_num, dispatch.day,
+                  f"{order.ord_num}: invoice {', '.join(str(i.get('invoice_num')) for i in own)} bills {billed} "
+                  f"but what Seko dispatched is worth {dispatch.value} at the order's prices.",
+                  dispatch_id=dispatch.dispatch_id, ship_num=str(order.shipments[0].get("ship_num")),
+                  invoice_num=str(own[0].get("invoice_num")), seko_value=dispatch.value, bc_value=billed)]
+
+
+def _shipped_not_dispatched(order: _OrderRecord, zone: tzinfo) -> list[Line]:
+    """Each shipment of an order Seko has no dispatch for."""
+    found = []
+    for shipment in order.shipments:
+        units = shipment_lines([shipment])
+        found.append(_line(
+            SHIPPED_NOT_DISPATCHED, order.ord_num, day_of(shipment.get("ship_date"), zone),
+            f"Blue Cherry shipment {shipment.get('ship_num')} of {order.ord_num} ({_units_text(units)}) has no "
+            "dispatch at Seko: nothing left the warehouse for it.",
+            ship_num=str(shipment.get("ship_num")), bc_units=sum(units.values()),
+            bc_value=_value(units, order.prices), seko_units=0,
+            dispatch_id=str(shipment.get("wms_dispatch_id") or "")))
     return found
+
+
+def _shipped_not_invoiced(order: _OrderRecord, zone: tzinfo) -> list[Line]:
+    """Shipments neither carrying an invoice number nor named by one of the order's invoices."""
+    invoiced = {str(i.get("ship_num")) for i in order.invoices}
+    return [_line(SHIPPED_NOT_INVOICED, order.ord_num, day_of(shipment.get("ship_date"), zone),
+                  f"Blue Cherry shipment {shipment.get('ship_num')} of {order.ord_num} has no invoice.",
+                  ship_num=str(shipment.get("ship_num")))
+            for shipment in order.shipments
+            if not shipment.get("invoice_num") and str(shipment.get("ship_num")) not in invoiced]
+
+
+def _invoiced_twice(order: _OrderRecord, zone: tzinfo) -> list[Line]:
+    """More than one invoice for the order, put on the day of the latest."""
+    invoices = order.invoices
+    if len(invoices) <= 1:
+        return []
+    ordered = sorted(invoices, key=lambda i: (str(i.get("invoice_date")), str(i.get("invoice_num"))))
+    later = ordered[-1]
+    return [_line(INVOICED_TWICE, order.ord_num, day_of(later.get("invoice_date"), zone),
+                  f"{order.ord_num} is invoiced {len(invoices)} times ("
+                  + ", ".join(f"{i.get('invoice_num')} {money(i.get('amount'))}" for i in ordered)
+                  + f") for {len(order.shipments)} shipment(s): credit the duplicate.",
+                  invoice_num=str(later.get("invoice_num")), ship_num=str(later.get("ship_num") or ""),
+                  bc_value=sum((money(i.get("amount")) for i in invoices), ZERO))]
+
+
+def _invoiced_not_shipped(order: _OrderRecord, zone: tzinfo) -> list[Line]:
+    """Each invoice of an order that neither system shows leaving the warehouse."""
+    if order.shipments or order.confirmation is not None:
+        return []
+    return [_line(INVOICED_NOT_SHIPPED, order.ord_num, day_of(invoice.get("invoice_date"), zone),
+                  f"Invoice {invoice.get('invoice_num')} bills {money(invoice.get('amount'))} for {order.ord_num}, "
+                  "which has neither a shipment in Blue Cherry nor a dispatch at Seko.",
+                  invoice_num=str(invoice.get("invoice_num")), bc_value=money(invoice.get("amount")))
+            for invoice in order.invoices]
+
+
+def _not_dispatched_past_sla(order: _OrderRecord, allow: _Allowances) -> list[Line]:
+    """An order we sent that Seko has neither dispatched nor cancelled, older than its SLA and
+    the overdue monitor's grace."""
+    sent = order.sent
+    if sent is None or order.confirmation is not None or order.shipments:
+        return []
+    status = sent.get("seko_status")
+    sent_at = sent.get("sent_at")
+    sla = timedelta(hours=float(sent.get("sla_hours") or 0))
+    if status in SEKO_DONE or not isinstance(sent_at, datetime) or allow.now - sent_at <= sla + allow.late_grace:
+        return []
+    return [_line(NOT_DISPATCHED_PAST_SLA, order.ord_num, day_of(sent_at, allow.zone),
+                  f"{order.ord_num} was sent to Seko {duration(allow.now - sent_at)} ago, "
+                  f"{duration(allow.now - sent_at - sla)} past its dispatch SLA of {duration(sla)}, and is neither "
+                  f"dispatched nor cancelled; Seko says '{status or 'unknown'}'.",
+                  seko_units=0, bc_units=0, seko_value=money(sent.get("value")))]

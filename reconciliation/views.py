@@ -3,9 +3,8 @@ a day's difference lines, a month-end summary, CSV of a day or a month, and a ru
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from django_q.tasks import async_task
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import SyncCursor
+from integration.shared.csv_stream import csv_download
 from integration.shared.roles import require
 from reconciliation import rules
 from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
@@ -110,18 +110,6 @@ def month_detail(request: HttpRequest, month: str) -> HttpResponse:
     return render(request, "reconciliation/month.html", {"month": month, **month_summary(first, last)})
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def _line_rows(lines: QuerySet[Difference]) -> Iterator[list[Any]]:
     yield list(CSV_LINE_FIELDS)
     for line in lines.select_related("day", "exception").order_by("day__day", "ord_num", "kind").iterator():
@@ -147,8 +135,8 @@ def day_export(request: HttpRequest, day: str) -> StreamingHttpResponse:
     """A day's difference lines as CSV (``?totals=1``: the day's totals instead)."""
     when = _day(day)
     if request.GET.get("totals"):
-        return _csv(_day_rows(ReconciliationDay.objects.filter(day=when)), f"reconciliation-{when}-totals.csv")
-    return _csv(_line_rows(Difference.objects.filter(day__day=when)), f"reconciliation-{when}.csv")
+        return csv_download(_day_rows(ReconciliationDay.objects.filter(day=when)), f"reconciliation-{when}-totals.csv")
+    return csv_download(_line_rows(Difference.objects.filter(day__day=when)), f"reconciliation-{when}.csv")
 
 
 @require("view_reconciliation")
@@ -156,9 +144,10 @@ def month_export(request: HttpRequest, month: str) -> StreamingHttpResponse:
     """A month's difference lines as CSV (``?totals=1``: one row of totals per day instead)."""
     first, last = _month(month)
     if request.GET.get("totals"):
-        return _csv(_day_rows(ReconciliationDay.objects.filter(day__range=(first, last))),
-                    f"reconciliation-{month}-totals.csv")
-    return _csv(_line_rows(Difference.objects.filter(day__day__range=(first, last))), f"reconciliation-{month}.csv")
+        return csv_download(_day_rows(ReconciliationDay.objects.filter(day__range=(first, last))),
+                            f"reconciliation-{month}-totals.csv")
+    return csv_download(_line_rows(Difference.objects.filter(day__day__range=(first, last))),
+                        f"reconciliation-{month}.csv")
 
 
 @require_POST

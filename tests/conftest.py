@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from demo.launcher import RunningSimulator, start_simulator
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The shared assertions in tests/helpers.py explain their failures as a test module's do.
+pytest.register_assert_rewrite("tests.helpers")
 
 
 @pytest.fixture(scope="session")
@@ -42,24 +45,51 @@ def seko_server(sim_dir: Path) -> Iterator[RunningSimulator]:
     yield from _start("seko", sim_dir)
 
 
+def _reset_and_pointed_at(server: RunningSimulator, system: str) -> Iterator[RunningSimulator]:
+    """The simulator reset, with the integration's <SYSTEM>_BASE_URL and _API_KEY pointing at it."""
+    server.control("POST", "_sim/reset")
+    names = (f"{system}_BASE_URL", f"{system}_API_KEY")
+    old = [getattr(settings, name) for name in names]
+    for name, value in zip(names, (server.base_url, server.api_key), strict=True):
+        setattr(settings, name, value)
+    yield server
+    for name, value in zip(names, old, strict=True):
+        setattr(settings, name, value)
+
+
 @pytest.fixture
 def bluecherry(bluecherry_server: RunningSimulator) -> Iterator[RunningSimulator]:
     """The Blue Cherry simulator, reset, with the integration's settings pointing at it."""
-    bluecherry_server.control("POST", "_sim/reset")
-    old = (settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY)
-    settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = bluecherry_server.base_url, bluecherry_server.api_key
-    yield bluecherry_server
-    settings.BLUECHERRY_BASE_URL, settings.BLUECHERRY_API_KEY = old
+    yield from _reset_and_pointed_at(bluecherry_server, "BLUECHERRY")
 
 
 @pytest.fixture
 def seko(seko_server: RunningSimulator) -> Iterator[RunningSimulator]:
     """The Seko simulator, reset, with the integration's settings pointing at it."""
-    seko_server.control("POST", "_sim/reset")
-    old = (settings.SEKO_BASE_URL, settings.SEKO_API_KEY)
-    settings.SEKO_BASE_URL, settings.SEKO_API_KEY = seko_server.base_url, seko_server.api_key
-    yield seko_server
-    settings.SEKO_BASE_URL, settings.SEKO_API_KEY = old
+    yield from _reset_and_pointed_at(seko_server, "SEKO")
+
+
+@pytest.fixture
+def fast_retries(settings):
+    """Retries and backoff in hundredths of a second, so a retried call costs a test almost nothing."""
+    settings.RETRY_BASE_SECONDS = 0.01
+    settings.RETRY_MAX_SECONDS = 0.05
+    settings.HTTP_BACKOFF_SECONDS = 0.01
+    return settings
+
+
+@pytest.fixture
+def systems(bluecherry, seko, fast_retries) -> tuple[RunningSimulator, RunningSimulator]:
+    """Both simulators, reset, the integration pointed at them and retrying fast."""
+    return bluecherry, seko
+
+
+@pytest.fixture
+def fresh_reference_cache() -> Iterator[None]:
+    """Seko's reference lists (DCs, courier services) asked afresh, not from another test's cache."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

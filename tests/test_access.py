@@ -7,12 +7,12 @@ by anyone is covered without being listed here.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from integration.management.commands.permissions import render_markdown
 from integration.shared.roles import ALL_GROUPS, MATRIX
 from integration.shared.url_walk import iter_routes
+from tests.helpers import signed_in, user_in
 
 pytestmark = pytest.mark.django_db
 
@@ -60,17 +60,10 @@ def test_every_dashboard_view_names_a_capability_from_the_matrix(routes):
     assert not unguarded, "views without a capability from integration/shared/roles.py: " + ", ".join(unguarded)
 
 
-def _user_in(group: str) -> User:
-    user = User.objects.create_user(f"u-{group}", password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
-
-
 @pytest.mark.parametrize("group", ALL_GROUPS)
 def test_each_group_gets_exactly_the_pages_its_capabilities_allow(group, routes, settings):
     settings.HTTP_MAX_RETRIES = 0
-    client = Client()
-    client.force_login(_user_in(group))
+    client = signed_in(group)
     mismatches = []
     for route in routes:
         if route.capability is None or route.pattern.startswith("admin/") or "format" in route.pattern:
@@ -88,8 +81,7 @@ def test_each_group_gets_exactly_the_pages_its_capabilities_allow(group, routes,
 
 
 def test_a_cx_user_is_refused_the_mapping_editor_and_its_api():
-    client = Client()
-    client.force_login(_user_in("cx"))
+    client = signed_in("cx")
     assert client.get("/mappings/carriers/new").status_code == 403
     assert client.post("/mappings/carriers/new", {"bc_ship_via": "X"}).status_code == 403
     assert client.post("/api/mappings/carriers/", {"bc_ship_via": "X"}).status_code == 403
@@ -98,7 +90,7 @@ def test_a_cx_user_is_refused_the_mapping_editor_and_its_api():
 def test_the_api_takes_a_token(client):
     from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=_user_in("ops"))
+    token = Token.objects.create(user=user_in("ops"))
     assert client.get("/api/orders/").status_code == 403
     assert client.get("/api/orders/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
 

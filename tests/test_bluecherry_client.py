@@ -14,6 +14,7 @@ from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import Exchange, MalformedPayload, NotFound, Rejected, Transient, Unauthorized
 from integration.clients.http import utc_iso
 from integration.shared.systems import bluecherry_client
+from tests.helpers import assert_rate_limit_is_retried_after_the_time_asked
 
 SECRET = "SECRET-KEY-123"
 NO_MIX = {"mix": {kind: 0 for kind in ("bad_ship_via", "bad_location", "sku_not_live", "missing_address",
@@ -209,14 +210,8 @@ def test_intermittent_errors_do_not_break_paging(bluecherry, exchanges: list[Exc
 
 
 def test_rate_limit_is_retried_after_the_time_asked(bluecherry, exchanges: list[Exchange]) -> None:
-    faults(bluecherry, rate_limit_rate=1)
-    slept: list[float] = []
-    client = BlueCherryClient(bluecherry.base_url, bluecherry.api_key, max_retries=2, backoff=0.001,
-                              on_exchange=exchanges.append, sleep=slept.append)
-    with pytest.raises(Transient) as caught:
-        client.get_item("X")
-    assert [e.status_code for e in exchanges] == [429, 429, 429]
-    assert slept == [1.0, 1.0] and caught.value.retry_after == 1.0
+    assert_rate_limit_is_retried_after_the_time_asked(bluecherry, BlueCherryClient, lambda c: c.get_item("X"),
+                                                      exchanges)
 
 
 def test_a_rejection_is_not_retried(bluecherry, client: BlueCherryClient, exchanges: list[Exchange]) -> None:

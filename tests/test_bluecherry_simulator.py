@@ -330,9 +330,12 @@ def test_shipment_raises_one_invoice_and_notification_and_a_repeat_returns_the_s
     assert numbers["ship_num"].startswith("SH-")
     assert numbers["invoice_num"].startswith("IN-")
 
+    assert bluecherry.control("GET", "_sim/state")["duplicate_posts_refused"] == 0
     repeat = call(bluecherry, "POST", "shipments", shipment())
     assert repeat.status_code == 200
     assert repeat.json() == numbers
+    state = bluecherry.control("GET", "_sim/state")  # the second post is counted: the net was needed
+    assert (state["duplicate_posts_refused"], state["dispatches_posted_more_than_once"]) == (1, ["DSP-1"])
 
     detail = bluecherry.control("GET", "_sim/orders/SO-200001")
     assert detail["status"] == "INVOICED"

@@ -44,5 +44,8 @@ def test_a_dispatch_for_an_order_whose_send_reply_was_lost_waits_for_it_and_is_p
     assert dispatch.status == Dispatch.Status.POSTED and order.status == Status.DISPATCHED
     at_bc = bc_order(bluecherry, "SO-C1")
     assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
-    times = {o["SalesOrderNumber"]: o["times_submitted"] for o in seko.control("GET", "_sim/orders")["orders"]}
-    assert times == {"SO-C1": 1}
+    # Sent again after the lost reply: Seko refused the resend as a duplicate and kept one order.
+    at_seko = {o["SalesOrderNumber"]: (o["attempts"], o["accepted_attempts"], o["duplicate_attempts"])
+               for o in seko.control("GET", "_sim/orders")["orders"]}
+    assert at_seko == {"SO-C1": (2, 1, 1)}
+    assert bluecherry.control("GET", "_sim/state")["duplicate_posts_refused"] == 0

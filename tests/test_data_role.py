@@ -6,25 +6,16 @@ Cherry simulator's page where a person plays the Blue Cherry user."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.test import Client
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.items import flow as items
 from integration.models import Order
 from tests.factories import BlueCherryItemFactory, BlueCherryOrderFactory, LineFactory, ShipToFactory
+from tests.helpers import signed_in
 from tests.test_order_flow import release, run_flow, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(group: str) -> Client:
-    user = User.objects.create_user(f"u-{group}", password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from demo.launcher import ROOT
 DEMO_SHAPE = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from demo.processes import Supervisor, rerun_self_in_child
+    from demo.processes import Supervisor
+    from demo.rerun import rerun_self_in_child
 
     data_dir = Path(sys.argv[1])
     if not os.environ.get("STOP_TEST_CHILD"):

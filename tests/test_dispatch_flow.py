@@ -66,6 +66,13 @@ def take_in() -> None:
         pass
 
 
+def dispatched(client, seko, order: Order, **rates: Any) -> Dispatch:
+    """Seko dispatches the order (with the fault rates given) and pushes it; the push is taken in."""
+    push_outbox(client, dispatch_at_seko(seko, **rates))
+    take_in()
+    return Dispatch.objects.get(order=order)
+
+
 def bc_order(bluecherry, ord_num: str) -> dict:
     return bluecherry.control("GET", f"_sim/orders/{ord_num}")
 
@@ -186,9 +193,7 @@ def test_a_consolidated_sku_is_split_back_across_its_lines_and_the_short_remaind
 def test_a_dispatch_without_tracking_is_quarantined_and_a_later_tracking_details_posts_it(world, client):
     bluecherry, seko = world
     order = sent_order(bluecherry, "SO-D5")
-    push_outbox(client, dispatch_at_seko(seko, missing_tracking_rate=1))
-    take_in()
-    dispatch = Dispatch.objects.get(order=order)
+    dispatch = dispatched(client, seko, order, missing_tracking_rate=1)
     assert dispatch.status == Dispatch.Status.QUARANTINED
     assert open_kinds(dispatch.dispatch_id) == {catalogue.DISPATCH_INCOMPLETE.code}
     assert bc_order(bluecherry, "SO-D5")["shipments"] == []
@@ -205,9 +210,7 @@ def test_a_dispatch_without_tracking_is_quarantined_and_a_later_tracking_details
 def test_ops_fill_in_a_missing_carrier_and_release_the_dispatch_which_posts_it(world, client):
     bluecherry, seko = world
     order = sent_order(bluecherry, "SO-D6")
-    push_outbox(client, dispatch_at_seko(seko, missing_carrier_rate=1))
-    take_in()
-    dispatch = Dispatch.objects.get(order=order)
+    dispatch = dispatched(client, seko, order, missing_carrier_rate=1)
     assert dispatch.status == Dispatch.Status.QUARANTINED and "carrier" in dispatch.problems[0]["message"]
     user = User.objects.create_user("opsy", password="pw")
     user.groups.add(Group.objects.get_or_create(name="ops")[0])

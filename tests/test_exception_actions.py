@@ -4,7 +4,6 @@ assign, in bulk; each recorded with who and when, refused with a reason, safe to
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
@@ -12,21 +11,14 @@ from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
 from integration.models import Order
+from tests.helpers import held_with_exception, user_in
 
 pytestmark = pytest.mark.django_db
 
 
-def user_in(group: str, name: str | None = None) -> User:
-    user = User.objects.create_user(name or f"u-{group}", password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
-
-
 def quarantined(ord_num: str, kind=catalogue.MAPPING_CARRIER_UNKNOWN,
                 status=Order.Status.QUARANTINED) -> IntegrationException:
-    order = Order.objects.create(ord_num=ord_num, bc_updated_at=timezone.now(), location="UK3PL", ship_via="ZZ",
-                                 status=status, problems=[{"kind": kind.code, "message": "no"}])
-    return queue.raise_exception(kind, catalogue.order_key(ord_num), f"{ord_num} held", order=order)
+    return held_with_exception(ord_num, kind, status=status, ship_via="ZZ", problem="no", title=f"{ord_num} held")
 
 
 def test_retrying_an_exception_puts_its_order_back_to_waiting_and_records_who(monkeypatch):

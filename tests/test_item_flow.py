@@ -16,14 +16,6 @@ pytestmark = pytest.mark.django_db
 Sync = Item.SyncStatus
 
 
-@pytest.fixture
-def systems(bluecherry, seko, settings):
-    settings.RETRY_BASE_SECONDS = 0.01
-    settings.RETRY_MAX_SECONDS = 0.05
-    settings.HTTP_BACKOFF_SECONDS = 0.01
-    return bluecherry, seko
-
-
 def ready_item(sku: str, n: int, **fields) -> dict:
     return BlueCherryItemFactory(**{"sku": sku, "upc": valid_upc(n), "status": "PENDING_WMS", **fields})
 

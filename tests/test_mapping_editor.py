@@ -4,8 +4,6 @@ import all-or-nothing, Seko's reference check; and "retransmit now" on an order.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.test import Client
 from django_q.conf import Conf
 
@@ -15,6 +13,7 @@ from integration.mappings.csv_io import export_csv, import_csv
 from integration.mappings.tables import TABLES
 from integration.models import CarrierMapping, Order
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
+from tests.helpers import signed_in
 from tests.test_order_flow import (
     release,
     run_flow,
@@ -22,23 +21,12 @@ from tests.test_order_flow import (
     world,  # noqa: F401  (a fixture: the order-flow tests' world)
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_reference_cache")]
 
 
 @pytest.fixture
 def admin_client() -> Client:
-    user = User.objects.create_user("u-admin", password="pw")
-    user.groups.add(Group.objects.get_or_create(name="integration-admin")[0])
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def fresh_reference_cache():
-    cache.clear()
-    yield
-    cache.clear()
+    return signed_in("integration-admin", "u-admin")
 
 
 @pytest.fixture
@@ -147,10 +135,7 @@ def test_deactivating_holds_new_orders_and_reactivating_releases_them(
 
 def test_retransmit_re_fetches_the_order_from_blue_cherry_revalidates_and_sends_it_now(world):
     bluecherry, seko = world
-    ops = User.objects.create_user("u-ops", password="pw")
-    ops.groups.add(Group.objects.get_or_create(name="ops")[0])
-    client = Client()
-    client.force_login(ops)
+    client = signed_in("ops")
     release(bluecherry, BlueCherryOrderFactory(ord_num="SO-RT", ship_to=ShipToFactory(postcode="")))
     run_flow()
     assert Order.objects.get(ord_num="SO-RT").status == Order.Status.QUARANTINED
@@ -160,11 +145,11 @@ def test_retransmit_re_fetches_the_order_from_blue_cherry_revalidates_and_sends_
     assert "re-fetched from Blue Cherry: sent to Seko" in response.content.decode()
     order = Order.objects.get(ord_num="SO-RT")
     assert order.status == Order.Status.SENT and order.pick_ticket_at is not None
-    assert seko_orders(seko)["SO-RT"]["times_submitted"] == 1
+    assert seko_orders(seko)["SO-RT"]["attempts"] == 1
     assert not IntegrationException.objects.filter(trace_key="order:SO-RT", status="open").exists()
     again = client.post("/orders/SO-RT/retransmit", follow=True).content.decode()
     assert "only an order not yet at Seko" in again
-    assert seko_orders(seko)["SO-RT"]["times_submitted"] == 1
+    assert seko_orders(seko)["SO-RT"]["attempts"] == 1
     timeline = client.get("/orders/SO-RT/").content.decode()
     assert "Retransmit requested by u-ops" in timeline and "get_sales_order" in timeline
 

@@ -8,7 +8,7 @@ row and "Map this code" from their exception."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError
 from django.test import Client
@@ -22,6 +22,7 @@ from integration.mappings.csv_io import import_csv
 from integration.mappings.tables import TABLES, CarrierMappingForm
 from integration.models import CarrierMapping, Order, StockBufferOverride, WarehouseMapping
 from tests.factories import BlueCherryOrderFactory
+from tests.helpers import signed_in
 from tests.test_order_flow import (
     release,
     run_flow,
@@ -29,31 +30,16 @@ from tests.test_order_flow import (
     world,  # noqa: F401  (a fixture: the order-flow tests' world)
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_reference_cache")]
 
 SERVICES = [{"CourierName": "RoyalMail", "CourierService": "TPN24"}, {"CourierName": "DPD", "CourierService": "12"}]
 DPD_ROW = {"bc_ship_via": "DPDNXT", "seko_courier_name": "DPD", "seko_courier_service": "12",
            "service_level": "NEXTDAY", "active": "on"}
 
 
-def _client_in(group: str, username: str) -> Client:
-    user = User.objects.create_user(username, password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def admin_client() -> Client:
-    return _client_in("integration-admin", "ada")
-
-
-@pytest.fixture(autouse=True)
-def fresh_reference_cache():
-    cache.clear()
-    yield
-    cache.clear()
+    return signed_in("integration-admin", "ada")
 
 
 @pytest.fixture
@@ -283,7 +269,7 @@ def test_an_edit_records_who_changed_what_before_and_after_and_ops_may_read_it(w
     latest = row.history.first()
     assert (latest.history_user.username, latest.service_level, latest.history_change_reason) == (
         "ada", "EXPRESS", "Edited")
-    ops = _client_in("ops", "otto")
+    ops = signed_in("ops", "otto")
     page = _page(ops.get(f"/mappings/carriers/{row.pk}/history"))
     assert "NEXTDAY → EXPRESS" in page and "(empty) → now express" in page and "ada" in page
     assert ops.post(f"/mappings/carriers/{row.pk}/active", {"active": "0", "confirmed": "1"}).status_code == 403
@@ -325,7 +311,7 @@ def test_the_codes_waiting_for_a_row_are_listed_with_their_orders_and_map_this_c
     assert exception.status == "resolved"
     assert "Codes waiting for a row" not in _page(admin_client.get("/mappings/carriers/"))
     # Ops see the list, but the exception offers them no mapping form.
-    ops = _client_in("ops", "otto")
+    ops = signed_in("ops", "otto")
     assert "Map this code" not in _page(ops.get(f"/exceptions/{exception.pk}/"))
 
 

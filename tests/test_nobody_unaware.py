@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -20,32 +19,18 @@ from exceptions import services as queue
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
 from integration import tasks
-from integration.items import flow as items
 from integration.models import Dispatch, InboundPush, Order, SyncCursor
 from integration.orders import flow as orders
 from integration.pushes import views as webhooks
 from integration.shared import worker_health
-from tests.factories import (
-    BlueCherryItemFactory,
-    BlueCherryOrderFactory,
-    CarrierMappingFactory,
-    LineFactory,
-    WarehouseMappingFactory,
-    valid_upc,
-)
+from tests.factories import BlueCherryOrderFactory, LineFactory
+from tests.helpers import signed_in
+from tests.test_order_flow import mapped_and_stocked
 
 pytestmark = pytest.mark.django_db
 
 WEBHOOK = "/webhooks/seko/"
 TOKEN = "push-token-for-tests"
-
-
-def signed_in(group: str) -> Client:
-    user = User.objects.create_user(f"{group}-user", password="x")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # --- The workers' health ---------------------------------------------------------------------
@@ -183,18 +168,8 @@ SKUS = ["10023-NAVY-S", "10023-NAVY-M"]
 
 
 @pytest.fixture
-def world(bluecherry, seko, settings):
-    settings.RETRY_BASE_SECONDS = 0.01
-    settings.RETRY_MAX_SECONDS = 0.05
-    settings.HTTP_BACKOFF_SECONDS = 0.01
-    WarehouseMappingFactory()
-    CarrierMappingFactory()
-    bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku=sku, upc=valid_upc(n), status="PENDING_WMS")
-                                              for n, sku in enumerate(SKUS, start=1)])
-    seko.control("POST", "_sim/dcs", ["DCCL01"])
-    seko.control("POST", "_sim/services", [{"CourierName": "RoyalMail", "CourierService": "TPN24"}])
-    seko.control("POST", "_sim/stock", [{"ProductCode": sku, "DCCode": "DCCL01", "Quantity": 100} for sku in SKUS])
-    items.sync_items()
+def world(bluecherry, seko, fast_retries):
+    mapped_and_stocked(bluecherry, seko, SKUS)
     return bluecherry, seko
 
 

@@ -9,13 +9,14 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 
 from exceptions import catalogue
 from exceptions import services as queue
+from exceptions.models import IntegrationException
 from integration.shared.roles import ALL_GROUPS
+from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,6 @@ def _kinds_json() -> list[dict]:
     out = StringIO()
     call_command("exception_kinds", "--json", stdout=out)
     return json.loads(out.getvalue())
-
-
-def _user_in(group: str) -> User:
-    user = User.objects.create_user(f"u-{group}", password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
 
 
 def test_exception_kinds_json_lists_every_kind_with_code_owner_category_and_playbook():
@@ -74,8 +69,7 @@ def test_the_manual_needs_a_login():
 
 @pytest.mark.parametrize("group", ALL_GROUPS)
 def test_every_role_reads_the_manual_with_an_anchor_per_kind_and_a_help_link_in_the_nav(group):
-    client = Client()
-    client.force_login(_user_in(group))
+    client = signed_in(group)
     response = client.get("/help/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -88,8 +82,7 @@ def test_every_role_reads_the_manual_with_an_anchor_per_kind_and_a_help_link_in_
 
 
 def test_the_manuals_screenshots_are_served_and_nothing_outside_docs_is():
-    client = Client()
-    client.force_login(_user_in("cx"))
+    client = signed_in("cx")
     response = client.get("/help/screenshots/queue.png")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
@@ -99,26 +92,25 @@ def test_the_manuals_screenshots_are_served_and_nothing_outside_docs_is():
 
 
 def test_the_other_docs_pages_render_inside_the_dashboard():
-    client = Client()
-    client.force_login(_user_in("finance"))
+    client = signed_in("finance")
     response = client.get("/help/reconciliation.md")
     assert response.status_code == 200 and "<h1" in response.content.decode()
     assert client.get("/help/no-such-page.md").status_code == 404
 
 
+def exception_page(kind: catalogue.Kind, trace_key: str, title: str, group: str) -> tuple[IntegrationException, str]:
+    """A new open exception, and its page as a user of that group sees it."""
+    exc = queue.raise_exception(kind, trace_key, title)
+    return exc, signed_in(group).get(f"/exceptions/{exc.pk}/").content.decode()
+
+
 def test_an_exceptions_page_links_to_its_kinds_section_of_the_manual():
-    exc = queue.raise_exception(catalogue.ORDER_SKU_NOT_LIVE, catalogue.order_key("SO-1"), "SKU X is not live.")
-    client = Client()
-    client.force_login(_user_in("data"))
-    html = client.get(f"/exceptions/{exc.pk}/").content.decode()
+    exc, html = exception_page(catalogue.ORDER_SKU_NOT_LIVE, catalogue.order_key("SO-1"), "SKU X is not live.", "data")
     assert 'href="/help/#order.sku_not_live"' in html
     assert exc.kind_info.playbook in html
 
 
 def test_a_held_dispatchs_exception_links_to_the_form_that_releases_it():
-    exc = queue.raise_exception(catalogue.DISPATCH_INCOMPLETE, catalogue.dispatch_key("DSP-9"), "No tracking.")
-    client = Client()
-    client.force_login(_user_in("ops"))
-    html = client.get(f"/exceptions/{exc.pk}/").content.decode()
+    _, html = exception_page(catalogue.DISPATCH_INCOMPLETE, catalogue.dispatch_key("DSP-9"), "No tracking.", "ops")
     assert 'href="/dispatches/DSP-9/"' in html
     assert 'href="/help/#dispatch.incomplete"' in html

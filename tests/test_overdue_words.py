@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.dispatches import overdue
-from integration.dispatches import overdue_words
+from integration.dispatches import overdue, overdue_words
 from integration.models import Dispatch, Order
 from tests.factories import CarrierMappingFactory
 
@@ -93,7 +92,8 @@ def test_a_dispatch_waiting_to_be_posted_gives_the_carrier_and_tracking_seko_sen
                             status=Dispatch.Status.QUARANTINED,
                             confirmation={"CourierName": "DPD", "CourierService": "Next Day"},
                             overrides={"TrackingNumber": "TRK-123"})
-    assert overdue_words.shipping_of([order])["SO-W2"] == overdue_words.Shipping(carrier="DPD Next Day", tracking="TRK-123")
+    expected = overdue_words.Shipping(carrier="DPD Next Day", tracking="TRK-123")
+    assert overdue_words.shipping_of([order])["SO-W2"] == expected
 
 
 @pytest.mark.django_db

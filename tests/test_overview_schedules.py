@@ -13,6 +13,7 @@ from exceptions.models import IntegrationException
 from integration.models import SyncCursor
 from integration.overview import figures as overview
 from integration.shared import flow_schedule, stalled
+from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -35,15 +36,9 @@ def stalled_keys() -> set[str]:
 
 @pytest.fixture
 def schedules(settings):
-    settings.SYNC_INTERVAL_MINUTES = 1
-    settings.ITEM_AUDIT_INTERVAL_MINUTES = 60
-    settings.DISPATCH_POLL_MINUTES = 15
-    settings.STOCK_PUSH_INTERVAL_MINUTES = 5.0
-    settings.STOCK_SNAPSHOT_INTERVAL_MINUTES = 360
-    settings.STOCK_AUDIT_INTERVAL_MINUTES = 60
-    settings.RECON_INTERVAL_MINUTES = 1440
-    settings.DIGEST_INTERVAL_MINUTES = 60
-    return settings
+    return configure(settings, SYNC_INTERVAL_MINUTES=1, ITEM_AUDIT_INTERVAL_MINUTES=60, DISPATCH_POLL_MINUTES=15,
+                     STOCK_PUSH_INTERVAL_MINUTES=5.0, STOCK_SNAPSHOT_INTERVAL_MINUTES=360,
+                     STOCK_AUDIT_INTERVAL_MINUTES=60, RECON_INTERVAL_MINUTES=1440, DIGEST_INTERVAL_MINUTES=60)
 
 
 def test_a_flow_scheduled_every_six_hours_is_not_late_three_minutes_after_it_succeeded(schedules):

@@ -10,7 +10,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
@@ -20,29 +19,16 @@ from exceptions.models import IntegrationException
 from integration.clients.errors import Rejected
 from integration.models import Dispatch, Item, Order
 from integration.orders import flow as order_flow
+from tests.helpers import client_for, held_with_exception, user_in
 
 pytestmark = pytest.mark.django_db
 
 OPEN = IntegrationException.Status.OPEN
 
 
-def user_in(group: str, name: str | None = None, email: str = "") -> User:
-    user = User.objects.create_user(name or f"u-{group}", password="pw", email=email)
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    return user
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def held_order(ord_num: str, kind=catalogue.ORDER_ADDRESS_INCOMPLETE,
                status=Order.Status.QUARANTINED) -> IntegrationException:
-    order = Order.objects.create(ord_num=ord_num, bc_updated_at=timezone.now(), location="UK3PL", ship_via="RM",
-                                 status=status, problems=[{"kind": kind.code, "message": "city missing"}])
-    return queue.raise_exception(kind, catalogue.order_key(ord_num), f"{ord_num}: city missing", order=order)
+    return held_with_exception(ord_num, kind, status=status, ship_via="RM", problem="city missing")
 
 
 def api_resolve(client: Client, exc: IntegrationException, **body):

@@ -16,6 +16,7 @@ from integration.overview import figures as overview
 from integration.shared import retention
 from integration.shared.redaction import MASK
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
+from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +33,8 @@ SEKO_BODY = {
 
 @pytest.fixture
 def ages(settings):
-    settings.RETENTION_MESSAGE_LOG_DAYS = 90
-    settings.RETENTION_INBOUND_PUSH_DAYS = 60
-    settings.RETENTION_REDACT_AFTER_DAYS = 30
-    settings.RETENTION_BATCH_SIZE = 2
-    return settings
+    return configure(settings, RETENTION_MESSAGE_LOG_DAYS=90, RETENTION_INBOUND_PUSH_DAYS=60,
+                     RETENTION_REDACT_AFTER_DAYS=30, RETENTION_BATCH_SIZE=2)
 
 
 def days_ago(days: float):

@@ -41,6 +41,7 @@ from integration.clients.seko import (
     parse_stock_line,
 )
 from integration.shared.systems import seko_client
+from tests.helpers import assert_rate_limit_is_retried_after_the_time_asked
 
 SECRET = "SECRET-KEY-123"
 
@@ -474,7 +475,7 @@ def test_resubmitted_order_is_already_existing_not_an_error(seeded, client: Seko
     assert again.already_existed is True and again.guid is None
     assert client.order_status("SO-1").guid == first.guid
     [row] = seeded.control("GET", "_sim/orders")["orders"]
-    assert row["times_submitted"] == 1
+    assert (row["attempts"], row["accepted_attempts"], row["duplicate_attempts"]) == (2, 1, 1)
 
 
 @pytest.mark.parametrize(("payload", "message"), [
@@ -615,19 +616,13 @@ def test_intermittent_server_errors_are_absorbed_by_the_retries(seeded, exchange
     for n in range(15):
         assert client.submit_order(order(f"SO-R{n}", ("10023-NAVY-M", 1))).guid
     assert len(exchanges) > 15  # some calls needed a retry, and all of them got through
-    assert all(row["times_submitted"] == 1 for row in seeded.control("GET", "_sim/orders")["orders"])
+    # The failed calls never reached the order desk: each order was read and accepted once.
+    assert all(row["attempts"] == row["accepted_attempts"] == 1
+               for row in seeded.control("GET", "_sim/orders")["orders"])
 
 
 def test_rate_limit_is_retried_after_the_time_seko_asks(seko, exchanges: list[Exchange]) -> None:
-    faults(seko, rate_limit_rate=1)
-    slept: list[float] = []
-    client = SekoClient(seko.base_url, seko.api_key, max_retries=2, backoff=0.001,
-                        on_exchange=exchanges.append, sleep=slept.append)
-    with pytest.raises(Transient) as caught:
-        client.order_status("SO-1")
-    assert [e.status_code for e in exchanges] == [429, 429, 429]
-    assert slept == [1.0, 1.0]
-    assert caught.value.retry_after == 1.0
+    assert_rate_limit_is_retried_after_the_time_asked(seko, SekoClient, lambda c: c.order_status("SO-1"), exchanges)
 
 
 def test_a_long_retry_after_is_capped() -> None:

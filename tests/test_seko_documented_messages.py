@@ -201,14 +201,6 @@ def test_an_unrecognised_product_refusal_keeps_sekos_text_verbatim(message: str)
 # --- 6. Messages: the item flow ------------------------------------------------------------------
 
 
-@pytest.fixture
-def systems(bluecherry, seko, settings):
-    settings.RETRY_BASE_SECONDS = 0.01
-    settings.RETRY_MAX_SECONDS = 0.05
-    settings.HTTP_BACKOFF_SECONDS = 0.01
-    return bluecherry, seko
-
-
 @pytest.mark.django_db
 def test_a_product_already_at_seko_is_updated_acknowledged_and_set_live(systems) -> None:
     bluecherry, seko = systems

@@ -279,7 +279,11 @@ def test_submit_allocates_and_counts_attempts(seko: RunningSimulator) -> None:
     submit(seko, wrapped)  # a resend: refused, but counted as an attempt
     stored = sim_order(seko, "SO-7")
     assert stored is not None
-    assert (stored["times_submitted"], stored["attempts"], stored["Status"]) == (1, 2, "To Be Picked")
+    assert (stored["attempts"], stored["accepted_attempts"], stored["duplicate_attempts"], stored["Status"]) == (
+        2, 1, 1, "To Be Picked")
+    summary = seko.control("GET", "_sim/submit-attempts")
+    assert (summary["max_attempts"], summary["duplicate_refusals"]) == (2, 1)
+    assert summary["orders_refused_as_duplicates"] == ["SO-7"] and summary["accepted_more_than_once"] == []
     assert [(x["ProductCode"], x["Quantity"]) for x in stored["lines"]] == [("SKU-A", 3), ("SKU-B", 5)]
     assert_error(body_of(call(seko, "GET", "salesorders/v4/NOPE/status")), NO_RESULTS)
     assert_error(body_of(call(seko, "GET", "salesorders/v4/SO-7/dispatch")), NO_RESULTS)
@@ -505,13 +509,14 @@ def test_timeout_after_commit_takes_effect(seko: RunningSimulator) -> None:
     with pytest.raises(requests.ReadTimeout):
         call(seko, "POST", "salesorders/v4/submit", json_body=order("SO-1"), timeout=1)
     stored = sim_order(seko, "SO-1")  # committed before the reply was held back
-    assert stored is not None and stored["times_submitted"] == 1
+    assert stored is not None and stored["accepted_attempts"] == 1
     assert free_stock(seko, "SKU-A") == 8
     seko.control("POST", "_sim/faults", {})
     assert_error(submit(seko, order("SO-1")),
                  "Error Submitting SalesOrder: SO-1 - Error. Sales Order SO-1 already exists.")
     stored = sim_order(seko, "SO-1")
-    assert stored is not None and (stored["times_submitted"], stored["attempts"]) == (1, 2)
+    assert stored is not None and (stored["attempts"], stored["accepted_attempts"], stored["duplicate_attempts"]) == (
+        2, 1, 1)
 
 
 def test_timeout_before_work_has_no_effect(seko: RunningSimulator) -> None:

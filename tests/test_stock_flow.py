@@ -22,6 +22,7 @@ from integration.models import (
 )
 from integration.stock import flow as stock
 from tests.factories import BlueCherryItemFactory, WarehouseMappingFactory
+from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -33,20 +34,21 @@ DC = "DCCL01"
 def world(bluecherry, seko, settings):
     """The 3PL location mapped to Seko's DC, the SKUs known to Blue Cherry, stock at Seko, and
     Blue Cherry applying ATS batches at once (its cycle is minutes in production)."""
-    settings.STOCK_PUSH_INTERVAL_MINUTES = 5
-    settings.BLUECHERRY_BATCH_CYCLE_MINUTES = 10
-    settings.STOCK_SAFETY_FACTOR = 2.0
-    settings.STOCK_BUFFER_MIN = 0
-    settings.STOCK_BUFFER_MAX = 25
-    settings.STOCK_VELOCITY_WINDOW_HOURS = 6
-    settings.STOCK_DRIFT_TOLERANCE = 2
+    configure(settings, STOCK_PUSH_INTERVAL_MINUTES=5, BLUECHERRY_BATCH_CYCLE_MINUTES=10, STOCK_SAFETY_FACTOR=2.0,
+              STOCK_BUFFER_MIN=0, STOCK_BUFFER_MAX=25, STOCK_VELOCITY_WINDOW_HOURS=6, STOCK_DRIFT_TOLERANCE=2)
+    stocked_at_both(bluecherry, seko)
+    return bluecherry, seko
+
+
+def stocked_at_both(bluecherry, seko) -> None:
+    """UK3PL mapped to DCCL01, the SKUs known to Blue Cherry (which applies ATS batches at once) and
+    to Seko, with 40 of each at Seko."""
     WarehouseMappingFactory()
     bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku=sku, upc="") for sku in SKUS])
     bluecherry.control("POST", "_sim/faults", {"batch_cycle_seconds": 0})
     seko.control("POST", "_sim/dcs", [DC])
     seko.control("POST", "_sim/products", [{"ProductCode": sku, "ProductDescription": sku} for sku in SKUS])
     set_seko_stock(seko, {sku: 40 for sku in SKUS})
-    return bluecherry, seko
 
 
 def set_seko_stock(seko, quantities: dict[str, int]) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.cache import cache
-from django.test import Client
 from django.utils import timezone
 from django_q.conf import Conf
 
@@ -27,19 +25,19 @@ from integration.models import (
     WarehouseMapping,
 )
 from integration.stock import flow as stock
-from tests.factories import BlueCherryItemFactory, WarehouseMappingFactory
+from tests.helpers import configure, signed_in
 from tests.test_dispatch_flow import (
     bc_order,
     confirmation,
     dispatch_at_seko,
+    dispatched,
     open_kinds,
     push,
-    push_outbox,
     sent_order,
     take_in,
 )
 from tests.test_order_flow import world  # noqa: F401  (a fixture)
-from tests.test_stock_flow import bc_inventory, follow_until_settled, set_seko_stock
+from tests.test_stock_flow import bc_inventory, follow_until_settled, set_seko_stock, stocked_at_both
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +55,6 @@ def push_settings(settings):
     cache.clear()
 
 
-def _client_in(group: str, username: str) -> Client:
-    user = User.objects.create_user(username, password="pw")
-    user.groups.add(Group.objects.get_or_create(name=group)[0])
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _page(response) -> str:
     return response.content.decode()
 
@@ -79,9 +69,7 @@ def test_a_dispatch_of_an_order_at_seko_on_a_carrier_deactivated_since_is_posted
     bluecherry, seko = world
     order = sent_order(bluecherry, "SO-W1")
     _deactivate(CarrierMapping, bc_ship_via="RMNDAY")
-    push_outbox(client, dispatch_at_seko(seko))
-    take_in()
-    dispatch = Dispatch.objects.get(order=order)
+    dispatch = dispatched(client, seko, order)
     assert dispatch.status == Dispatch.Status.POSTED, dispatch.problems
     assert bc_order(bluecherry, "SO-W1")["shipments"][0]["ship_via"] == "RMNDAY"
 
@@ -118,16 +106,8 @@ def test_the_poll_still_asks_a_deactivated_warehouses_dc_for_the_orders_sent_the
 @pytest.fixture
 def stock_world(bluecherry, seko, settings):
     """Stock of three SKUs at DCCL01 for location UK3PL, Blue Cherry applying batches at once."""
-    settings.STOCK_BUFFER_MIN = 0
-    settings.STOCK_BUFFER_MAX = 0
-    settings.STOCK_DRIFT_TOLERANCE = 2
-    WarehouseMappingFactory()
-    skus = ["10023-NAVY-S", "10023-NAVY-M", "10023-NAVY-L"]
-    bluecherry.control("POST", "_sim/items", [BlueCherryItemFactory(sku=sku, upc="") for sku in skus])
-    bluecherry.control("POST", "_sim/faults", {"batch_cycle_seconds": 0})
-    seko.control("POST", "_sim/dcs", ["DCCL01"])
-    seko.control("POST", "_sim/products", [{"ProductCode": sku, "ProductDescription": sku} for sku in skus])
-    set_seko_stock(seko, {sku: 40 for sku in skus})
+    configure(settings, STOCK_BUFFER_MIN=0, STOCK_BUFFER_MAX=0, STOCK_DRIFT_TOLERANCE=2)
+    stocked_at_both(bluecherry, seko)
     stock.take_snapshot()
     stock.publish_available()
     follow_until_settled()
@@ -163,7 +143,7 @@ def test_the_deactivate_confirmation_names_the_orders_at_seko_and_the_stock_posi
     bluecherry, _ = world
     sent_order(bluecherry, "SO-W4")
     StockPosition.objects.create(sku="10023-NAVY-S", dc_code="DCCL01", free=12, held={"QC": 2}, held_units=2)
-    admin = _client_in("integration-admin", "ada")
+    admin = signed_in("integration-admin", "ada")
     row = WarehouseMapping.objects.get(bc_location="UK3PL")
     page = _page(admin.get(f"/mappings/warehouses/{row.pk}/active", {"active": "0"}))
     assert "1 order already at Seko from it" in page and "the dispatch poll still asks DC DCCL01" in page
@@ -195,7 +175,7 @@ def test_reactivating_a_carrier_checks_again_and_posts_the_dispatches_held_for_w
         world, client, monkeypatch, django_capture_on_commit_callbacks):
     dispatch = _held_for_an_unmapped_carrier(world, client, monkeypatch)
     monkeypatch.setattr(Conf, "SYNC", True)  # the tasks the reactivation enqueues run inline
-    admin = _client_in("integration-admin", "ada")
+    admin = signed_in("integration-admin", "ada")
     row = CarrierMapping.objects.get(bc_ship_via="RMNDAY")
     with django_capture_on_commit_callbacks(execute=True):
         done = _page(admin.post(f"/mappings/carriers/{row.pk}/active", {"active": "1"}, follow=True))
@@ -208,7 +188,7 @@ def test_saving_a_carrier_row_active_from_the_form_releases_the_dispatches_held_
         world, client, monkeypatch, django_capture_on_commit_callbacks):
     dispatch = _held_for_an_unmapped_carrier(world, client, monkeypatch)
     monkeypatch.setattr(Conf, "SYNC", True)
-    admin = _client_in("integration-admin", "ada")
+    admin = signed_in("integration-admin", "ada")
     row = CarrierMapping.objects.get(bc_ship_via="RMNDAY")
     with django_capture_on_commit_callbacks(execute=True):
         admin.post(f"/mappings/carriers/{row.pk}/", {
@@ -228,7 +208,7 @@ def test_the_release_form_fills_in_a_missing_dispatch_date_offering_the_orders_o
     dispatch = Dispatch.objects.get(order=order)
     assert dispatch.status == Dispatch.Status.QUARANTINED
     assert open_kinds(dispatch.dispatch_id) == {catalogue.DISPATCH_INCOMPLETE.code}
-    ops = _client_in("ops", "opsy")
+    ops = signed_in("ops", "opsy")
     page = _page(ops.get(f"/dispatches/{dispatch.dispatch_id}/"))
     sent_day = order.sent_at.date().isoformat()
     assert 'name="DispatchDate"' in page and "Dispatch date (UTC)" in page
@@ -250,7 +230,7 @@ def test_a_dispatch_date_that_cannot_be_used_is_refused_in_plain_words_and_kept_
     order = sent_order(bluecherry, "SO-W7")
     push(client, ("DispatchConfirmation", confirmation(order, DispatchDate="", List=LINE)))
     take_in()
-    ops = _client_in("ops", "opsy")
+    ops = signed_in("ops", "opsy")
     refused = ops.post("/dispatches/DSP-X1/", {"DispatchDate": typed, "TrackingNumber": "JD1GB"})
     assert refused.status_code == 400
     page = _page(refused)

@@ -62,7 +62,8 @@ def test_workers_send_every_valid_order_once_and_quarantine_the_rest(bluecherry,
     sent = set(Order.objects.filter(status=Order.Status.SENT).values_list("ord_num", flat=True))
     at_seko = {o["SalesOrderNumber"]: o for o in seko.control("GET", "_sim/orders")["orders"]}
     assert set(at_seko) == sent
-    assert max(o["times_submitted"] for o in at_seko.values()) == 1
+    assert max(o["attempts"] for o in at_seko.values()) == 1
+    assert seko.control("GET", "_sim/submit-attempts")["duplicate_refusals"] == 0
     held = Order.objects.exclude(status=Order.Status.SENT)
     assert {o.ord_num for o in held} == planted
     for order in held:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from integration.clients.errors import MalformedPayload, NotFound, Rejected
+from integration.clients.errors import MalformedPayload, NotFound, Rejected, Transient
 from integration.clients.http import HttpClient, OnExchange, Reply, utc_iso
 
 
@@ -61,17 +61,19 @@ class BlueCherryClient(HttpClient):
         return self.request(operation, method, path, params=params, json_body=body, idempotent=idempotent,
                             parse=parse)
 
-    def _refusal(self, path: str, reply: Reply) -> Rejected:
+    def _refusal(self, path: str, reply: Reply) -> Rejected | Transient:
         http = reply.status_code
         try:
             error = self.decode_json(reply).get("error")
         except (MalformedPayload, AttributeError):
             error = None
-        if isinstance(error, dict):
-            message = str(error.get("message") or f"HTTP {http}")
-            code, details = error.get("code"), error.get("details")
-        else:
-            message, code, details = f"HTTP {http}: {reply.text[:300]}", None, None
+        if not isinstance(error, dict):
+            # Not Blue Cherry's error envelope: a proxy's or gateway's page. Blue Cherry has not
+            # judged the request, so it is never a refusal: try again later.
+            return self.error(Transient, f"Blue Cherry {path}: HTTP {http} without Blue Cherry's answer (a proxy "
+                                         f"or gateway in between?): {reply.text[:200]}", reply)
+        message = str(error.get("message") or f"HTTP {http}")
+        code, details = error.get("code"), error.get("details")
         cls = NotFound if http == 404 else Rejected
         return self.error(cls, f"Blue Cherry rejected {path}: {message}", reply, remote_message=message,
                           code=code, status_code=http, details=details if isinstance(details, list) else None)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from integration.clients.errors import MalformedPayload, NotFound, Rejected, Unsupported
+from integration.clients.errors import MalformedPayload, NotFound, Rejected, Transient, Unsupported
 from integration.clients.http import HttpClient, OnExchange, Reply
 
 # Fields that are codes: iHub may send them as numbers, they are compared as text.
@@ -437,12 +437,11 @@ class SekoClient(HttpClient):
                 if undocumented and (http == 404 or NO_SUCH_RESOURCE.search(reply.text)):
                     raise self.error(Unsupported, f"Seko has no endpoint {path} (HTTP {http}): {reply.text[:200]}",
                                      reply, status_code=http) from None
-                if http == 404:
-                    raise self.error(NotFound, f"Seko has no {path} (HTTP 404)", reply,
-                                     status_code=http) from None
                 if http >= 400:
-                    raise self.error(Rejected, f"Seko rejected {path}: HTTP {http}: {reply.text[:300]}",
-                                     reply, status_code=http) from None
+                    # Not iHub's envelope: a proxy's or gateway's error page between us and Seko. Seko
+                    # has not judged the request, so it is never a refusal: try again later.
+                    raise self.error(Transient, f"Seko {operation}: HTTP {http} without iHub's answer (a proxy or "
+                                                f"gateway in between?): {reply.text[:200]}", reply) from None
                 raise exc
             status = call_status(data)
             if status.success and http < 400:

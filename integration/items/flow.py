@@ -72,19 +72,41 @@ T = TypeVar("T")
 def sync_items(budget_seconds: float | None = None) -> dict[str, int]:
     """The whole flow once: pull, then send and set LIVE batch after batch until nothing is
     pending or ``budget_seconds`` is spent (the rest waits for the next run)."""
-    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
-    result = {"recovered": recover_stale_item_claims(), "seen": 0, "applied": 0, "sent": 0, "set_live": 0}
-    result["seen"], result["applied"] = pull_items()
+    deadline = _deadline(budget_seconds)
+    recovered = recover_stale_item_claims()
+    seen, applied = pull_items()
+    sent, set_live = send_and_set_live(deadline)
+    return {"recovered": recovered, "seen": seen, "applied": applied, "sent": sent, "set_live": set_live}
+
+
+def send_pulled_items(budget_seconds: float | None = None) -> dict[str, int]:
+    """``sync_items`` without its pull: send the items already pulled (created or changed at
+    Seko) and set LIVE those Seko took, so that a failing pull does not hold back items Blue
+    Cherry gave us before."""
+    deadline = _deadline(budget_seconds)
+    recovered = recover_stale_item_claims()
+    sent, set_live = send_and_set_live(deadline)
+    return {"recovered": recovered, "sent": sent, "set_live": set_live}
+
+
+def send_and_set_live(deadline: float | None = None) -> tuple[int, int]:
+    """Send the pending items and set LIVE the ones owed it, batch after batch until none is
+    pending or the ``time.monotonic()`` ``deadline`` has passed; returns (sent, set LIVE)."""
+    sent = set_live = 0
     started = timezone.now()  # what fails in this run waits for a later one, however short its backoff
     with messagelog.buffered() as buffer:
         while True:
             handled = send_pending_items(due_by=started)
-            result["sent"] += handled
-            result["set_live"] += set_owed_items_live()
+            sent += handled
+            set_live += set_owed_items_live()
             messagelog.flush(buffer)
             if not handled or (deadline is not None and time.monotonic() > deadline):
                 break
-    return result
+    return sent, set_live
+
+
+def _deadline(budget_seconds: float | None) -> float | None:
+    return time.monotonic() + budget_seconds if budget_seconds is not None else None
 
 
 # --- 1. Pull (the mirror) -------------------------------------------------------------------

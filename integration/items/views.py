@@ -4,7 +4,6 @@ per status are one grouped query."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.items.audit import AUDIT_NAME, open_findings
 from integration.models import Item, Order, SyncCursor
+from integration.shared.csv_stream import csv_download
 from integration.shared.roles import require, require_or_exception_owner
 
 PAGE_SIZE = 100
@@ -87,18 +87,6 @@ def item_detail(request: HttpRequest, sku: str) -> HttpResponse:
     return render(request, "items/detail.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv(rows: Iterator[list[Any]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @require("view_items")
 def item_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered items as CSV, streamed (the whole item master may be asked for)."""
@@ -111,7 +99,7 @@ def item_export(request: HttpRequest) -> StreamingHttpResponse:
                    item.seko_acknowledged_at or "", item.live_at or "",
                    " ".join(p.get("message", "") for p in item.problems or []), item.last_error]
 
-    return _csv(rows(), "items.csv")
+    return csv_download(rows(), "items.csv")
 
 
 @require("view_items")
@@ -124,4 +112,4 @@ def finding_export(request: HttpRequest) -> StreamingHttpResponse:
             yield [row["sku"], row.get("finding", ""), row.get("bluecherry", ""), row.get("seko", ""),
                    row.get("message", ""), row["first_seen_at"], row["last_seen_at"], row["exception_id"]]
 
-    return _csv(rows(), "item-audit-findings.csv")
+    return csv_download(rows(), "item-audit-findings.csv")

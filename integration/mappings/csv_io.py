@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from integration.mappings.checked_save import SekoReference, check_codes, needs_seko_check, seko_reference
 from integration.mappings.releases import release_held_dispatches_on_commit, release_preview
@@ -43,6 +44,10 @@ class ImportResult:
 TRUE_WORDS, FALSE_WORDS = {"true", "1", "yes", "y", "active"}, {"false", "0", "no", "n", "inactive"}
 
 
+# A row of the file read: its line number, its bound form, and whether saving it changes the table.
+RowForm = tuple[int, forms.ModelForm, bool]
+
+
 def import_csv(table: MappingTable, text: str,
                reference: Callable[[bool], SekoReference] = seko_reference) -> ImportResult:
     """Create or update rows from a CSV with a header (the export's columns; ``active`` may be
@@ -52,22 +57,45 @@ def import_csv(table: MappingTable, text: str,
     ship-vias may name one Seko service. Importing the same file again changes nothing."""
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    result.errors.extend(_header_errors(table, reader.fieldnames or []))
+    if result.errors:
+        return result
+    rows = _read_rows(table, reader, result)
+    _check_imported_codes(table, rows, result, reference)
+    if result.errors:
+        return result
+    # Counted before saving: the saves release the orders (on commit), after which none are held.
+    result.releases = sum(
+        release_preview(table, getattr(form.instance, table.key_field), form.instance.active)
+        for _, form, changed in rows if changed
+    )
+    _save_rows(table, rows, result)
+    return result
+
+
+def _header_errors(table: MappingTable, fieldnames: Sequence[str]) -> list[str]:
+    """What is wrong with the header: columns the table needs that it lacks, columns it does not know."""
+    header = [h.strip() for h in fieldnames]
     required = [c for c in table.columns
                 if c not in ("description", "active", "service_level", "seko_service_description")]
     missing = [c for c in required if c not in header]
     unknown = [h for h in header if h not in table.columns]
-    if missing or unknown:
-        expected = ", ".join(table.columns)
-        if missing:
-            result.errors.append(f"The header lacks column(s) {', '.join(missing)}; expected {expected}.")
-        if unknown:
-            result.errors.append(f"Unknown column(s) {', '.join(unknown)}; expected {expected}.")
-        return result
+    expected = ", ".join(table.columns)
+    errors = []
+    if missing:
+        errors.append(f"The header lacks column(s) {', '.join(missing)}; expected {expected}.")
+    if unknown:
+        errors.append(f"Unknown column(s) {', '.join(unknown)}; expected {expected}.")
+    return errors
+
+
+def _read_rows(table: MappingTable, reader: csv.DictReader, result: ImportResult) -> list[RowForm]:
+    """Every row that is not blank as a bound form. A row with a problem is left out, its problem
+    listed in ``result.errors`` with its line number."""
     existing = {getattr(r, table.key_field): r for r in table.model.objects.all()}
     # A code written in another case than its row is that row (codes match exactly, capitals included).
     existing_any_case = {code.casefold(): code for code in existing}
-    forms_to_save: list[tuple[int, forms.ModelForm, bool]] = []
+    rows: list[RowForm] = []
     seen_keys: dict[str, int] = {}
     for line_no, raw in enumerate(reader, start=2):
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -85,27 +113,32 @@ def import_csv(table: MappingTable, text: str,
             result.errors.append(f"Line {line_no}: {table.key_label()} {key!r} is already on line {seen_keys[key]}.")
             continue
         seen_keys[key] = line_no
-        instance = existing.get(key)
-        form = table.form(data=data, instance=instance)
-        if not form.is_valid():
-            problems = "; ".join(f"{_field_label(form, name)}: {' '.join(errs)}" for name, errs in form.errors.items())
-            result.errors.append(f"Line {line_no} ({key or 'no code'}): {problems}")
-            continue
-        changed = instance is None or form.has_changed()
-        if changed:
-            result.notes.extend(f"Line {line_no}: {note}" for note in form.notes)
-        forms_to_save.append((line_no, form, changed))
-    _check_imported_codes(table, forms_to_save, result, reference)
-    if result.errors:
-        return result
-    # Counted before saving: the saves release the orders (on commit), after which none are held.
-    result.releases = sum(
-        release_preview(table, getattr(form.instance, table.key_field), form.instance.active)
-        for _, form, changed in forms_to_save if changed
-    )
+        if (read := _bound_row(table, line_no, key, data, existing.get(key), result)) is not None:
+            rows.append(read)
+    return rows
+
+
+def _bound_row(table: MappingTable, line_no: int, key: str, data: dict[str, Any], instance: models.Model | None,
+               result: ImportResult) -> RowForm | None:
+    """One row as the table's form would save it; ``None`` (its problems in ``result``) if invalid.
+    The notes of a row that changes the table (a code's spelling adjusted) go to ``result.notes``."""
+    form = table.form(data=data, instance=instance)
+    if not form.is_valid():
+        problems = "; ".join(f"{_field_label(form, name)}: {' '.join(errs)}" for name, errs in form.errors.items())
+        result.errors.append(f"Line {line_no} ({key or 'no code'}): {problems}")
+        return None
+    changed = instance is None or form.has_changed()
+    if changed:
+        result.notes.extend(f"Line {line_no}: {note}" for note in form.notes)
+    return line_no, form, changed
+
+
+def _save_rows(table: MappingTable, rows: list[RowForm], result: ImportResult) -> None:
+    """Save the rows that change the table, all or none: a row someone saved meanwhile with the
+    same code undoes the whole import (``CLASH_MESSAGE``)."""
     try:
         with transaction.atomic():
-            for _, form, changed in forms_to_save:
+            for _, form, changed in rows:
                 if not changed:
                     result.unchanged += 1
                     continue
@@ -114,23 +147,22 @@ def import_csv(table: MappingTable, text: str,
                 form.save()
                 result.created += is_new
                 result.updated += not is_new
-            if any(changed and form.instance.active for _, form, changed in forms_to_save):
+            if any(changed and form.instance.active for _, form, changed in rows):
                 release_held_dispatches_on_commit(table)
     except IntegrityError:
         result.errors.append(CLASH_MESSAGE)
         result.created = result.updated = result.unchanged = result.releases = 0
-    return result
 
 
 def _field_label(form: forms.ModelForm, name: str) -> str:
     return str(form.fields[name].label or name) if name in form.fields else "row"
 
 
-def _check_imported_codes(table: MappingTable, forms_to_save: list[tuple[int, forms.ModelForm, bool]],
-                          result: ImportResult, reference: Callable[[bool], SekoReference]) -> None:
+def _check_imported_codes(table: MappingTable, rows: list[RowForm], result: ImportResult,
+                          reference: Callable[[bool], SekoReference]) -> None:
     """The Seko check of ``save_checked``, for every new or changed row of an import: unknown
     codes become errors; unreadable lists make the row inactive (listed in the result)."""
-    to_check = [(line_no, form) for line_no, form, changed in forms_to_save
+    to_check = [(line_no, form) for line_no, form, changed in rows
                 if changed and needs_seko_check(table, form)]
     if not to_check:
         return

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -344,6 +344,25 @@ def warehouses_in_use() -> list[tuple[str, str]]:
     return [(location, dc) for location, dc, active in rows if active or dc in busy]
 
 
+# What publishing and the audit add up over the warehouses (defined further down).
+ResultT = TypeVar("ResultT", "PublishResult", "AuditResult")
+
+
+def _for_each_warehouse(lease_name: str, total: ResultT,
+                        per_location: Callable[[Any, str, str], ResultT]) -> ResultT:
+    """``per_location(client, location, dc)`` with one Blue Cherry client for every warehouse in
+    use, each result added to ``total``; one run at a time across workers (``lease_name``), so
+    when another worker holds the lease, ``total`` comes back as it was given."""
+    with lease(lease_name) as mine:
+        if not mine:
+            return total
+        mappings = warehouses_in_use()
+        with bluecherry_client() as client:
+            for location, dc in mappings:
+                total.add(per_location(client, location, dc))
+    return total
+
+
 def _snapshot_dc(seko: Any, dc: str, product_codes: list[str] | None) -> SnapshotResult:
     # Seko stamps movements in whole seconds: a movement in the second the snapshot was asked for
     # is counted on top of it (at worst a one-off double count, which the next snapshot corrects)
@@ -572,6 +591,14 @@ class PublishResult:
     batches: int = 0
     error: str = ""
 
+    def add(self, other: PublishResult) -> None:
+        """Count in another location's publish; the first error is the one kept."""
+        self.skus += other.skus
+        self.changed += other.changed
+        self.pushed += other.pushed
+        self.batches += other.batches
+        self.error = self.error or other.error
+
 
 def sold_in_window(location: str, now: datetime, window_hours: float) -> dict[str, int]:
     """Units per SKU ordered for ``location`` in the window: the SKU's recent sales velocity."""
@@ -615,20 +642,8 @@ def compute_figures(location: str, dc: str, now: datetime | None = None,
 
 def publish_available(now: datetime | None = None, strategy: str = "dynamic", fixed_buffer: int = 0) -> PublishResult:
     """Compute every SKU's figure and send Blue Cherry the ones that changed, in batches."""
-    total = PublishResult()
-    with lease(PUBLISH_LEASE) as mine:
-        if not mine:
-            return total
-        mappings = warehouses_in_use()
-        with bluecherry_client() as client:
-            for location, dc in mappings:
-                one = _publish_location(client, location, dc, now or timezone.now(), strategy, fixed_buffer)
-                total.skus += one.skus
-                total.changed += one.changed
-                total.pushed += one.pushed
-                total.batches += one.batches
-                total.error = total.error or one.error
-    return total
+    return _for_each_warehouse(PUBLISH_LEASE, PublishResult(), lambda client, location, dc: _publish_location(
+        client, location, dc, now or timezone.now(), strategy, fixed_buffer))
 
 
 def _publish_location(client: Any, location: str, dc: str, now: datetime, strategy: str,
@@ -934,21 +949,16 @@ class AuditResult:
     checked: int = 0
     drifted: int = 0
 
+    def add(self, other: AuditResult) -> None:
+        """Count in another location's audit."""
+        self.checked += other.checked
+        self.drifted += other.drifted
+
 
 def audit_bluecherry() -> AuditResult:
     """Blue Cherry's channel_available vs the figure it last applied from us, per SKU. Only
     figures whose batch was APPLIED are compared (one still queued is not yet wrong)."""
-    total = AuditResult()
-    with lease(AUDIT_LEASE) as mine:
-        if not mine:
-            return total
-        mappings = warehouses_in_use()
-        with bluecherry_client() as client:
-            for location, dc in mappings:
-                one = _audit_location(client, location, dc)
-                total.checked += one.checked
-                total.drifted += one.drifted
-    return total
+    return _for_each_warehouse(AUDIT_LEASE, AuditResult(), _audit_location)
 
 
 def _audit_location(client: Any, location: str, dc: str) -> AuditResult:

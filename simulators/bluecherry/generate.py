@@ -141,10 +141,7 @@ def parse_params(body: dict[str, Any]) -> tuple[Params | None, list[dict[str, st
     if isinstance(seed, bool) or not isinstance(seed, int):
         details.append({"field": "seed", "message": "must be a whole number"})
 
-    mix = dict(DEFAULT_MIX) if body.get("mix") is None else body["mix"]
-    if not isinstance(mix, dict):
-        details.append({"field": "mix", "message": "must be an object of rates"})
-        mix = {}
+    mix = _object(dict(DEFAULT_MIX) if body.get("mix") is None else body["mix"], "mix", "rates", details)
     for key, rate in mix.items():
         if key not in DEFAULT_MIX:
             details.append(
@@ -155,10 +152,7 @@ def parse_params(body: dict[str, Any]) -> tuple[Params | None, list[dict[str, st
     if not details and sum(float(mix.get(kind, 0)) for kind in ORDER_FAULTS) > 1:
         details.append({"field": "mix", "message": "the order fault rates must not add up to more than 1"})
 
-    statuses = body.get("statuses") or {}
-    if not isinstance(statuses, dict):
-        details.append({"field": "statuses", "message": "must be an object of status: count"})
-        statuses = {}
+    statuses = _object(body.get("statuses") or {}, "statuses", "status: count", details)
     for status, count in statuses.items():
         if status not in ORDER_STATUSES:
             details.append(
@@ -189,6 +183,13 @@ def parse_params(body: dict[str, Any]) -> tuple[Params | None, list[dict[str, st
         ship_vias=ship_vias,
         item_status=item_status,
     ), []
+
+
+def _object(value: Any, name: str, of_what: str, details: list[dict[str, str]]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    details.append({"field": name, "message": f"must be an object of {of_what}"})
+    return {}
 
 
 def _strings(body: dict[str, Any], name: str, default: list[str], details: list[dict[str, str]]) -> list[str]:

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -25,12 +25,15 @@ DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 500
 
 View = Callable[..., HttpResponse]
+# Per-field error details: [{"field": "lines[0].sku", "message": "must be a string"}].
+Details = list[dict[str, str]]
+T = TypeVar("T")
 
 
 class ApiError(Exception):
     """Raised anywhere below a view to answer with the contract's error envelope."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: Details | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -42,7 +45,7 @@ def error_response(
     status: int,
     code: str,
     message: str,
-    details: list[dict[str, str]] | None = None,
+    details: Details | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
@@ -128,40 +131,42 @@ def json_list(request: HttpRequest) -> list[Any]:
     return body
 
 
-def validation_error(details: list[dict[str, str]], message: str = "The request is not valid.") -> ApiError:
+def validation_error(details: Details, message: str = "The request is not valid.") -> ApiError:
     return ApiError(422, "validation_failed", message, details)
 
 
 def query_datetime(request: HttpRequest, name: str) -> datetime | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
     # An unencoded "+01:00" arrives as " 01:00" after form decoding.
-    parsed = parse_iso_datetime(raw.replace(" ", "+"))
-    if parsed is None:
-        raise ApiError(
-            400,
-            "bad_request",
-            f"{name} must be an ISO 8601 date-time.",
-            [{"field": name, "message": f"not an ISO 8601 date-time: {raw!r}"}],
-        )
-    return parsed
+    return _query_value(
+        request, name, lambda raw: parse_iso_datetime(raw.replace(" ", "+")), "an ISO 8601 date-time"
+    )
 
 
 def query_date(request: HttpRequest, name: str) -> date | None:
+    return _query_value(request, name, _parse_date, "a date", must_be="a date (YYYY-MM-DD)")
+
+
+def _parse_date(raw: str) -> date | None:
+    try:
+        return parse_date(raw)
+    except ValueError:
+        return None
+
+
+def _query_value(
+    request: HttpRequest, name: str, parse: Callable[[str], T | None], what: str, must_be: str | None = None
+) -> T | None:
+    """The parameter read by ``parse``; None when it is absent, a 400 naming it when unreadable."""
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    try:
-        parsed = parse_date(raw)
-    except ValueError:
-        parsed = None
+    parsed = parse(raw)
     if parsed is None:
         raise ApiError(
             400,
             "bad_request",
-            f"{name} must be a date (YYYY-MM-DD).",
-            [{"field": name, "message": f"not a date: {raw!r}"}],
+            f"{name} must be {must_be or what}.",
+            [{"field": name, "message": f"not {what}: {raw!r}"}],
         )
     return parsed
 
@@ -187,21 +192,16 @@ def paginate(
 
 
 def _positive_int(request: HttpRequest, name: str, default: int) -> int:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return default
+    value = _query_value(request, name, _positive_or_none, "a positive whole number")
+    return default if value is None else value
+
+
+def _positive_or_none(raw: str) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ApiError(
-            400,
-            "bad_request",
-            f"{name} must be a positive whole number.",
-            [{"field": name, "message": f"not a positive whole number: {raw!r}"}],
-        )
-    return value
+        return None
+    return value if value >= 1 else None
 
 
 # ---- time ----------------------------------------------------------------------------------

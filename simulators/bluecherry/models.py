@@ -80,6 +80,9 @@ class Shipment(models.Model):
     lines = models.JSONField(default=list)  # [{"line_no", "sku", "qty_shipped"}]
     cancel_remainder = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+    # Posts of the same wms_dispatch_id after the first, refused (no second shipment, invoice or
+    # notification): how often this net was needed, the figure that shows a double post.
+    duplicate_posts = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return self.ship_num

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from simulators.bluecherry import faults, generate
-from simulators.bluecherry.httputil import ApiError, parse_iso_datetime, validation_error
+from simulators.bluecherry.httputil import ApiError, Details, parse_iso_datetime, validation_error
 from simulators.bluecherry.models import (
     ITEM_STATUSES,
     ORDER_STATUSES,
@@ -30,7 +31,7 @@ from simulators.bluecherry.models import (
 )
 from simulators.bluecherry.serializers import SHIP_TO_KEYS
 
-Details = list[dict[str, str]]
+T = TypeVar("T")
 
 ITEM_TEXT = (
     "division",
@@ -85,14 +86,23 @@ PATCHABLE = {
 
 
 def upsert_items(payloads: list[Any]) -> list[Item]:
+    return _upsert_all(payloads, "sku", "each item needs a sku", _upsert_item)
+
+
+def _upsert_all(payloads: list[Any], key: str, missing_key: str, upsert: Callable[[str, dict[str, Any]], T]) -> list[T]:
+    """Every payload or none: each must be an object with its key, then ``upsert`` takes it with
+    its place in the list (``[2]``) for the error details."""
     with transaction.atomic():
-        return [_upsert_item(index, payload) for index, payload in enumerate(payloads)]
+        rows = []
+        for index, data in enumerate(payloads):
+            where = f"[{index}]"
+            if not isinstance(data, dict) or not isinstance(data.get(key), str) or not data[key]:
+                raise validation_error([{"field": f"{where}.{key}", "message": missing_key}])
+            rows.append(upsert(where, data))
+        return rows
 
 
-def _upsert_item(index: int, data: Any) -> Item:
-    where = f"[{index}]"
-    if not isinstance(data, dict) or not isinstance(data.get("sku"), str) or not data["sku"]:
-        raise validation_error([{"field": f"{where}.sku", "message": "each item needs a sku"}])
+def _upsert_item(where: str, data: dict[str, Any]) -> Item:
     details: Details = []
     fields: dict[str, Any] = {}
     for name in ITEM_TEXT:
@@ -153,14 +163,10 @@ def set_inventory(rows: list[Any]) -> list[InventoryPosition]:
 
 
 def upsert_orders(payloads: list[Any]) -> list[SalesOrder]:
-    with transaction.atomic():
-        return [_upsert_order(index, payload) for index, payload in enumerate(payloads)]
+    return _upsert_all(payloads, "ord_num", "each order needs an ord_num", _upsert_order)
 
 
-def _upsert_order(index: int, data: Any) -> SalesOrder:
-    where = f"[{index}]"
-    if not isinstance(data, dict) or not isinstance(data.get("ord_num"), str) or not data["ord_num"]:
-        raise validation_error([{"field": f"{where}.ord_num", "message": "each order needs an ord_num"}])
+def _upsert_order(where: str, data: dict[str, Any]) -> SalesOrder:
     order = SalesOrder.objects.filter(ord_num=data["ord_num"]).first()
     if order is None:
         order = SalesOrder(ord_num=data["ord_num"], **ORDER_DEFAULTS)
@@ -360,6 +366,11 @@ def state() -> dict[str, Any]:
         "orders_by_status": by_status(SalesOrder),
         "shipments": Shipment.objects.count(),
         "invoices": Invoice.objects.count(),
+        # A second post of a dispatch is refused, so no shipment or invoice is ever doubled: these
+        # count how often that happened (our side posting a dispatch it had already posted).
+        "duplicate_posts_refused": Shipment.objects.aggregate(n=Sum("duplicate_posts"))["n"] or 0,
+        "dispatches_posted_more_than_once": sorted(Shipment.objects.filter(duplicate_posts__gt=0)
+                                                   .values_list("wms_dispatch_id", flat=True)),
         "notifications": Notification.objects.count(),
         "inventory_positions": InventoryPosition.objects.count(),
         "ats_batches": AtsBatch.objects.count(),

@@ -7,15 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulators.bluecherry.httputil import fmt_date, fmt_dt
-from simulators.bluecherry.models import (
-    AtsBatch,
-    InventoryPosition,
-    Invoice,
-    Item,
-    Notification,
-    SalesOrder,
-    Shipment,
-)
+from simulators.bluecherry.models import AtsBatch, InventoryPosition, Invoice, Item, Notification, SalesOrder, Shipment
 
 SHIP_TO_KEYS = (
     "name",
@@ -32,26 +24,19 @@ SHIP_TO_KEYS = (
 )
 
 
+def _as_is(row: object, *names: str) -> dict[str, Any]:
+    """The named attributes under their own names, for the contract fields that need no formatting."""
+    return {name: getattr(row, name) for name in names}
+
+
 def money(value: Decimal | str | int | float) -> str:
     return str(Decimal(str(value)).quantize(Decimal("0.01")))
 
 
 def item(row: Item) -> dict[str, Any]:
     return {
-        "sku": row.sku,
-        "division": row.division,
-        "style": row.style,
-        "style_name": row.style_name,
-        "color_code": row.color_code,
-        "color_name": row.color_name,
-        "label": row.label,
-        "dimension": row.dimension,
-        "size": row.size,
-        "size_bucket": row.size_bucket,
-        "upc": row.upc,
-        "season": row.season,
-        "hs_number": row.hs_number,
-        "country_of_origin": row.country_of_origin,
+        **_as_is(row, "sku", "division", "style", "style_name", "color_code", "color_name", "label", "dimension",
+                 "size", "size_bucket", "upc", "season", "hs_number", "country_of_origin"),
         "weight_kg": str(Decimal(row.weight_kg).quantize(Decimal("0.001"))),
         "wholesale_price": money(row.wholesale_price),
         "retail_price": money(row.retail_price),
@@ -67,14 +52,7 @@ def item_control(row: Item) -> dict[str, Any]:
 
 def order(row: SalesOrder) -> dict[str, Any]:
     return {
-        "ord_num": row.ord_num,
-        "division": row.division,
-        "season": row.season,
-        "customer": row.customer,
-        "customer_name": row.customer_name,
-        "channel": row.channel,
-        "location": row.location,
-        "ship_via": row.ship_via,
+        **_as_is(row, "ord_num", "division", "season", "customer", "customer_name", "channel", "location", "ship_via"),
         "order_date": fmt_dt(row.order_date),
         "start_date": fmt_date(row.start_date),
         "cancel_date": fmt_date(row.cancel_date),
@@ -146,20 +124,14 @@ def notification(row: Notification) -> dict[str, Any]:
     return {
         "id": row.id,
         "ord_num": row.order.ord_num,
-        "kind": row.kind,
-        "recipient": row.recipient,
-        "subject": row.subject,
-        "payload": row.payload,
+        **_as_is(row, "kind", "recipient", "subject", "payload"),
         "created_at": fmt_dt(row.created_at),
     }
 
 
 def inventory(row: InventoryPosition) -> dict[str, Any]:
     return {
-        "sku": row.sku,
-        "location": row.location,
-        "on_hand": row.on_hand,
-        "wip": row.wip,
+        **_as_is(row, "sku", "location", "on_hand", "wip"),
         # Blue Cherry's own ATS counts open work orders: fine for planning, wrong for selling.
         "ats": row.on_hand + row.wip,
         "channel_available": row.channel_available,

@@ -5,28 +5,18 @@ another thread). Raise ApiError for anything the caller must be told."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from simulators.bluecherry import faults
-from simulators.bluecherry.httputil import ApiError, fmt_dt, parse_iso_datetime, validation_error
-from simulators.bluecherry.models import (
-    ITEM_STATUSES,
-    AtsBatch,
-    InventoryPosition,
-    Invoice,
-    Item,
-    Notification,
-    SalesOrder,
-    Shipment,
-)
-
-Details = list[dict[str, str]]
+from simulators.bluecherry import faults, models
+from simulators.bluecherry.httputil import ApiError, Details, fmt_dt, parse_iso_datetime, validation_error
 
 SHIPPABLE = ("RELEASED", "PICKING")
 PICKED = ("PICKING", "SHIPPED", "INVOICED")
@@ -36,8 +26,8 @@ def not_found(what: str, key: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} '{key}' does not exist.")
 
 
-def get_order(ord_num: str) -> SalesOrder:
-    order = SalesOrder.objects.filter(ord_num=ord_num).first()
+def get_order(ord_num: str) -> models.SalesOrder:
+    order = models.SalesOrder.objects.filter(ord_num=ord_num).first()
     if order is None:
         raise not_found("Sales order", ord_num)
     return order
@@ -46,18 +36,18 @@ def get_order(ord_num: str) -> SalesOrder:
 # ---- items -----------------------------------------------------------------------------------
 
 
-def set_item_status(sku: str, body: dict[str, Any]) -> Item:
+def set_item_status(sku: str, body: dict[str, Any]) -> models.Item:
     status = body.get("status")
     reference = body.get("wms_reference", "")
     details: Details = []
-    if status not in ITEM_STATUSES:
-        details.append({"field": "status", "message": f"must be one of {', '.join(ITEM_STATUSES)}"})
+    if status not in models.ITEM_STATUSES:
+        details.append({"field": "status", "message": f"must be one of {', '.join(models.ITEM_STATUSES)}"})
     if reference is not None and not isinstance(reference, str):
         details.append({"field": "wms_reference", "message": "must be a string"})
     if details:
         raise validation_error(details)
     with transaction.atomic():
-        item = Item.objects.filter(sku=sku).first()
+        item = models.Item.objects.filter(sku=sku).first()
         if item is None:
             raise not_found("Item", sku)
         item.status = status
@@ -71,7 +61,7 @@ def set_item_status(sku: str, body: dict[str, Any]) -> Item:
 # ---- pick tickets -----------------------------------------------------------------------------
 
 
-def send_pick_ticket(ord_num: str, body: dict[str, Any]) -> SalesOrder:
+def send_pick_ticket(ord_num: str, body: dict[str, Any]) -> models.SalesOrder:
     """RELEASED -> PICKING with the warehouse's reference. The same reference again is a no-op
     success (the caller may be retrying after a lost reply); anything else that is not a
     RELEASED order is a conflict."""
@@ -128,9 +118,7 @@ def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
     for name in ("ord_num", "wms_dispatch_id", "carrier"):
         if not isinstance(body.get(name), str) or not body[name].strip():
             details.append({"field": name, "message": "is required"})
-    ship_date = parse_iso_datetime(body.get("ship_date"))
-    if ship_date is None:
-        details.append({"field": "ship_date", "message": "must be an ISO 8601 date-time"})
+    ship_date = _date_time(body, "ship_date", details)
     ship_via = body.get("ship_via")
     if ship_via is not None and not isinstance(ship_via, str):
         details.append({"field": "ship_via", "message": "must be a string"})
@@ -143,15 +131,8 @@ def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
     cancel_refused = body.get("cancel_refused", False)
     if not isinstance(cancel_refused, bool):
         details.append({"field": "cancel_refused", "message": "must be true or false"})
-    lines = body.get("lines")
-    if not isinstance(lines, list) or not lines:
-        details.append({"field": "lines", "message": "must be a non-empty list"})
-        lines = []
-    for index, line in enumerate(lines):
-        where = f"lines[{index}]"
-        if not isinstance(line, dict):
-            details.append({"field": where, "message": "must be an object"})
-            continue
+    lines = _list(body, "lines", details, non_empty=True)
+    for where, line in _objects(lines, "lines", details):
         line_no, sku, qty = line.get("line_no"), line.get("sku"), line.get("qty_shipped")
         if line_no is not None and (isinstance(line_no, bool) or not isinstance(line_no, int)):
             details.append({"field": f"{where}.line_no", "message": "must be a whole number"})
@@ -178,17 +159,44 @@ def parse_shipment(body: dict[str, Any]) -> ShipmentRequest:
     )
 
 
+def _date_time(body: dict[str, Any], name: str, details: Details) -> datetime | None:
+    value = parse_iso_datetime(body.get(name))
+    if value is None:
+        details.append({"field": name, "message": "must be an ISO 8601 date-time"})
+    return value
+
+
+def _list(body: dict[str, Any], name: str, details: Details, *, non_empty: bool = False) -> list[Any]:
+    value = body.get(name)
+    if not isinstance(value, list) or (non_empty and not value):
+        details.append({"field": name, "message": "must be a non-empty list" if non_empty else "must be a list"})
+        return []
+    return value
+
+
+def _objects(rows: list[Any], name: str, details: Details) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each row that is a JSON object, with its place for error details (``lines[2]``); any
+    other row is itself an error."""
+    for index, row in enumerate(rows):
+        where = f"{name}[{index}]"
+        if isinstance(row, dict):
+            yield where, row
+        else:
+            details.append({"field": where, "message": "must be an object"})
+
+
 def create_shipment(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
     """Post a dispatch as a shipment, raise its invoice and fire the customer notification.
     Returns (the numbers, created); the same wms_dispatch_id again returns the first numbers."""
     request = parse_shipment(body)
     with transaction.atomic():
         existing = (
-            Shipment.objects.select_related("order", "invoice")
+            models.Shipment.objects.select_related("order", "invoice")
             .filter(wms_dispatch_id=request.wms_dispatch_id)
             .first()
         )
         if existing is not None:
+            models.Shipment.objects.filter(pk=existing.pk).update(duplicate_posts=F("duplicate_posts") + 1)
             if existing.order.ord_num != request.ord_num:
                 raise ApiError(
                     409,
@@ -197,7 +205,7 @@ def create_shipment(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
                     f"sales order {existing.order.ord_num}, not {request.ord_num}.",
                 )
             return _shipment_result(existing), False
-        order = SalesOrder.objects.filter(ord_num=request.ord_num).first()
+        order = models.SalesOrder.objects.filter(ord_num=request.ord_num).first()
         if order is None:
             raise validation_error(
                 [{"field": "ord_num", "message": f"sales order '{request.ord_num}' does not exist"}],
@@ -210,7 +218,7 @@ def create_shipment(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
         return _post_shipment(order, request, allocations), True
 
 
-def _check_shippable(order: SalesOrder, request: ShipmentRequest) -> None:
+def _check_shippable(order: models.SalesOrder, request: ShipmentRequest) -> None:
     if order.status == "CANCELLED" and not request.cancel_refused:
         raise ApiError(
             409,
@@ -236,7 +244,7 @@ def _check_shippable(order: SalesOrder, request: ShipmentRequest) -> None:
         )
 
 
-def _reopen_cancelled(order: SalesOrder) -> None:
+def _reopen_cancelled(order: models.SalesOrder) -> None:
     """The goods left the warehouse after all: what the cancel closed on each line is open again,
     so the shipment and its invoice can be raised (and a return against the invoice follow)."""
     for line in order.lines:
@@ -249,7 +257,7 @@ def _open_qty(line: dict[str, Any]) -> int:
     )
 
 
-def _allocate(order: SalesOrder, request: ShipmentRequest) -> dict[int, int]:
+def _allocate(order: models.SalesOrder, request: ShipmentRequest) -> dict[int, int]:
     """Quantity shipped per order line_no; 422 with one detail per bad line. A line given by SKU
     alone goes to the first line of that SKU with room left (an order may repeat a SKU)."""
     by_no = {int(line["line_no"]): line for line in order.lines}
@@ -299,7 +307,7 @@ def _allocate(order: SalesOrder, request: ShipmentRequest) -> dict[int, int]:
     return allocated
 
 
-def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[int, int]) -> dict[str, str]:
+def _post_shipment(order: models.SalesOrder, request: ShipmentRequest, allocated: dict[int, int]) -> dict[str, str]:
     now = timezone.now()
     invoice_lines: list[dict[str, Any]] = []
     shipped_lines: list[dict[str, Any]] = []
@@ -329,8 +337,8 @@ def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[
     order.updated_at = now
     order.save(update_fields=["lines", "status", "updated_at"])
 
-    shipment = Shipment.objects.create(
-        ship_num=_next_number(Shipment, "ship_num", "SH-"),
+    shipment = models.Shipment.objects.create(
+        ship_num=_next_number(models.Shipment, "ship_num", "SH-"),
         order=order,
         wms_dispatch_id=request.wms_dispatch_id,
         ship_date=request.ship_date,
@@ -342,8 +350,8 @@ def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[
         cancel_remainder=request.cancel_remainder,
         created_at=now,
     )
-    invoice = Invoice.objects.create(
-        invoice_num=_next_number(Invoice, "invoice_num", "IN-"),
+    invoice = models.Invoice.objects.create(
+        invoice_num=_next_number(models.Invoice, "invoice_num", "IN-"),
         order=order,
         shipment=shipment,
         invoice_date=request.ship_date.date(),
@@ -354,7 +362,7 @@ def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[
         created_at=now,
     )
     ship_to = order.ship_to or {}
-    Notification.objects.create(
+    models.Notification.objects.create(
         order=order,
         kind="DISPATCH_CONFIRMATION",
         recipient=str(ship_to.get("email", "")),
@@ -372,7 +380,7 @@ def _post_shipment(order: SalesOrder, request: ShipmentRequest, allocated: dict[
     return {"ship_num": shipment.ship_num, "invoice_num": invoice.invoice_num, "order_status": order.status}
 
 
-def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> Shipment:
+def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> models.Shipment:
     """PATCH shipments/{ship_num}: set the tracking numbers of a posted shipment (they may come
     from the warehouse after the shipment was posted). Only ``tracking_numbers`` may change; the
     list replaces the old one, so the same body again changes nothing. A change tells the
@@ -386,7 +394,7 @@ def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> Shipment:
         raise validation_error(details, "The shipment update is not valid.")
     numbers = list(dict.fromkeys(t.strip() for t in tracking))
     with transaction.atomic():
-        shipment = Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
+        shipment = models.Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
         if shipment is None:
             raise not_found("Shipment", ship_num)
         if list(shipment.tracking_numbers or []) == numbers:
@@ -394,7 +402,7 @@ def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> Shipment:
         shipment.tracking_numbers = numbers
         shipment.save(update_fields=["tracking_numbers"])
         order = shipment.order
-        Notification.objects.create(
+        models.Notification.objects.create(
             order=order,
             kind="TRACKING_UPDATE",
             recipient=str((order.ship_to or {}).get("email", "")),
@@ -406,7 +414,7 @@ def update_shipment_tracking(ship_num: str, body: dict[str, Any]) -> Shipment:
     return shipment
 
 
-def _shipment_result(shipment: Shipment) -> dict[str, str]:
+def _shipment_result(shipment: models.Shipment) -> dict[str, str]:
     return {
         "ship_num": shipment.ship_num,
         "invoice_num": shipment.invoice.invoice_num,
@@ -414,7 +422,7 @@ def _shipment_result(shipment: Shipment) -> dict[str, str]:
     }
 
 
-def _next_number(model: type[Shipment] | type[Invoice], field: str, prefix: str) -> str:
+def _next_number(model: type[models.Shipment] | type[models.Invoice], field: str, prefix: str) -> str:
     """Next document number after the highest so far; safe because the caller holds the write lock."""
     last = model.objects.order_by("-id").values_list(field, flat=True).first()
     number = int(last[len(prefix) :]) + 1 if last and last[len(prefix) :].isdigit() else 100001
@@ -424,25 +432,16 @@ def _next_number(model: type[Shipment] | type[Invoice], field: str, prefix: str)
 # ---- inventory ---------------------------------------------------------------------------------
 
 
-def queue_ats_update(body: dict[str, Any]) -> AtsBatch:
+def queue_ats_update(body: dict[str, Any]) -> models.AtsBatch:
     """Accept a batch for the next cycle. Only the shape is checked now; unknown SKUs and
     negative quantities fail the batch when it is applied, as in the real batch job."""
     details: Details = []
     location = body.get("location")
     if not isinstance(location, str) or not location.strip():
         details.append({"field": "location", "message": "is required"})
-    as_of = parse_iso_datetime(body.get("as_of"))
-    if as_of is None:
-        details.append({"field": "as_of", "message": "must be an ISO 8601 date-time"})
-    positions = body.get("positions")
-    if not isinstance(positions, list):
-        details.append({"field": "positions", "message": "must be a list"})
-        positions = []
-    for index, position in enumerate(positions):
-        where = f"positions[{index}]"
-        if not isinstance(position, dict):
-            details.append({"field": where, "message": "must be an object"})
-            continue
+    as_of = _date_time(body, "as_of", details)
+    positions = _list(body, "positions", details)
+    for where, position in _objects(positions, "positions", details):
         if not isinstance(position.get("sku"), str) or not position["sku"]:
             details.append({"field": f"{where}.sku", "message": "is required"})
         qty = position.get("available_qty")
@@ -451,7 +450,7 @@ def queue_ats_update(body: dict[str, Any]) -> AtsBatch:
     if details:
         raise validation_error(details, "The ATS update is not valid.")
     clean = [{"sku": p["sku"], "available_qty": p["available_qty"]} for p in positions]
-    return AtsBatch.objects.create(
+    return models.AtsBatch.objects.create(
         batch_id=f"ATS-{uuid.uuid4().hex[:20].upper()}",
         location=location,
         as_of=as_of,
@@ -465,7 +464,7 @@ def apply_due_batches() -> int:
     """Apply every queued batch older than the batch cycle, oldest first; returns how many."""
     cutoff = timezone.now() - timedelta(seconds=faults.batch_cycle_seconds())
     due = list(
-        AtsBatch.objects.filter(status="QUEUED", created_at__lte=cutoff)
+        models.AtsBatch.objects.filter(status="QUEUED", created_at__lte=cutoff)
         .order_by("created_at", "id")
         .values_list("id", flat=True)
     )
@@ -475,11 +474,11 @@ def apply_due_batches() -> int:
 def apply_batch(batch_pk: int) -> bool:
     """All or nothing: a batch with any bad position is FAILED and changes nothing."""
     with transaction.atomic():
-        batch = AtsBatch.objects.filter(pk=batch_pk, status="QUEUED").first()
+        batch = models.AtsBatch.objects.filter(pk=batch_pk, status="QUEUED").first()
         if batch is None:  # another thread applied it first
             return False
         positions = batch.positions or []
-        known = set(Item.objects.filter(sku__in={p["sku"] for p in positions}).values_list("sku", flat=True))
+        known = set(models.Item.objects.filter(sku__in={p["sku"] for p in positions}).values_list("sku", flat=True))
         errors = []
         for index, position in enumerate(positions):
             if position["sku"] not in known:
@@ -505,18 +504,18 @@ def apply_batch(batch_pk: int) -> bool:
             return True
         latest = {p["sku"]: p["available_qty"] for p in positions}  # a repeated SKU: the last one wins
         rows = {
-            row.sku: row for row in InventoryPosition.objects.filter(location=batch.location, sku__in=latest)
+            row.sku: row for row in models.InventoryPosition.objects.filter(location=batch.location, sku__in=latest)
         }
         for sku, qty in latest.items():
-            row = rows.get(sku) or InventoryPosition(sku=sku, location=batch.location)
+            row = rows.get(sku) or models.InventoryPosition(sku=sku, location=batch.location)
             row.channel_available, row.channel_available_as_of = qty, batch.as_of
             rows[sku] = row
-        InventoryPosition.objects.bulk_update(
+        models.InventoryPosition.objects.bulk_update(
             [r for r in rows.values() if r.pk],
             ["channel_available", "channel_available_as_of"],
             batch_size=500,
         )
-        InventoryPosition.objects.bulk_create([r for r in rows.values() if not r.pk], batch_size=500)
+        models.InventoryPosition.objects.bulk_create([r for r in rows.values() if not r.pk], batch_size=500)
         batch.status, batch.applied_at = "APPLIED", now
         batch.save(update_fields=["status", "applied_at"])
     return True

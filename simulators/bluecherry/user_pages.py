@@ -12,11 +12,12 @@ and keep it in a cookie for this port; the simulator has no users of its own.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import Context, Engine
 from django.views.decorators.csrf import csrf_exempt
@@ -36,6 +37,9 @@ ITEM_FIELDS = (("style_name", "Description (style name)"), ("upc", "UPC (EAN-13)
 ITEM_STATUS_CHOICES = ("DRAFT", "PENDING_WMS", "LIVE", "DISCONTINUED")
 BLANK_LINES = 1  # empty rows under an order's lines, to add a line
 
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
 
 def render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     body = ENGINE.get_template(template).render(Context({"base": "/user/", **context}))
@@ -50,6 +54,17 @@ def _key_ok(key: str) -> bool:
     return bool(key) and hmac.compare_digest(key.encode(), str(settings.SIM_API_KEY).encode())
 
 
+class Missing(Exception):
+    """The page's order or item does not exist: signed_in answers with the 404 page."""
+
+
+def _found(model: type[M], what: str, **lookup: str) -> M:
+    row = model.objects.filter(**lookup).first()
+    if row is None:
+        raise Missing(what)
+    return row
+
+
 def signed_in(view: Any) -> Any:
     """Ask for the simulator's key (once per browser) before any page; keep it in a cookie."""
 
@@ -59,7 +74,10 @@ def signed_in(view: Any) -> Any:
         if not _key_ok(key):
             wrong = bool(key)
             return render(request, "bcsim/sign_in.html", {"next": request.path, "wrong": wrong}, status=401)
-        response = view(request, **kwargs)
+        try:
+            response = view(request, **kwargs)
+        except Missing as missing:
+            response = render(request, "bcsim/missing.html", {"what": str(missing)}, status=404)
         if request.GET.get("key"):
             _remember(response, key)
         return response
@@ -85,6 +103,16 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _save(change: Callable[[], T]) -> tuple[T | None, list[str]]:
+    """Make the person's change under the write lock: (its result, no errors), or, when the
+    records refuse it, (None, the refusal as lines to show on the form)."""
+    try:
+        with WRITES:
+            return change(), []
+    except ApiError as error:
+        return None, [error.message, *(f"{d.get('field')}: {d.get('message')}" for d in error.details)]
+
+
 @signed_in
 def home(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()
@@ -98,33 +126,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @signed_in
 def order_page(request: HttpRequest, ord_num: str) -> HttpResponse:
-    order = SalesOrder.objects.filter(ord_num=ord_num).first()
-    if order is None:
-        return render(request, "bcsim/missing.html", {"what": f"Sales order {ord_num}"}, status=404)
+    order = _found(SalesOrder, f"Sales order {ord_num}", ord_num=ord_num)
     errors: list[str] = []
     notice = ""
     form: dict[str, Any] | None = None
     if request.method == "POST":
         action = request.POST.get("action", "save")
         form = _order_form(request.POST)
-        try:
-            with WRITES:
-                if action == "cancel":
-                    order = records.cancel_order(ord_num)
-                    notice = f"{ord_num} is cancelled."
-                elif action in ("release", "hold"):
-                    status = "RELEASED" if action == "release" else "HELD"
-                    order = records.patch_order(ord_num, {"status": status})
-                    notice = f"{ord_num} is {status}."
-                else:
-                    prices = {line.get("sku"): line.get("unit_price") for line in order.lines or []}
-                    lines = [{**line, "unit_price": prices[line["sku"]]} if prices.get(line["sku"]) else line
-                             for line in form["lines"]]  # a kept line keeps its price
-                    order = records.patch_order(ord_num, {"ship_to": form["ship_to"], "lines": lines})
-                    notice = f"{ord_num} saved: the integration picks the change up on its next pull."
-            form = None
-        except ApiError as error:
-            errors = [error.message, *(f"{d.get('field')}: {d.get('message')}" for d in error.details)]
+        changed, errors = _save(lambda: _change_order(order, action, form))
+        if changed is not None:
+            order, notice = changed
+            form = None  # saved: the form shows the order as it now is
     ship_to = form["ship_to"] if form else {key: (order.ship_to or {}).get(key, "") for key in SHIP_TO_KEYS}
     lines = form["lines"] if form else [{"sku": line.get("sku", ""), "qty_ordered": line.get("qty_ordered", 1),
                                          "line_no": line.get("line_no")} for line in order.lines or []]
@@ -132,6 +144,21 @@ def order_page(request: HttpRequest, ord_num: str) -> HttpResponse:
                "lines": [*lines, *({"sku": "", "qty_ordered": ""} for _ in range(BLANK_LINES))],
                "errors": errors, "notice": notice}
     return render(request, "bcsim/order.html", context, status=422 if errors else 200)
+
+
+def _change_order(order: SalesOrder, action: str, form: dict[str, Any]) -> tuple[SalesOrder, str]:
+    """The order as the action left it, and what to tell the person."""
+    ord_num = order.ord_num
+    if action == "cancel":
+        return records.cancel_order(ord_num), f"{ord_num} is cancelled."
+    if action in ("release", "hold"):
+        status = "RELEASED" if action == "release" else "HELD"
+        return records.patch_order(ord_num, {"status": status}), f"{ord_num} is {status}."
+    prices = {line.get("sku"): line.get("unit_price") for line in order.lines or []}
+    lines = [{**line, "unit_price": prices[line["sku"]]} if prices.get(line["sku"]) else line
+             for line in form["lines"]]  # a kept line keeps its price
+    order = records.patch_order(ord_num, {"ship_to": form["ship_to"], "lines": lines})
+    return order, f"{ord_num} saved: the integration picks the change up on its next pull."
 
 
 def _order_form(post: Any) -> dict[str, Any]:
@@ -151,9 +178,7 @@ def _order_form(post: Any) -> dict[str, Any]:
 
 @signed_in
 def item_page(request: HttpRequest, sku: str) -> HttpResponse:
-    item = Item.objects.filter(sku=sku).first()
-    if item is None:
-        return render(request, "bcsim/missing.html", {"what": f"Item {sku}"}, status=404)
+    item = _found(Item, f"Item {sku}", sku=sku)
     errors: list[str] = []
     notice = ""
     values = {name: str(getattr(item, name)) for name, _ in ITEM_FIELDS}
@@ -161,12 +186,10 @@ def item_page(request: HttpRequest, sku: str) -> HttpResponse:
     if request.method == "POST":
         values = {name: request.POST.get(name, "").strip() for name, _ in ITEM_FIELDS}
         status = request.POST.get("status", item.status)
-        try:
-            with WRITES:
-                [item] = records.upsert_items([{"sku": sku, **values, "status": status}])
+        saved, errors = _save(lambda: records.upsert_items([{"sku": sku, **values, "status": status}]))
+        if saved is not None:
+            [item] = saved
             notice = f"{sku} saved: the integration picks the change up on its next pull."
-        except ApiError as error:
-            errors = [error.message, *(f"{d.get('field')}: {d.get('message')}" for d in error.details)]
     context = {"item": item, "fields": [(name, label, values[name]) for name, label in ITEM_FIELDS],
                "status": status, "statuses": ITEM_STATUS_CHOICES, "errors": errors, "notice": notice}
     return render(request, "bcsim/item.html", context, status=422 if errors else 200)

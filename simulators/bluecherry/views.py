@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 
-from simulators.bluecherry import serializers, services
+from simulators.bluecherry import models, serializers, services
 from simulators.bluecherry.httputil import (
     ApiError,
     endpoint,
@@ -14,16 +14,6 @@ from simulators.bluecherry.httputil import (
     query_date,
     query_datetime,
     query_list,
-)
-from simulators.bluecherry.models import (
-    ITEM_STATUSES,
-    ORDER_STATUSES,
-    AtsBatch,
-    InventoryPosition,
-    Invoice,
-    Item,
-    SalesOrder,
-    Shipment,
 )
 
 
@@ -44,18 +34,18 @@ def _statuses(request: HttpRequest, allowed: tuple[str, ...]) -> list[str]:
 
 
 def list_items(request: HttpRequest) -> JsonResponse:
-    queryset = Item.objects.all()
+    queryset = models.Item.objects.all()
     since = query_datetime(request, "updated_since")
     if since is not None:
         queryset = queryset.filter(updated_at__gte=since)  # inclusive: rows can share a timestamp
-    statuses = _statuses(request, ITEM_STATUSES)
+    statuses = _statuses(request, models.ITEM_STATUSES)
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     return paginate(request, queryset.order_by("updated_at", "sku"), serializers.item)
 
 
 def get_item(request: HttpRequest, sku: str) -> JsonResponse:
-    item = Item.objects.filter(sku=sku).first()
+    item = models.Item.objects.filter(sku=sku).first()
     if item is None:
         raise services.not_found("Item", sku)
     return ok(serializers.item(item))
@@ -69,11 +59,11 @@ def set_item_status(request: HttpRequest, sku: str) -> JsonResponse:
 
 
 def list_orders(request: HttpRequest) -> JsonResponse:
-    queryset = SalesOrder.objects.all()
+    queryset = models.SalesOrder.objects.all()
     since = query_datetime(request, "updated_since")
     if since is not None:
         queryset = queryset.filter(updated_at__gte=since)
-    statuses = _statuses(request, ORDER_STATUSES)
+    statuses = _statuses(request, models.ORDER_STATUSES)
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     return paginate(request, queryset.order_by("updated_at", "ord_num"), serializers.order)
@@ -91,7 +81,7 @@ def pick_ticket(request: HttpRequest, ord_num: str) -> JsonResponse:
 
 
 def list_shipments(request: HttpRequest) -> JsonResponse:
-    queryset = Shipment.objects.select_related("order", "invoice")
+    queryset = models.Shipment.objects.select_related("order", "invoice")
     ord_nums = query_list(request, "ord_num")
     if ord_nums:
         queryset = queryset.filter(order__ord_num__in=ord_nums)
@@ -111,14 +101,14 @@ def update_shipment(request: HttpRequest, ship_num: str) -> JsonResponse:
 
 
 def get_shipment(request: HttpRequest, ship_num: str) -> JsonResponse:
-    found = Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
+    found = models.Shipment.objects.select_related("order", "invoice").filter(ship_num=ship_num).first()
     if found is None:
         raise services.not_found("Shipment", ship_num)
     return ok(serializers.shipment(found))
 
 
 def list_invoices(request: HttpRequest) -> JsonResponse:
-    queryset = Invoice.objects.select_related("order", "shipment")
+    queryset = models.Invoice.objects.select_related("order", "shipment")
     invoice_date = query_date(request, "invoice_date")
     if invoice_date is not None:
         queryset = queryset.filter(invoice_date=invoice_date)
@@ -133,7 +123,7 @@ def list_invoices(request: HttpRequest) -> JsonResponse:
 
 def list_inventory(request: HttpRequest) -> JsonResponse:
     services.apply_due_batches()  # a reader never sees a batch that is due but not yet applied
-    queryset = InventoryPosition.objects.all()
+    queryset = models.InventoryPosition.objects.all()
     locations = query_list(request, "location")
     if locations:
         queryset = queryset.filter(location__in=locations)
@@ -150,7 +140,7 @@ def queue_ats_update(request: HttpRequest) -> JsonResponse:
 
 def get_ats_update(request: HttpRequest, batch_id: str) -> JsonResponse:
     services.apply_due_batches()
-    batch = AtsBatch.objects.filter(batch_id=batch_id).first()
+    batch = models.AtsBatch.objects.filter(batch_id=batch_id).first()
     if batch is None:
         raise services.not_found("ATS update batch", batch_id)
     return ok(serializers.ats_batch(batch))

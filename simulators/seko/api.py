@@ -81,63 +81,66 @@ def _guard(request: HttpRequest, methods: tuple[str, ...]) -> JsonResponse | Non
 WRITES = threading.Lock()
 
 
-def ihub(*methods: str) -> Callable[[Callable[..., Reply]], Callable[..., HttpResponse]]:
-    """An iHub endpoint: auth, then the configured faults, the view, and the quirks."""
-
-    def decorate(view: Callable[..., Reply]) -> Callable[..., HttpResponse]:
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            refused = _guard(request, methods)
-            if refused:
-                return refused
-            decision = faults.decide(request.path)
-            if decision.latency_ms:
-                time.sleep(decision.latency_ms / 1000)
-            if decision.hang_before_seconds:  # nothing is done; the gateway gives up
-                time.sleep(decision.hang_before_seconds)
-                return _json({"Message": "The gateway timed out."}, 504)
-            if decision.status == 429:
-                return _json({"CallStatus": call_status("Too many requests.", success=False, code=429)}, 429,
-                             {"Retry-After": "1"})
-            if decision.status:
-                return _json({"Message": "An error has occurred."}, decision.status)
-            try:
-                if request.method == "GET":
-                    reply = view(request, *args, **kwargs)
-                else:
-                    with WRITES:
-                        reply = view(request, *args, **kwargs)
-            except BadRequest as exc:
-                reply = error(str(exc), status=400)
-            if decision.hang_after_seconds:  # committed already; the caller has given up by now
-                time.sleep(decision.hang_after_seconds)
-            body = reply.body
-            if decision.quirks:
-                body = quirks.response(reply.quirk(body) if reply.quirk else body)
-            return _json(body, reply.status, reply.headers)
-
-        return wrapper
-
-    return decorate
+Handler = Callable[[HttpRequest, Callable[..., Any], tuple[Any, ...], dict[str, Any]], HttpResponse]
 
 
-def control(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
-    """A _sim endpoint: same key, never faults or quirks. The view returns plain JSON data."""
+def _guarded(methods: tuple[str, ...], handle: Handler) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
+    """A decorator that checks the key and the method, then lets ``handle`` run the view."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            refused = _guard(request, methods)
-            if refused:
-                return refused
-            try:
-                result = view(request, *args, **kwargs)
-            except (BadRequest, ValueError, TypeError, KeyError) as exc:
-                return _json({"error": str(exc)}, 400)
-            return result if isinstance(result, HttpResponse) else _json(result)
+            return _guard(request, methods) or handle(request, view, args, kwargs)
 
         return wrapper
 
     return decorate
+
+
+def ihub(*methods: str) -> Callable[[Callable[..., Reply]], Callable[..., HttpResponse]]:
+    """An iHub endpoint: auth, then the configured faults, the view, and the quirks."""
+    return _guarded(methods, _serve_ihub)
+
+
+def _serve_ihub(request: HttpRequest, view: Callable[..., Reply], args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> HttpResponse:
+    decision = faults.decide(request.path)
+    if decision.latency_ms:
+        time.sleep(decision.latency_ms / 1000)
+    if decision.hang_before_seconds:  # nothing is done; the gateway gives up
+        time.sleep(decision.hang_before_seconds)
+        return _json({"Message": "The gateway timed out."}, 504)
+    if decision.status == 429:
+        return _json({"CallStatus": call_status("Too many requests.", success=False, code=429)}, 429,
+                     {"Retry-After": "1"})
+    if decision.status:
+        return _json({"Message": "An error has occurred."}, decision.status)
+    try:
+        if request.method == "GET":
+            reply = view(request, *args, **kwargs)
+        else:
+            with WRITES:
+                reply = view(request, *args, **kwargs)
+    except BadRequest as exc:
+        reply = error(str(exc), status=400)
+    if decision.hang_after_seconds:  # committed already; the caller has given up by now
+        time.sleep(decision.hang_after_seconds)
+    body = reply.body
+    if decision.quirks:
+        body = quirks.response(reply.quirk(body) if reply.quirk else body)
+    return _json(body, reply.status, reply.headers)
+
+
+def control(*methods: str) -> Callable[[Callable[..., Any]], Callable[..., HttpResponse]]:
+    """A _sim endpoint: same key, never faults or quirks. The view returns plain JSON data."""
+    return _guarded(methods, _serve_control)
+
+
+def _serve_control(request: HttpRequest, view: Callable[..., Any], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> HttpResponse:
+    try:
+        result = view(request, *args, **kwargs)
+    except (BadRequest, ValueError, TypeError, KeyError) as exc:
+        return _json({"error": str(exc)}, 400)
+    return result if isinstance(result, HttpResponse) else _json(result)

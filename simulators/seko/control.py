@@ -175,16 +175,57 @@ def _stock_push_counts() -> dict[str, int]:
     return counts
 
 
+def _attempts_of(counts: tuple[int, int, int, int] | None) -> dict[str, int]:
+    count, accepted, duplicate, refused = counts or (0, 0, 0, 0)
+    return {"attempts": count, "accepted_attempts": accepted, "duplicate_attempts": duplicate,
+            "refused_attempts": refused}
+
+
+@control("GET")
+def submit_attempts(request: HttpRequest) -> dict[str, Any]:
+    """Every submit Seko read, per sales order number (held or not) and in total, by outcome:
+    what would show an order sent twice (``duplicate``) or sent over and over (``max_attempts``)."""
+    rows = list(SubmitAttempt.objects.values("sales_order_number", "count", "accepted", "duplicate", "refused"))
+    return {
+        "max_attempts": max((row["count"] for row in rows), default=0),
+        "duplicate_refusals": sum(row["duplicate"] for row in rows),
+        "orders_refused_as_duplicates": sorted(row["sales_order_number"] for row in rows if row["duplicate"]),
+        "accepted_more_than_once": sorted(row["sales_order_number"] for row in rows if row["accepted"] > 1),
+        "by_order": {row.pop("sales_order_number"): row for row in rows},
+    }
+
+
+def planted_dispatch_faults(order: SalesOrder, tracked: set[str]) -> list[str]:
+    """What the warehouse left out of this order's dispatch, as the integration must notice it:
+    ``missing_carrier`` (no courier named), ``missing_tracking`` (no tracking number, then or
+    later), ``short_shipped`` (a line dispatched short)."""
+    if order.dispatch is None:
+        return []
+    found = []
+    if not order.dispatch.get("CourierName"):
+        found.append("missing_carrier")
+    if not order.dispatch.get("TrackingNumber") and order.guid not in tracked:
+        found.append("missing_tracking")
+    if any(line.dispatched_quantity is not None and line.dispatched_quantity < line.quantity
+           for line in order.lines.all()):
+        found.append("short_shipped")
+    return found
+
+
 @control("GET")
 def orders(request: HttpRequest) -> dict[str, Any]:
-    attempts = dict(SubmitAttempt.objects.values_list("sales_order_number", "count"))
+    attempts = {row[0]: row[1:] for row in SubmitAttempt.objects.values_list(
+        "sales_order_number", "count", "accepted", "duplicate", "refused")}
     result = []
+    tracked = {str(record.get("InterfaceRecordId")) for record in
+               Push.objects.filter(kind="TrackingDetails").values_list("record", flat=True)}
     for order in SalesOrder.objects.order_by("created_at", "id").prefetch_related("lines"):
         result.append({
             "SalesOrderNumber": order.sales_order_number, "GUID": order.guid, "Status": order.status,
             "DCCode": order.dc_code, "CourierName": order.courier_name,
             "CourierService": order.courier_service,
-            "times_submitted": order.times_submitted, "attempts": attempts.get(order.sales_order_number, 0),
+            **_attempts_of(attempts.get(order.sales_order_number)),
+            "dispatch_faults": planted_dispatch_faults(order, tracked),
             "raw_body": order.raw_body,
             "lines": [{"LineNumber": line.line_number, "ProductCode": line.product_code,
                        "Quantity": line.quantity, "DispatchedQuantity": line.dispatched_quantity}

@@ -73,7 +73,6 @@ class SalesOrder(models.Model):
     courier_name = models.CharField(max_length=100, blank=True)
     courier_service = models.CharField(max_length=100, blank=True)
     reference = models.CharField(max_length=100, blank=True)
-    times_submitted = models.IntegerField(default=1)
     raw_body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
@@ -97,10 +96,15 @@ class SalesOrderLine(models.Model):
 
 
 class SubmitAttempt(models.Model):
-    """Every submit call per SalesOrderNumber, rejected ones included (a resend shows up here)."""
+    """Every submit call per SalesOrderNumber that Seko read, by what it answered: the figure that
+    shows a double send (a second submit of an order it holds is refused as a duplicate and
+    counted here, where the order itself is still stored once)."""
 
     sales_order_number = models.CharField(max_length=50, unique=True)
     count = models.IntegerField(default=0)
+    accepted = models.IntegerField(default=0)
+    duplicate = models.IntegerField(default=0)  # refused: the order already exists
+    refused = models.IntegerField(default=0)  # refused for anything else (model or business rules)
 
     def __str__(self) -> str:
         return f"{self.sales_order_number}: {self.count}"

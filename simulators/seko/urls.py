@@ -14,6 +14,7 @@ sim = [
     path("stock/config", control.stock_config),
     path("orders", control.orders),
     path("orders/<str:so>/status", control.order_set_status),
+    path("submit-attempts", control.submit_attempts),
     path("warehouse/advance", control.warehouse_advance),
     path("warehouse/adjust", control.warehouse_adjust),
     path("warehouse/move", control.warehouse_move),

@@ -38,9 +38,13 @@ def iso_now() -> str:
 # UPDATE where the row exists (nearly always) rather than get_or_create and UPDATE: the submit
 # is serialised, and its statements were most of a submit's time (issue 9, profiled).
 
-def _count_attempt(so: str) -> None:
-    if not SubmitAttempt.objects.filter(sales_order_number=so).update(count=F("count") + 1):
-        SubmitAttempt.objects.create(sales_order_number=so, count=1)
+def _count_attempt(so: str, outcome: str) -> None:
+    """One more submit of ``so`` answered ``outcome`` ("accepted", "duplicate" or "refused")."""
+    if not so:
+        return
+    if not SubmitAttempt.objects.filter(sales_order_number=so).update(count=F("count") + 1,
+                                                                       **{outcome: F(outcome) + 1}):
+        SubmitAttempt.objects.create(sales_order_number=so, count=1, **{outcome: 1})
 
 
 # Orders allocate from this location type only; the others hold stock that may not be sold.
@@ -87,30 +91,32 @@ def submit_order(raw_body: str, body: dict[str, Any]) -> tuple[str | None, str |
     header = body.get("SalesOrder")
     so = rules.code(header.get("SalesOrderNumber")) if isinstance(header, dict) else ""
     with transaction.atomic():
-        if so:
-            _count_attempt(so)
         error = rules.order_model_error(body)
         if error:
+            _count_attempt(so, "refused")
             return error, None
         order = rules.parse_order(body)
         codes = [line.product_code for line in order.lines]
         free = dict(Stock.objects.filter(dc_code=order.dc_code, product_code__in=codes, location_type=AVAILABLE)
                     .values_list("product_code", "free"))
+        exists = SalesOrder.objects.filter(sales_order_number=so).exists()
         error = rules.order_business_error(
             order,
-            order_exists=SalesOrder.objects.filter(sales_order_number=so).exists(),
+            order_exists=exists,
             dc_codes=set(DistributionCentre.objects.values_list("code", flat=True)),
             services=set(CourierService.objects.values_list("courier_name", "courier_service")),
             known_products=set(Product.objects.filter(code__in=codes).values_list("code", flat=True)),
             free_stock=lambda product_code: free.get(product_code, 0),
         )
         if error:
+            _count_attempt(so, "duplicate" if exists else "refused")
             return error, None
+        _count_attempt(so, "accepted")
         now = timezone.now()
         created = SalesOrder.objects.create(
             sales_order_number=so, guid=str(uuid.uuid4()), status="To Be Picked", status_changed_at=now,
             dc_code=order.dc_code, courier_name=order.courier_name, courier_service=order.courier_service,
-            reference=order.reference, times_submitted=1, raw_body=raw_body)
+            reference=order.reference, raw_body=raw_body)
         SalesOrderLine.objects.bulk_create([
             SalesOrderLine(order=created, line_number=line.line_number, ean=line.ean,
                            product_code=line.product_code, quantity=line.quantity)

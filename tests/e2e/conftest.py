@@ -4,6 +4,10 @@ browser), one browser for the whole session, a fresh context (cookies) per login
 ``login_as(group)`` signs a user of that group in through the real login page and returns the
 page, at 1440x900. Tests here run against pytest-django's ``live_server`` (a real HTTP server
 in a thread) with a transactional database, so the server sees what the test writes.
+
+``screenshot(page, name)`` saves a picture of the page in a scratch folder, so a test run leaves
+the checkout as it was; ``make screenshots`` sets ``SCREENSHOT_DIR`` to docs/screenshots to
+refresh the pictures the README, the operations manual and /help/ show.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -21,7 +26,6 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1440, "height": 900}
-SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
 
 # Playwright's sync API runs an event loop in this thread; the ORM must be allowed to run beside it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -74,14 +78,27 @@ def login_as(browser: Browser, live_server, transactional_db) -> Iterator[Callab
         context.close()
 
 
-@pytest.fixture
-def screenshot() -> Callable[[Page, str], Path]:
-    """Save the page as docs/screenshots/<name>.png (1440x900, the viewport)."""
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$SCREENSHOT_DIR when set (``make screenshots``: docs/screenshots), else a scratch folder
+    under pytest's temporary directory, outside the repository."""
+    chosen = os.environ.get("SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
-    def save(page: Page, name: str) -> Path:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOT_DIR / f"{name}.png"
-        page.screenshot(path=str(path))
+
+class SaveScreenshot(Protocol):
+    def __call__(self, page: Page, name: str, *, full_page: bool = False) -> Path: ...
+
+
+@pytest.fixture
+def screenshot(screenshot_dir: Path) -> SaveScreenshot:
+    """Save the page as <screenshot_dir>/<name>.png: the viewport, or the whole page."""
+
+    def save(page: Page, name: str, *, full_page: bool = False) -> Path:
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return save

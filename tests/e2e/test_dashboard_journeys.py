@@ -22,6 +22,7 @@ from exceptions.models import IntegrationException
 from integration.models import Order
 from integration.shared.navigation import NAV
 from integration.shared.roles import ALL_GROUPS, can
+from tests.e2e.forms import fill_seko_service
 from tests.factories import BlueCherryOrderFactory, ShipToFactory
 from tests.test_order_flow import release, run_flow, seko_orders, world  # noqa: F401  (world is a fixture)
 
@@ -96,9 +97,7 @@ def test_ops_find_the_held_order_an_admin_maps_the_carrier_and_the_order_goes_to
     admin.click("text=Add a row")
     admin.fill("#id_bc_ship_via", "DPDNXT")
     expect(admin.locator("#release-preview")).to_contain_text("releases 1 held order")
-    admin.fill("#id_seko_courier_name", "DPD")
-    admin.fill("#id_seko_courier_service", "12")
-    admin.select_option("#id_service_level", "NEXTDAY")
+    fill_seko_service(admin, "DPD", "12", service_level="NEXTDAY")
     screenshot(admin, "mapping-editor")
     admin.click("button:has-text('Save')")
     expect(admin.locator(".flash.success")).to_contain_text("1 held order waiting for it is being released")

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import CarrierMapping, Order
+from tests.e2e.forms import fill_seko_service
 from tests.factories import BlueCherryOrderFactory
 from tests.test_order_flow import release, run_flow, seko_orders, world  # noqa: F401  (world is a fixture)
 
@@ -60,10 +61,7 @@ def test_an_admin_maps_the_code_from_the_exception_and_the_held_order_goes_to_se
     expect(admin.locator("#id_bc_ship_via")).to_have_value("DPDNXT")
     expect(admin.locator("#release-preview")).to_contain_text("releases 2 held orders")
     expect(admin.locator("#release-preview a:has-text('SO-MAP-1')")).to_be_visible()
-    admin.fill("#id_seko_courier_name", "DPD")
-    admin.fill("#id_seko_courier_service", "12")
-    admin.fill("#id_seko_service_description", "Next Day")
-    admin.select_option("#id_service_level", "NEXTDAY")
+    fill_seko_service(admin, "DPD", "12", description="Next Day", service_level="NEXTDAY")
     screenshot(admin, "mapping-map-this-code")
     admin.click("button:has-text('Save')")
 
@@ -86,8 +84,7 @@ def test_an_admin_saving_a_service_seko_does_not_know_is_refused_and_keeps_the_i
     _, seko = held_for_a_missing_carrier
     admin = login_as("integration-admin")
     admin.goto("/mappings/carriers/new?bc_ship_via=DPDNXT")
-    admin.fill("#id_seko_courier_name", "DPD")
-    admin.fill("#id_seko_courier_service", "99")
+    fill_seko_service(admin, "DPD", "99")
     admin.click("button:has-text('Save')")
     expect(admin.locator(".field.has-error")).to_contain_text("Seko does not know service '99' of courier 'DPD'")
     expect(admin.locator(".field.has-error")).to_contain_text("Seko's services of DPD: 12")

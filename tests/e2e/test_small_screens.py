@@ -2,7 +2,8 @@
 overview, the exception queue, the overdue page and an order page are never wider than the
 screen. At laptop width an admin sees every link, Help and Admin included, beside the user label.
 
-Screenshots at 390 px go to docs/screenshots (overview-390.png, queue-390.png, overdue-390.png).
+Screenshots at 390 px: overview-390.png, queue-390.png, overdue-390.png (see the ``screenshot``
+fixture for where they go).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from playwright.sync_api import Page, expect
 from exceptions import catalogue
 from exceptions import services as queue
 from integration.models import CarrierMapping, Order, OrderEvent, SyncCursor
-from tests.e2e.conftest import SCREENSHOT_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PHONE = {"width": 390, "height": 844}
@@ -62,16 +62,15 @@ def open_menu_and_go(page: Page, link: str) -> None:
     nav.get_by_role("link", name=link).click()
 
 
-def test_cx_on_a_phone_opens_the_menu_and_every_page_fits_the_screen(login_as, settings):
+def test_cx_on_a_phone_opens_the_menu_and_every_page_fits_the_screen(login_as, screenshot, settings):
     settings.DISPATCH_SLA_HOURS, settings.DISPATCH_SLA_BY_SERVICE = 24, {}
     a_working_day()
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     cx = login_as("cx")
     cx.set_viewport_size(PHONE)
     cx.reload()
     expect(cx.locator(".counters")).to_be_visible()
     assert page_width(cx) <= PHONE["width"]
-    cx.screenshot(path=str(SCREENSHOT_DIR / "overview-390.png"), full_page=True)
+    screenshot(cx, "overview-390", full_page=True)
 
     open_menu_and_go(cx, "Overdue")
     cx.wait_for_url("**/overdue/")
@@ -79,13 +78,13 @@ def test_cx_on_a_phone_opens_the_menu_and_every_page_fits_the_screen(login_as, s
     expect(row).to_contain_text("waiting in the warehouse queue, not picked yet")
     expect(row.locator(".carrier")).to_contain_text("Royal Mail Next Day")
     assert page_width(cx) <= PHONE["width"]
-    cx.screenshot(path=str(SCREENSHOT_DIR / "overdue-390.png"), full_page=True)
+    screenshot(cx, "overdue-390", full_page=True)
 
     open_menu_and_go(cx, "Exceptions")
     cx.wait_for_url("**/exceptions/**")
     expect(cx.get_by_text("SO-HELD-000123456")).to_be_visible()
     assert page_width(cx) <= PHONE["width"]
-    cx.screenshot(path=str(SCREENSHOT_DIR / "queue-390.png"), full_page=True)
+    screenshot(cx, "queue-390", full_page=True)
 
     cx.goto("/orders/SO-LATE-0/")
     expect(cx.get_by_text("Accepted by Seko")).to_be_visible()

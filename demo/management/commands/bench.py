@@ -16,21 +16,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
-CHILD_FLAG = "BRIDGE_BENCH_CHILD"
+from demo.rerun import ChildRunCommand, child_env, rerun_self_in_child
+
 EXPERIMENTS = ("oversell", "stock_100k")
 PERF_BENCHMARKS = ("orders", "stock", "dashboard", "webhook")  # issue 9, the default set
 
 
-class Command(BaseCommand):
+class Command(ChildRunCommand):
     help = "Run the experiments in bench/ against fresh simulators; prints one JSON object."
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--only", action="append", type=_names,
@@ -49,46 +48,30 @@ class Command(BaseCommand):
         parser.add_argument("--detail", action="store_true", help="oversell: add per-strategy detail")
         parser.add_argument("--skus", type=int, default=100_000, help="stock_100k: how many SKUs")
 
-    def handle(self, *args, **options) -> None:
-        if os.environ.get(CHILD_FLAG):
-            self._run_child(options)
-            return
+    def run_parent(self, options: dict) -> int:
         names = [name for chosen in options["only"] or [list(PERF_BENCHMARKS)] for name in chosen]
         if any(name in PERF_BENCHMARKS for name in names):
-            self._run_perf(names, options)
-            return
+            return self._run_perf(names, options)
+        from bench.perf_runner import bench_settings
+
         data_dir = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
-        env = {
-            **os.environ,
-            CHILD_FLAG: "1",
-            "DATA_DIR": str(data_dir),
-            "DATABASE_URL": f"sqlite:///{data_dir / 'integration.sqlite3'}",
-            "Q_BROKER_URL": "",
-            "Q_CLUSTER_NAME": f"bench{os.getpid()}",
-            "LOG_LEVEL": "WARNING",
-            "HTTP_BACKOFF_SECONDS": "0.05",
-            "PYTHONUNBUFFERED": "1",
-        }
         try:
-            code = subprocess.call([sys.executable, os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env)
+            return rerun_self_in_child(child_env(data_dir, bench_settings(data_dir, cluster=f"bench{os.getpid()}")))
         finally:
             if not options["keep_data"]:
                 shutil.rmtree(data_dir, ignore_errors=True)
-        sys.exit(code)
 
-    def _run_perf(self, names: list[str], options: dict) -> None:
+    def _run_perf(self, names: list[str], options: dict) -> int:
         """Issue 9: one child process per benchmark, each with its own data directory and fresh
         database, so no benchmark inherits another's rows, caches or memory high-water mark."""
         from bench import perf_runner
 
         report = perf_runner.run_all(names, scale=options["scale"], database_url=options["database_url"],
-                                     broker_url=options["broker_url"], keep_data=options["keep_data"],
-                                     argv=[os.path.abspath(sys.argv[0]), *sys.argv[1:]])
+                                     broker_url=options["broker_url"], keep_data=options["keep_data"])
         sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
-        if report.get("failed"):
-            sys.exit(1)
+        return 1 if report.get("failed") else 0
 
-    def _run_child(self, options: dict) -> None:
+    def run_child(self, options: dict) -> None:
         from django.core.management import call_command
 
         from bench import oversell, stock_100k

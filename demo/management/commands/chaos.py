@@ -15,18 +15,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from demo.backends import run_environment
 from demo.management.commands.demo import COMPRESSED_TIME
-from demo.processes import child_environment, rerun_self_in_child
-
-CHILD_FLAG = "BRIDGE_CHAOS_CHILD"
+from demo.rerun import ChildRunCommand, child_env, child_environment, rerun_self_in_child
 
 
-class Command(BaseCommand):
+class Command(ChildRunCommand):
     help = "Break the system on purpose (faults, SIGKILLed workers), run to quiescence, check the invariants."
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--orders", type=int, default=200, help="released orders to generate")
@@ -36,13 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--keep-data", action="store_true", help="keep the data directory (and database)")
         parser.add_argument("--timeout", type=float, default=1500, help="give up after this many seconds")
 
-    def handle(self, *args, **options) -> None:
-        if os.environ.get(CHILD_FLAG):
-            self._run_child(options)
-        else:
-            sys.exit(self._run_parent(options))
-
-    def _run_parent(self, options: dict) -> int:
+    def run_parent(self, options: dict) -> int:
         from demo.chaos import CHAOS_ENV
 
         data_dir = Path(options["data_dir"]).resolve() if options["data_dir"] else \
@@ -50,20 +41,18 @@ class Command(BaseCommand):
         data_dir.mkdir(parents=True, exist_ok=True)
         run_id = f"{os.getpid()}"
         backend_env, drop_backends = run_environment(data_dir, run_id, prefix="chaos")
-        env = {**os.environ, **COMPRESSED_TIME, **CHAOS_ENV, **backend_env, CHILD_FLAG: "1",
-               "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         try:
-            return rerun_self_in_child(env)
+            return rerun_self_in_child(child_env(data_dir, {**COMPRESSED_TIME, **CHAOS_ENV, **backend_env}))
         finally:
             if not options["keep_data"]:
                 drop_backends()
                 if not options["data_dir"]:
                     shutil.rmtree(data_dir, ignore_errors=True)
 
-    def _run_child(self, options: dict) -> None:
+    def run_child(self, options: dict) -> None:
         from demo import chaos
 
-        data_dir, env = child_environment(CHILD_FLAG)
+        data_dir, env = child_environment()
         try:
             report = chaos.run(data_dir, env, orders=options["orders"], seed_value=options["seed"],
                                timeout_s=options["timeout"])

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from demo.backends import run_environment
-from demo.processes import child_environment, rerun_self_in_child
+from demo.rerun import ChildRunCommand, child_env, child_environment, rerun_self_in_child
 
-CHILD_FLAG = "BRIDGE_DEMO_CHILD"
 # The headless run's rates (each 0..1), handed to the scenario as one dict.
 FAULT_OPTIONS = ("short_ship_rate", "missing_tracking_rate", "missing_carrier_rate", "duplicate_push_rate",
                  "drop_push_rate", "held_stock_rate", "tracking_later_rate", "adjustment_rate",
@@ -53,9 +52,8 @@ INTERACTIVE_TIME = {
 }
 
 
-class Command(BaseCommand):
+class Command(ChildRunCommand):
     help = "Run the product with both simulators; --headless runs to quiescence and prints JSON."
-    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--headless", action="store_true", help="no web server; run to quiescence and report")
@@ -79,13 +77,7 @@ class Command(BaseCommand):
                            ("preloaded-product-rate", "products already at Seko before the item flow sees them")):
             parser.add_argument(f"--{flag}", type=float, default=0.0, help=f"share of {what} (headless)")
 
-    def handle(self, *args, **options) -> None:
-        if os.environ.get(CHILD_FLAG):
-            self._run_child(options)
-        else:
-            sys.exit(self._run_parent(options))
-
-    def _run_parent(self, options: dict) -> int:
+    def run_parent(self, options: dict) -> int:
         if options["data_dir"]:
             data_dir = Path(options["data_dir"]).resolve()
         elif options["headless"]:
@@ -95,30 +87,21 @@ class Command(BaseCommand):
         if data_dir.exists() and not options["headless"]:
             shutil.rmtree(data_dir)  # the interactive demo starts clean too
         data_dir.mkdir(parents=True, exist_ok=True)
+        # Issue 8: an explicitly given PostgreSQL DATABASE_URL / Redis Q_BROKER_URL is honoured
+        # (a fresh database per run, dropped at the end; a cluster name of its own).
         backend_env, drop_backends = run_environment(data_dir, str(os.getpid()), prefix="demo")
-        env = {
-            **os.environ,
-            **COMPRESSED_TIME,
-            CHILD_FLAG: "1",
-            "DATA_DIR": str(data_dir),
-            # Issue 8: an explicitly given PostgreSQL DATABASE_URL / Redis Q_BROKER_URL is honoured
-            # (a fresh database per run, dropped at the end; a cluster name of its own).
-            **backend_env,
-            "PYTHONUNBUFFERED": "1",
-        }
-        if not options["headless"]:
-            env.update(INTERACTIVE_TIME)
+        watched = {} if options["headless"] else INTERACTIVE_TIME
         try:
-            return rerun_self_in_child(env)
+            return rerun_self_in_child(child_env(data_dir, {**COMPRESSED_TIME, **backend_env, **watched}))
         finally:
             drop_backends()
             if options["headless"] and not options["keep_data"] and not options["data_dir"]:
                 shutil.rmtree(data_dir, ignore_errors=True)
 
-    def _run_child(self, options: dict) -> None:
+    def run_child(self, options: dict) -> None:
         from demo import scenario
 
-        data_dir, env = child_environment(CHILD_FLAG)
+        data_dir, env = child_environment()
         try:
             if options["headless"]:
                 faults = {key: options[key] for key in FAULT_OPTIONS}
