@@ -423,5 +423,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
                              "filters": ["order_context"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}, "django.request": {"filters": ["forbidden_in_one_line"]}},
+    # Apprise's own records, and urllib3's at DEBUG, can name an alert destination's secret URL:
+    # exceptions.alerting logs what failed itself, without it.
+    "loggers": {"django.server": {"level": "WARNING"}, "django.request": {"filters": ["forbidden_in_one_line"]},
+                "apprise": {"level": "CRITICAL", "propagate": False}, "urllib3": {"level": "INFO"}},
 }

@@ -78,3 +78,34 @@ class ExceptionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class AlertDestination(models.Model):
+    """Where one owner group wants to be alerted, besides the email digest: a Slack or Teams
+    channel, a webhook, ... (an Apprise URL, a secret: shown back only masked). It is told once
+    each time the group's new exceptions in the window rise to the threshold, and of every new
+    ``sync.stalled`` or ``dispatch.overdue`` of the group's kinds. Set by integration admins in
+    the admin."""
+
+    name = models.CharField(max_length=100, help_text="e.g. 'Ops on Slack'")
+    owner = models.CharField(max_length=30, choices=[(o.value, o.value) for o in catalogue.Owner],
+                             help_text="The group whose exceptions it is told about")
+    url = models.TextField(help_text="The Apprise URL of the destination (a secret: never shown in full)")
+    threshold = models.PositiveIntegerField(
+        default=10, help_text="New exceptions of the group's kinds within the window that make an alert")
+    window_minutes = models.PositiveIntegerField(default=60)
+    active = models.BooleanField(default=True)
+    # State, written by the monitor with compare-and-swap so that two workers cannot both alert.
+    above_threshold_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the count last rose to the threshold (re-armed once below it)")
+    told_through = models.DateTimeField(
+        null=True, blank=True, help_text="first_seen_at of the newest stalled/overdue exception already told")
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["owner", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.owner})"

@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 from integration.items import flow as items
 from integration.models import Order, SyncCursor
 from integration.orders import flow as orders
-from integration.shared import messagelog, worker_health
+from integration.shared import worker_health
 
 log = logging.getLogger(__name__)
 
@@ -99,22 +99,10 @@ def _pull_items() -> dict[str, int]:
 
 
 def send_pulled_items(budget_seconds: float | None = None) -> dict[str, int]:
-    """Send the items already pulled (created or changed at Seko) and set LIVE those Seko took,
-    batch after batch until none is pending or the budget is spent: ``items.sync_items`` without
-    its pull, so that a failing pull does not hold back items Blue Cherry gave us before."""
-    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
-    sent = set_live = 0
-    recovered = items.recover_stale_item_claims()
-    started = timezone.now()  # what fails in this run waits for a later one, however short its backoff
-    with messagelog.buffered() as buffer:
-        while True:
-            handled = items.send_pending_items(due_by=started)
-            sent += handled
-            set_live += items.set_owed_items_live()
-            messagelog.flush(buffer)
-            if not handled or (deadline is not None and time.monotonic() > deadline):
-                break
-    return {"items_recovered": recovered, "items_sent": sent, "items_set_live": set_live}
+    """The items already pulled go to Seko even when this heartbeat's pull failed (see
+    ``items.send_pulled_items``)."""
+    done = items.send_pulled_items(budget_seconds)
+    return {"items_recovered": done["recovered"], "items_sent": done["sent"], "items_set_live": done["set_live"]}
 
 
 def _pull_released() -> dict[str, int]:
@@ -212,14 +200,15 @@ def poll_dispatches() -> dict[str, int]:
 
 
 def monitor() -> dict[str, int]:
-    """Overdue orders, stalled flows, objects held with nothing saying why, and the email digests
-    of new exceptions."""
-    from exceptions import digest, unexplained_holds
+    """Overdue orders, stalled flows, objects held with nothing saying why, then the email digests
+    and the alerts (Slack, Teams, ... through Apprise) of what they and the flows raised."""
+    from exceptions import alerting, digest, unexplained_holds
     from integration.dispatches import overdue
     from integration.shared import stalled
 
     return {"overdue": overdue.check_overdue(), "stalled": stalled.check_stalled(),
-            "unexplained_holds": unexplained_holds.check_unexplained_holds(), "digests": digest.send_digests()}
+            "unexplained_holds": unexplained_holds.check_unexplained_holds(), "digests": digest.send_digests(),
+            "alerts": alerting.send_alerts()}
 
 
 def compact_order_status_counts() -> int:
