@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django_q.brokers import get_broker
+
 from demo.processes import Supervisor
 
 # How often the work is kicked while waiting: often enough that nothing waits long for its
@@ -44,3 +47,19 @@ def drive_until_quiet(supervisor: Supervisor, *, kick: Callable[[], None], quiet
         kick_when_due()
         time.sleep(pause_s)
         in_a_row = in_a_row + 1 if quiet() else 0
+
+
+def broker_backlog() -> dict[str, int]:
+    broker = get_broker()
+    backlog = {"queued": broker.queue_size() or 0}
+    if not settings.Q_BROKER_URL:  # the ORM broker also holds tasks leased by a killed cluster
+        backlog["leased"] = broker.lock_size() or 0
+    return backlog
+
+
+def wait_for_broker(timeout_s: float) -> None:
+    """No kicks any more: wait until the broker holds no task (a task leased by a killed
+    cluster is handed out again after Q_RETRY and runs)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(broker_backlog().values()):
+        time.sleep(1)
