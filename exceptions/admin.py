@@ -27,7 +27,8 @@ class AlertDestinationForm(forms.ModelForm):
     already saved is kept."""
 
     url = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
+        label="Apprise URL", required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
         help_text="The Apprise URL, e.g. slack://…, msteams://…, json://host/path. Never shown again once saved; "
                   "leave empty to keep the saved one.")
 

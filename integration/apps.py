@@ -17,10 +17,10 @@ class IntegrationConfig(AppConfig):
 
     def ready(self) -> None:
         from exceptions import registry
-        from integration import signals  # noqa: F401  (connects the receivers)
         from integration.dispatches import queue_actions as dispatch_actions
         from integration.items import queue_actions as item_actions
         from integration.items.signals import skus_went_live
+        from integration.mappings import receivers  # noqa: F401  (connects the receivers)
         from integration.mappings.links import map_code_links
         from integration.orders import flow as order_flow
         from integration.orders import queue_actions as order_actions

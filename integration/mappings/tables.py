@@ -2,7 +2,7 @@
 preview, and CSV export/import. The views (mapping_views.py) only wire these to pages.
 
 Saving an active row releases the orders it blocked through the post_save signal
-(integration/signals.py), whatever saved it: this form, the CSV import, the API or the admin.
+(integration/mappings/receivers.py), whatever saved it: this form, the CSV import, the API or the admin.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def mapping_set_active(request: HttpRequest, kind: str, pk: int) -> HttpResponse
                 [row], update=True, default_user=request.user,
                 default_change_reason="Reactivated" if want_active else "Deactivated")
             if want_active:
-                # As the post_save signal does for a saved row (integration/signals.py).
+                # As the post_save signal does for a saved row (integration/mappings/receivers.py).
                 transaction.on_commit(lambda: async_task(
                     "integration.tasks.release_after_mapping_change", **{table.release_arg: code},
                     task_name="release_after_mapping_change"))
