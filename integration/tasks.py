@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 from integration.items import flow as items
 from integration.models import Order, SyncCursor
 from integration.orders import flow as orders
-from integration.shared import worker_health
+from integration.shared import recovery, worker_health
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,9 @@ def sync_orders(enqueued_at: float | None = None) -> dict[str, int]:
             failed[name] = error
 
     step("recover claims", lambda: {"recovered": orders.recover_stale_claims()})
+    # First: a system that answers again after an outage has everything waiting out a backoff
+    # for it made due now, so this very beat sends it (not each piece at the end of its pause).
+    step("outage catch-up", recovery.catch_up_all)
     # Items before orders (issue 4): a SKU about to go LIVE then does not hold its orders. The
     # item pull and the item sends are separate steps, so items already pulled still go to Seko
     # while Blue Cherry fails the pull. Bounded, so a big item-master load never starves the

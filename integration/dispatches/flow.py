@@ -81,7 +81,7 @@ from integration.models import (
     WarehouseMapping,
 )
 from integration.orders.rules import Problem
-from integration.shared import cursors
+from integration.shared import cursors, recovery
 from integration.shared.messagelog import BODY_LIMIT, about_order
 from integration.shared.systems import bluecherry_client, seko_client
 
@@ -560,6 +560,7 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
     queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.DISPATCH_OVERDUE], "The dispatch arrived")
     queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE,
                                                             catalogue.TRANSPORT_UNAUTHORIZED], "Blue Cherry answered")
+    recovery.system_answered(recovery.BLUECHERRY)
 
 
 @transaction.atomic  # the held status and its exceptions land together, or not at all
@@ -616,9 +617,11 @@ def _retry_later(dispatch: Dispatch, reason: str, transient: ClientError | None 
     if isinstance(transient, Transient) and transient.retry_after:
         delay = max(delay, transient.retry_after)
     delay = random.uniform(delay / 2, delay)
-    Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
+    waits = Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
         status=DStatus.RECEIVED, attempts=attempts, next_attempt_at=timezone.now() + timedelta(seconds=delay),
         last_error=reason[:2000])
+    if waits and transient is not None:
+        recovery.note_outage(recovery.BLUECHERRY, reason)  # released at once when Blue Cherry answers again
     if transient is not None and attempts >= settings.TRANSIENT_ALERT_AFTER:
         queue.raise_exception(
             catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),

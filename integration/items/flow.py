@@ -51,7 +51,7 @@ from integration.items.mapper import describe, fingerprint, map_product
 from integration.items.rules import validate_item
 from integration.items.signals import skus_went_live
 from integration.models import Item
-from integration.shared import cursors, messagelog
+from integration.shared import cursors, messagelog, recovery
 from integration.shared.systems import bluecherry_client, seko_client
 
 log = logging.getLogger(__name__)
@@ -459,11 +459,14 @@ def _raise_and_resolve(outcomes: list[Outcome], attempts: dict[int, int]) -> Non
     if acknowledged:
         queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE,
                                                           catalogue.TRANSPORT_UNAUTHORIZED], "Seko answered again")
+        recovery.system_answered(recovery.SEKO)
     retried = [o for o in outcomes if o.result == RETRY]
     if any(o.unauthorized for o in retried):
         queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("seko"),
                               next(o.note for o in retried if o.unauthorized))
     worst = max((o for o in retried if o.transient), key=lambda o: attempts.get(o.pk, 0), default=None)
+    if worst is not None:
+        recovery.note_outage(recovery.SEKO, worst.note)  # released at once when Seko answers again
     if worst is not None and attempts.get(worst.pk, 0) >= settings.TRANSIENT_ALERT_AFTER:
         queue.raise_exception(
             catalogue.TRANSPORT_SEKO_UNAVAILABLE, catalogue.system_key("seko"),
@@ -520,6 +523,7 @@ def set_owed_items_live(limit: int | None = None) -> int:
         )
     elif done:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
+        recovery.system_answered(recovery.BLUECHERRY)
     return len(done)
 
 

@@ -49,7 +49,7 @@ from integration.orders.rules import (
     order_record_problems,
     validate_order,
 )
-from integration.shared import cursors
+from integration.shared import cursors, recovery
 from integration.shared.concurrency import each_in_threads  # issue 9: bounded concurrency for remote calls
 from integration.shared.messagelog import about_order, buffered
 from integration.shared.systems import bluecherry_client, seko_client
@@ -446,6 +446,7 @@ def record_sent(accepted: list[Accepted]) -> list[Order]:
                             VALIDATION_KINDS + REJECTION_KINDS, "Sent to Seko")
     queue.auto_resolve(catalogue.system_key("seko"), [catalogue.TRANSPORT_SEKO_UNAVAILABLE,
                                                        catalogue.TRANSPORT_UNAUTHORIZED], "Seko answered again")
+    recovery.system_answered(recovery.SEKO)
     return [a.order for a in mine]
 
 
@@ -529,10 +530,12 @@ def _retry_later(order: Order, reason: str, transient: ClientError | None = None
     if isinstance(transient, Transient) and transient.retry_after:
         delay = max(delay, transient.retry_after)
     delay = random.uniform(delay / 2, delay)  # jitter: do not come back all at once
-    Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
+    waits = Order.objects.filter(pk=order.pk, status=Status.SENDING).update(
         status=Status.RECEIVED, attempts=attempts, next_attempt_at=timezone.now() + timedelta(seconds=delay),
         last_error=reason[:2000], updated_at=timezone.now(),
     )
+    if waits and transient is not None:
+        recovery.note_outage(recovery.SEKO, reason)  # released at once when Seko answers again
     if transient is not None and attempts >= settings.TRANSIENT_ALERT_AFTER:
         queue.raise_exception(
             catalogue.TRANSPORT_SEKO_UNAVAILABLE, catalogue.system_key("seko"),
@@ -606,6 +609,7 @@ class PickTickets:
         done = record_pick_tickets(told)
         if told:
             queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
+            recovery.system_answered(recovery.BLUECHERRY)
         return done
 
 

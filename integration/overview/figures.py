@@ -18,12 +18,13 @@ from exceptions.models import IntegrationException
 from integration.models import Order, SyncCursor
 from integration.orders import status_counts
 from integration.overview.charts import Series, hourly_bars_svg
-from integration.shared import flow_schedule, retention
+from integration.shared import flow_schedule, recovery, retention
 
 CHART_HOURS = 48
 # Rows that coordinate workers (when a drain or a heartbeat was last asked for, refused pushes last
-# reported), not flows; the workers' own heartbeat has its line above the flows.
-COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat", "push.refused", "workers.heartbeat"}
+# reported, a system's outage mark), not flows; the workers' own heartbeat has its line above the flows.
+COORDINATION_CURSORS = {"dispatches.kick", "orders.heartbeat", "push.refused", "workers.heartbeat",
+                        *recovery.OUTAGE_CURSORS}
 DIGEST_PREFIX = "digest."  # one cursor per role: when its last email digest went
 OLDEST_SHOWN = 8
 
