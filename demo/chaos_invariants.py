@@ -1,6 +1,6 @@
 """What a chaos run is judged on: the evidence, read from both simulators' own records (over
-their control APIs) and our database once everything settled, and one function per invariant
-returning what breaks it (nothing when it holds)."""
+their control APIs) and our database once everything settled, and one pure function of it per
+invariant returning what breaks it (nothing when it holds)."""
 
 from __future__ import annotations
 
@@ -16,52 +16,93 @@ from demo import dispatch as dispatch_demo
 from demo import scenario, seed
 from demo.launcher import RunningSimulator
 from demo.waiting import broker_backlog, wait_for_broker
+from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.models import Dispatch, InboundPush, Item, Order, PushPart
 
 Status = Order.Status
+DStatus = Dispatch.Status
 
-# Order faults the generator plants that keep an order from Seko for good (repeated SKUs are
-# consolidated by the mapper, so those orders are valid).
-INVALID_ORDER_FAULTS = ("bad_ship_via", "bad_location", "sku_not_live", "missing_address")
+# The order faults the generator plants that keep an order from Seko for good, each with the
+# exception kind our validation must hold it under (repeated SKUs are consolidated by the
+# mapper, so those orders are valid).
+ORDER_FAULT_KINDS = {
+    "bad_ship_via": catalogue.MAPPING_CARRIER_UNKNOWN.code,
+    "bad_location": catalogue.MAPPING_WAREHOUSE_UNKNOWN.code,
+    "sku_not_live": catalogue.ORDER_SKU_NOT_LIVE.code,
+    "missing_address": catalogue.ORDER_ADDRESS_INCOMPLETE.code,
+}
+# What the warehouse left out of a dispatch (Seko's ``dispatch_faults``) and the kind our
+# dispatch flow quarantines it under; a short shipment is posted, its remainder cancelled.
+DISPATCH_FAULT_KINDS = {
+    "missing_carrier": catalogue.DISPATCH_INCOMPLETE.code,
+    "missing_tracking": catalogue.DISPATCH_INCOMPLETE.code,
+}
 
 # --- Invariants ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OurDispatch:
+    """One of our dispatches as the invariants need it."""
+
+    dispatch_id: str
+    ord_num: str
+    status: str
+    complete: bool  # posted with a tracking number and a carrier (or ops filled them in)
 
 
 @dataclass
 class Evidence:
     """What the invariants are judged on, read once the broker has drained: the generator's
-    story, both simulators' own records (over their APIs), our open exceptions and the work
-    still waiting here."""
+    story, both simulators' own records (over their APIs), and our orders, dispatches, open
+    exceptions, stored push parts and the work still waiting here. Plain data, so a test can
+    build one by hand."""
 
     released: set[str]
-    invalid: set[str]
-    seko_orders: list[dict[str, Any]]
+    invalid: dict[str, str]  # order -> the fault planted in it
+    seko_orders: list[dict[str, Any]]  # Seko's _sim/orders rows
+    submit_attempts: dict[str, dict[str, int]]  # Seko's submits per order: count, accepted, duplicate, refused
     shipments: list[dict[str, Any]]
     invoices: list[dict[str, Any]]
+    duplicate_posts_refused: int  # Blue Cherry refusing a dispatch posted again
     pushes: list[dict[str, Any]]
-    orders_with_open_exception: set[str]
+    order_status: dict[str, str]
+    dispatches: list[OurDispatch]
+    open_exception_kinds: dict[str, set[str]]  # trace key (order:..., dispatch:...) -> open kinds
+    stored_push_ids: set[str]  # InterfaceRecordIds of our stored push parts
     stuck: dict[str, int]
 
     @cached_property
     def valid(self) -> set[str]:
-        return self.released - self.invalid
+        return self.released - self.invalid.keys()
 
     @cached_property
     def at_seko(self) -> Counter[str]:
         return Counter(o["SalesOrderNumber"] for o in self.seko_orders)
 
     @cached_property
-    def times_submitted(self) -> dict[str, int]:
-        return {o["SalesOrderNumber"]: o["times_submitted"] for o in self.seko_orders}
-
-    @cached_property
     def shipments_per_order(self) -> Counter[str]:
         return Counter(s["ord_num"] for s in self.shipments)
 
     @cached_property
-    def dispatched_at_seko(self) -> set[str]:
-        return {o["SalesOrderNumber"] for o in self.seko_orders if o["Status"] == "Dispatched"}
+    def dispatched_at_seko(self) -> dict[str, list[str]]:
+        """Orders Seko dispatched, each with what the warehouse left out of its dispatch."""
+        return {o["SalesOrderNumber"]: o.get("dispatch_faults", []) for o in self.seko_orders
+                if o["Status"] == "Dispatched"}
+
+    @cached_property
+    def dispatches_by_order(self) -> dict[str, list[OurDispatch]]:
+        by_order: dict[str, list[OurDispatch]] = {}
+        for dispatch in self.dispatches:
+            by_order.setdefault(dispatch.ord_num, []).append(dispatch)
+        return by_order
+
+    def accepted(self, ord_num: str) -> int:
+        return self.submit_attempts.get(ord_num, {}).get("accepted", 0)
+
+    def open_kinds(self, trace_key: str) -> set[str]:
+        return self.open_exception_kinds.get(trace_key, set())
 
 
 def gather_evidence(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any],
@@ -72,13 +113,17 @@ def gather_evidence(bluecherry: RunningSimulator, seko: RunningSimulator, genera
     wait_for_broker(timeout_s=broker_wait_s)
     return Evidence(
         released=set(generated["ord_nums"]),
-        invalid={o for kind in INVALID_ORDER_FAULTS for o in generated["faults"].get(kind, [])},
+        invalid={o: fault for fault in ORDER_FAULT_KINDS for o in generated["faults"].get(fault, [])},
         seko_orders=seko_orders,
+        submit_attempts=scenario.submit_attempts(seko),
         shipments=seed.bluecherry_rows(bluecherry, "shipments"),
         invoices=seed.bluecherry_rows(bluecherry, "invoices"),
+        duplicate_posts_refused=scenario.duplicate_posts_refused(bluecherry),
         pushes=seko.control("GET", "_sim/pushes")["pushes"],
-        orders_with_open_exception=set(open_exceptions().filter(order__isnull=False)
-                                       .values_list("order__ord_num", flat=True)),
+        order_status=scenario.order_statuses(),
+        dispatches=[OurDispatch(d.dispatch_id, d.ord_num, d.status, _complete(d)) for d in Dispatch.objects.all()],
+        open_exception_kinds=open_exception_kinds(),
+        stored_push_ids=set(PushPart.objects.values_list("interface_record_id", flat=True)),
         stuck=stuck_work(),
     )
 
@@ -87,10 +132,29 @@ def open_exceptions() -> QuerySet[IntegrationException]:
     return IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
 
 
-# Each invariant returns what breaks it (nothing when it holds).
+def open_exception_kinds() -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    for trace_key, kind in open_exceptions().values_list("trace_key", "kind"):
+        kinds.setdefault(trace_key, set()).add(kind)
+    return kinds
+
+
+# Each invariant returns what breaks it (nothing when it holds), each entry naming its order
+# (or push record, or stuck figure) first.
 
 def valid_orders_at_seko_exactly_once(seen: Evidence) -> list[Any]:
-    return [o for o in seen.valid if seen.at_seko.get(o) != 1 or seen.times_submitted.get(o) != 1]
+    """Seko holds each valid order once and accepted it once; no order was accepted twice."""
+    held_wrong = [f"{o}: held {seen.at_seko.get(o, 0)} times, accepted {seen.accepted(o)} times" for o in seen.valid
+                  if seen.at_seko.get(o) != 1 or seen.accepted(o) != 1]
+    accepted_twice = [f"{o}: accepted {seen.accepted(o)} times" for o in seen.submit_attempts
+                      if o not in seen.valid and seen.accepted(o) > 1]
+    return held_wrong + accepted_twice
+
+
+def no_duplicate_refusal_taken_as_rejection(seen: Evidence) -> list[Any]:
+    """An order Seko refused as a duplicate is one it holds: ours must say so, not rejected."""
+    return [f"{o}: refused by Seko as a duplicate, ours is {seen.order_status.get(o, 'unknown')}"
+            for o in scenario.wrongly_rejected(seen.submit_attempts, seen.order_status)]
 
 
 def nothing_at_seko_not_released(seen: Evidence) -> list[Any]:
@@ -98,11 +162,20 @@ def nothing_at_seko_not_released(seen: Evidence) -> list[Any]:
 
 
 def invalid_orders_in_exception_queue(seen: Evidence) -> list[Any]:
-    return [o for o in seen.invalid if o not in seen.orders_with_open_exception or o in seen.at_seko]
+    """Each invalid order held here, with an open exception of the kind its planted fault calls
+    for, and never at Seko."""
+    broken = []
+    for o, fault in seen.invalid.items():
+        kind, status = ORDER_FAULT_KINDS[fault], seen.order_status.get(o)
+        kinds = seen.open_kinds(catalogue.order_key(o))
+        if status != Status.QUARANTINED or kind not in kinds or o in seen.at_seko:
+            broken.append(f"{o}: {fault} calls for an open {kind}; ours is {status}, open {sorted(kinds)}, "
+                          f"at Seko {seen.at_seko.get(o, 0)} times")
+    return broken
 
 
 def dispatches_posted_exactly_once(seen: Evidence) -> list[Any]:
-    posted = set(Dispatch.objects.filter(status=Dispatch.Status.POSTED).values_list("ord_num", flat=True))
+    posted = {d.ord_num for d in seen.dispatches if d.status == DStatus.POSTED}
     ships = seen.shipments_per_order
     return [o for o in posted | set(ships) if ships.get(o) != 1 or o not in posted]
 
@@ -113,23 +186,41 @@ def no_invoice_twice(seen: Evidence) -> list[Any]:
 
 
 def every_seko_dispatch_taken(seen: Evidence) -> list[Any]:
-    ours = dict(Dispatch.objects.values_list("ord_num", "status"))
-    return [o for o in seen.dispatched_at_seko
-            if ours.get(o) not in (Dispatch.Status.POSTED, Dispatch.Status.QUARANTINED)]
+    """Every dispatch Seko made is posted here, or quarantined with an open exception of the
+    kind what the warehouse left out of it calls for (one with nothing left out, or only
+    shipped short, must be posted)."""
+    broken = []
+    for o, faults in seen.dispatched_at_seko.items():
+        wanted = {DISPATCH_FAULT_KINDS[f] for f in faults if f in DISPATCH_FAULT_KINDS}
+        ours = seen.dispatches_by_order.get(o, [])
+        if not any(_taken(seen, d, wanted) for d in ours):
+            found = [(d.status, sorted(_open_kinds(seen, d))) for d in ours]
+            broken.append(f"{o}: Seko's dispatch left out {sorted(faults)}, calls for "
+                          f"{sorted(wanted) or 'posting'}; ours {found or 'none'}")
+    return broken
+
+
+def _taken(seen: Evidence, dispatch: OurDispatch, wanted: set[str]) -> bool:
+    if dispatch.status == DStatus.POSTED:
+        return True
+    return dispatch.status == DStatus.QUARANTINED and bool(wanted) and wanted <= _open_kinds(seen, dispatch)
+
+
+def _open_kinds(seen: Evidence, dispatch: OurDispatch) -> set[str]:
+    return seen.open_kinds(catalogue.dispatch_key(dispatch.dispatch_id))
 
 
 def incomplete_dispatches_in_exception_queue(seen: Evidence) -> list[Any]:
-    quarantined = Dispatch.objects.filter(status=Dispatch.Status.QUARANTINED).values_list("ord_num", flat=True)
-    incomplete_posted = [d.ord_num for d in Dispatch.objects.filter(status=Dispatch.Status.POSTED)
-                         if not _complete(d)]
-    return [*[o for o in quarantined if o not in seen.orders_with_open_exception],
-            *[f"posted-incomplete:{o}" for o in incomplete_posted]]
+    unexplained = [f"{d.ord_num}: dispatch {d.dispatch_id} quarantined with no open exception"
+                   for d in seen.dispatches if d.status == DStatus.QUARANTINED and not _open_kinds(seen, d)]
+    incomplete_posted = [f"{d.ord_num}: dispatch {d.dispatch_id} posted without tracking or carrier"
+                         for d in seen.dispatches if d.status == DStatus.POSTED and not d.complete]
+    return unexplained + incomplete_posted
 
 
 def every_delivered_push_stored(seen: Evidence) -> list[Any]:
     delivered_ids = {str(p["record"].get("InterfaceRecordId")) for p in seen.pushes if p["status"] == "delivered"}
-    stored_ids = set(PushPart.objects.values_list("interface_record_id", flat=True))
-    return sorted(delivered_ids - stored_ids)
+    return sorted(delivered_ids - seen.stored_push_ids)
 
 
 def nothing_stuck(seen: Evidence) -> list[Any]:
@@ -137,8 +228,8 @@ def nothing_stuck(seen: Evidence) -> list[Any]:
 
 
 INVARIANTS: tuple[Callable[[Evidence], list[Any]], ...] = (
-    valid_orders_at_seko_exactly_once, nothing_at_seko_not_released, invalid_orders_in_exception_queue,
-    dispatches_posted_exactly_once, no_invoice_twice, every_seko_dispatch_taken,
+    valid_orders_at_seko_exactly_once, no_duplicate_refusal_taken_as_rejection, nothing_at_seko_not_released,
+    invalid_orders_in_exception_queue, dispatches_posted_exactly_once, no_invoice_twice, every_seko_dispatch_taken,
     incomplete_dispatches_in_exception_queue, every_delivered_push_stored, nothing_stuck,
 )
 
@@ -176,15 +267,18 @@ def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[
     seen = gather_evidence(bluecherry, seko, generated, broker_wait_s)
     invariants, failures = judge(seen)
     counts = scenario.order_counts()
+    figures = scenario.exactly_once_figures(seen.submit_attempts, seen.order_status, seen.duplicate_posts_refused)
     return {
         "invariants": invariants,
         "all_held": all(invariants.values()),
         "failures": failures,
         "orders": {"released": len(seen.released), "valid": len(seen.valid), "invalid": len(seen.invalid),
                    "at_seko": len(seen.at_seko), "by_status": dict(sorted(counts.items())),
-                   "seko_submit_attempts": sum(o.get("attempts", 0) for o in seen.seko_orders)},
+                   "seko_submit_attempts": sum(a["count"] for a in seen.submit_attempts.values()),
+                   **figures["orders"]},
+        "seko": {"orders_received": len(seen.seko_orders), **figures["seko"]},
         "dispatches": {**dispatch_demo.dispatch_report(), "dispatched_at_seko": len(seen.dispatched_at_seko)},
-        "bluecherry": {"shipments": len(seen.shipments), "invoices": len(seen.invoices)},
+        "bluecherry": {"shipments": len(seen.shipments), "invoices": len(seen.invoices), **figures["bluecherry"]},
         "seko_pushes": dispatch_demo.seko_push_report(seko),
         "exceptions_open_by_kind": dict(sorted(open_exceptions().values_list("kind").annotate(n=Count("id"))
                                                .order_by())),

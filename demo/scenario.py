@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,10 @@ from integration.shared import worker_health
 from integration.tasks import kick_sync_orders
 
 Status = Order.Status
-
+# Where our side leaves an order Seko never accepted from us. An order Seko refused as a
+# duplicate is one it already holds, so it must not end here: its dispatch would come for an
+# order we think is not at Seko (counted as ``orders.wrongly_rejected``).
+NOT_ACCEPTED_HERE = (Status.RECEIVED, Status.SENDING, Status.QUARANTINED, Status.REJECTED)
 
 # The interactive demo shows Seko's documented shapes without flags (the headless run takes
 # them as rates, 0 unless asked for, so its figures stay comparable from run to run).
@@ -138,6 +142,8 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float,
         IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
         .values_list("kind").annotate(n=Count("id")).order_by()
     )
+    figures = exactly_once_figures(submit_attempts(seko), order_statuses(),
+                                   duplicate_posts_refused(bluecherry) if bluecherry is not None else 0)
     return {
         "orders": {
             "released": released,
@@ -147,19 +153,52 @@ def build_report(seko: RunningSimulator, *, elapsed_s: float,
             "cancelled": cancelled,
             "dispatched": counts.get(Status.DISPATCHED, 0),
             "partially_dispatched": counts.get(Status.PARTIALLY_DISPATCHED, 0),
+            **figures["orders"],
         },
-        "seko": {
-            "orders_received": len(seko_orders),
-            "max_times_submitted": max((o.get("times_submitted", 0) for o in seko_orders), default=0),
-        },
+        "seko": {"orders_received": len(seko_orders), **figures["seko"]},
         "dispatches": dispatch_demo.dispatch_report(),
-        **({"bluecherry": dispatch_demo.bluecherry_report(bluecherry),
+        **({"bluecherry": {**dispatch_demo.bluecherry_report(bluecherry), **figures["bluecherry"]},
             "seko_pushes": dispatch_demo.seko_push_report(seko)} if bluecherry is not None else {}),
         "exceptions": {"open_by_kind": dict(sorted(open_by_kind.items()))},
         "stock": stock_demo.report(seko, bluecherry),
         "items": items_demo.report(bluecherry, seko) if bluecherry is not None else {},
         "reconciliation": recon_demo.report(),  # issue 7
         "elapsed_s": round(elapsed_s, 1),
+    }
+
+
+def submit_attempts(seko: RunningSimulator) -> dict[str, dict[str, int]]:
+    """Every submit Seko read, per sales order number (held or not), by outcome: ``count``,
+    ``accepted``, ``duplicate`` (refused as one it already holds), ``refused``."""
+    return seko.control("GET", "_sim/submit-attempts")["by_order"]
+
+
+def duplicate_posts_refused(bluecherry: RunningSimulator) -> int:
+    """How often Blue Cherry refused a dispatch we had already posted (no second shipment)."""
+    return bluecherry.control("GET", "_sim/state")["duplicate_posts_refused"]
+
+
+def order_statuses() -> dict[str, str]:
+    return dict(Order.objects.values_list("ord_num", "status"))
+
+
+def wrongly_rejected(attempts: Mapping[str, Mapping[str, int]], order_status: Mapping[str, str]) -> list[str]:
+    """Orders Seko refused as duplicates (so it holds them) that our side does not hold as
+    accepted by Seko."""
+    return sorted(o for o, outcome in attempts.items()
+                  if outcome["duplicate"] and order_status.get(o, Status.RECEIVED) in NOT_ACCEPTED_HERE)
+
+
+def exactly_once_figures(attempts: Mapping[str, Mapping[str, int]], order_status: Mapping[str, str],
+                         posts_refused: int) -> dict[str, dict[str, int]]:
+    """The figures that show an order reaching Seko, or a dispatch Blue Cherry, more than once,
+    by the report section each belongs in. Resends after a lost reply are expected (Seko refuses
+    them as duplicates); a duplicate refusal taken as a rejection is not."""
+    return {
+        "seko": {"max_submit_attempts": max((a["count"] for a in attempts.values()), default=0),
+                 "duplicate_refusals": sum(a["duplicate"] for a in attempts.values())},
+        "orders": {"wrongly_rejected": len(wrongly_rejected(attempts, order_status))},
+        "bluecherry": {"duplicate_posts_refused": posts_refused},
     }
 
 
