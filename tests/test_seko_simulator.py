@@ -7,6 +7,7 @@ The simulator runs in its own process (tests/conftest.py); these tests talk to i
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -122,6 +123,12 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with receiving() as state:
+        yield state
+
+
+@contextlib.contextmanager
+def receiving() -> Iterator[Receiver]:
     state = Receiver(url="")
     lock = threading.Lock()
 
@@ -140,9 +147,11 @@ def receiver() -> Iterator[Receiver]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}/seko/push"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def configure_push(sim: RunningSimulator, receiver: Receiver, **extra: Any) -> None:
@@ -151,6 +160,20 @@ def configure_push(sim: RunningSimulator, receiver: Receiver, **extra: Any) -> N
 
 
 # --- auth and reference data ------------------------------------------------------------------
+
+
+def test_pushes_are_spread_over_every_listed_url_in_turn(seko: RunningSimulator) -> None:
+    """Two web servers behind one name, as on two machines: each batch goes to the next URL."""
+    seed(seko)
+    with receiving() as first, receiving() as second:
+        seko.control("POST", "_sim/config", {"push_url": f"{first.url}, {second.url}", "push_token": TOKEN,
+                                             "push_secret": SECRET, "push_interval_seconds": 900})
+        for so in ("SO-1", "SO-2", "SO-3", "SO-4"):
+            submit(seko, order(so, [("SKU-A", 1)]))
+            seko.control("POST", "_sim/warehouse/advance", {"orders": 1, "seed": 1})
+            assert seko.control("POST", "_sim/push/flush")["failed"] == 0
+        assert len(first.posts) == len(second.posts) == 2
+        assert {r["SalesOrderNumber"] for r in first.records() + second.records()} == {"SO-1", "SO-2", "SO-3", "SO-4"}
 
 
 def test_wrong_or_missing_api_key_is_401(seko: RunningSimulator) -> None:

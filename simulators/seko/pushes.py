@@ -109,6 +109,13 @@ def signature_headers(secret: str, body: str, msg_id: str, timestamp: int) -> di
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
 
 
+def push_target(config: dict[str, Any]) -> str:
+    """Where this batch goes. ``push_url`` may list several URLs, comma-separated (web servers on
+    two machines, as a load balancer in front of them would spread Seko's pushes): taken in turn."""
+    urls = [url.strip() for url in config["push_url"].split(",") if url.strip()]
+    return urls[next_value("push_target") % len(urls)] if len(urls) > 1 else urls[0]
+
+
 def _post(config: dict[str, Any], rows: list[Push]) -> str | None:
     """POST one batch; None on a 2xx, else the error text."""
     body = json.dumps({"Responses": [response_entry(row.kind, row.record) for row in rows]})
@@ -119,7 +126,7 @@ def _post(config: dict[str, Any], rows: list[Push]) -> str | None:
         msg_id = f"msg_{uuid.uuid4().hex}"
         headers.update(signature_headers(config["push_secret"], body, msg_id, int(time.time())))
     try:
-        response = requests.post(config["push_url"], data=body.encode(), headers=headers, timeout=10)
+        response = requests.post(push_target(config), data=body.encode(), headers=headers, timeout=10)
     except requests.RequestException as exc:
         return f"{type(exc).__name__}: {exc}"
     if 200 <= response.status_code < 300:
