@@ -10,10 +10,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import Exchange, NotFound, Rejected, Transient
 from integration.clients.seko import SekoClient
+from integration.models import Order
+from tests.factories import BlueCherryOrderFactory
+from tests.test_order_flow import release, run_flow, seko_orders, world  # noqa: F401  (a fixture)
 
 PROXY_PAGE = b"<html><body><h1>400 Bad Request</h1>nginx</body></html>"
 
@@ -83,3 +87,31 @@ def test_blue_cherry_refusing_in_its_own_envelope_is_still_a_refusal(answering):
                                                                "message": "qty too high"}}).encode()
     with pytest.raises(Rejected, match="qty too high"):
         BlueCherryClient(base_url, "key", max_retries=0).get_sales_order("SO-1")
+
+
+# --- the flows, against the simulators answering with a proxy's page ---------------------------
+
+@pytest.mark.django_db
+def test_orders_met_by_seko_proxy_pages_wait_and_go_once_seko_answers(world):
+    bluecherry, seko = world
+    seko.control("POST", "_sim/faults", {"proxy_page_rate": 1.0, "seed": 3,
+                                         "endpoints": ["salesorders/v4/submit"]})
+    release(bluecherry, *(BlueCherryOrderFactory(ord_num=f"SO-PX{n}") for n in range(4)))
+    run_flow()
+    assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.RECEIVED}  # waiting, not refused
+    assert not Order.objects.exclude(last_error="").filter(last_error__contains="rejected").exists()
+    assert seko_orders(seko) == {}
+    seko.control("POST", "_sim/faults", {})
+    run_flow()
+    assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.SENT}
+    assert seko.control("GET", "_sim/submit-attempts")["accepted_more_than_once"] == []
+
+
+def test_the_simulators_answer_proxy_pages_in_html_without_an_envelope(bluecherry, seko):
+    seko.control("POST", "_sim/faults", {"proxy_page_rate": 1.0})
+    bluecherry.control("POST", "_sim/faults", {"proxy_page_rate": 1.0})
+    for sim, path, auth in ((seko, "reference/v1/dcs", {"params": {"api_key": seko.api_key}}),
+                            (bluecherry, "items", {"headers": {"Ocp-Apim-Subscription-Key": bluecherry.api_key}})):
+        reply = requests.get(f"{sim.base_url}{path}", timeout=10, **auth)
+        assert reply.status_code in (400, 404, 502) and reply.headers["Content-Type"].startswith("text/html")
+        assert "<html>" in reply.text

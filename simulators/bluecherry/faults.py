@@ -14,7 +14,11 @@ DEFAULT_BATCH_CYCLE_SECONDS = 60.0
 DEFAULT_HANG_SECONDS = 30.0
 DEFAULT_SEED = 0
 
-RATE_FIELDS = ("error_rate", "timeout_rate", "rate_limit_rate")
+RATE_FIELDS = ("error_rate", "timeout_rate", "rate_limit_rate", "proxy_page_rate")
+# A proxy or gateway in front of the API answering with its own HTML page, not Blue Cherry's
+# envelope (never 401/403: those mean credentials to any client).
+PROXY_PAGE_STATUSES = (400, 404, 502)
+PROXY_PAGE = "proxy_page"
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class FaultConfig:
     error_rate: float = 0.0
     timeout_rate: float = 0.0
     rate_limit_rate: float = 0.0
+    proxy_page_rate: float = 0.0
     latency_ms: int = 0
     batch_cycle_seconds: float = DEFAULT_BATCH_CYCLE_SECONDS
     hang_seconds: float = DEFAULT_HANG_SECONDS
@@ -75,7 +80,7 @@ def parse(body: dict[str, Any]) -> tuple[FaultConfig | None, list[dict[str, str]
         details.append(
             {
                 "field": "error_rate",
-                "message": "error_rate + timeout_rate + rate_limit_rate must not exceed 1",
+                "message": "error_rate + timeout_rate + rate_limit_rate + proxy_page_rate must not exceed 1",
             }
         )
     if details:
@@ -128,6 +133,10 @@ def inject(path: str) -> tuple[int, str, str, None, dict[str, str]] | None:
     draw -= config.rate_limit_rate
     if draw < config.error_rate:
         return 500, "internal_error", "Simulated internal server error.", None, {}
+    draw -= config.error_rate
+    if draw < config.proxy_page_rate:
+        status = PROXY_PAGE_STATUSES[int(draw / config.proxy_page_rate * len(PROXY_PAGE_STATUSES))]
+        return status, PROXY_PAGE, "", None, {}
     return None
 
 

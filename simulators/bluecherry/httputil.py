@@ -82,6 +82,8 @@ def endpoint(methods: dict[str, View], *, control: bool = False) -> View:
             return response
         if not control:
             injected = faults.inject(request.path)
+            if injected is not None and injected[1] == faults.PROXY_PAGE:
+                return proxy_page(injected[0])
             if injected is not None:
                 return error_response(*injected)
         try:
@@ -96,6 +98,12 @@ def endpoint(methods: dict[str, View], *, control: bool = False) -> View:
             return error_response(500, "internal_error", "Unexpected error in the Blue Cherry simulator.")
 
     return view
+
+
+def proxy_page(status: int) -> HttpResponse:
+    """What a proxy or gateway in front of the API answers: its own HTML, no envelope."""
+    return HttpResponse(f"<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center>"
+                        "<hr><center>nginx</center></body></html>", status=status, content_type="text/html")
 
 
 def _key_ok(request: HttpRequest) -> bool:

@@ -116,6 +116,11 @@ def _serve_ihub(request: HttpRequest, view: Callable[..., Reply], args: tuple[An
                      {"Retry-After": "1"})
     if decision.status:
         return _json({"Message": "An error has occurred."}, decision.status)
+    if decision.proxy_page_status:
+        status = decision.proxy_page_status
+        return HttpResponse(f"<html><head><title>{status}</title></head><body><center><h1>{status}</h1>"
+                            "</center><hr><center>nginx</center></body></html>", status=status,
+                            content_type="text/html")
     try:
         if request.method == "GET":
             reply = view(request, *args, **kwargs)

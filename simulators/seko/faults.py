@@ -13,7 +13,10 @@ from .models import Counter
 from .state import get_setting, next_value, put_setting
 
 RATE_KEYS = ("error_rate", "timeout_rate", "timeout_after_commit_rate", "rate_limit_rate",
-             "drop_push_rate", "duplicate_push_rate")
+             "drop_push_rate", "duplicate_push_rate", "proxy_page_rate")
+# A proxy or gateway in front of iHub answering with its own HTML page, not iHub's envelope
+# (never 401/403: those mean credentials to any client).
+PROXY_PAGE_STATUSES = (400, 404, 502)
 DEFAULT_HANG_SECONDS = 30.0
 
 
@@ -59,6 +62,7 @@ class Decision:
     status: int | None = None  # 500/503/429 answered at once, with no effect
     hang_before_seconds: float = 0.0  # then 504, with no effect
     hang_after_seconds: float = 0.0  # the work is committed, then the reply is held back
+    proxy_page_status: int | None = None  # a proxy's HTML page with this status, with no effect
     quirks: bool = False
 
 
@@ -73,7 +77,7 @@ def decide(path: str) -> Decision:
     if not config or not applies(config, path):
         return Decision()
     decision = Decision(latency_ms=config.get("latency_ms", 0), quirks=config.get("quirks", False))
-    if not any(config.get(key) for key in RATE_KEYS[:4]):
+    if not any(config.get(key) for key in (*RATE_KEYS[:4], "proxy_page_rate")):
         return decision  # no draw needed: do not spend a write on every call
     rng = random.Random(f"{config.get('seed', 0)}:call:{next_value('fault_calls')}")
     hang = config.get("hang_seconds", DEFAULT_HANG_SECONDS)
@@ -87,6 +91,9 @@ def decide(path: str) -> Decision:
         decision.hang_before_seconds = hang
     elif after_commit < config.get("timeout_after_commit_rate", 0):
         decision.hang_after_seconds = hang
+    elif (proxy := rng.random()) < config.get("proxy_page_rate", 0):  # drawn last: the others' draws stay
+        decision.proxy_page_status = PROXY_PAGE_STATUSES[int(proxy / config["proxy_page_rate"]
+                                                             * len(PROXY_PAGE_STATUSES))]
     return decision
 
 
