@@ -3,10 +3,15 @@ then checked against the simulators themselves.
 
 Phases:
 1. Orders under faults: both simulators answer 20% of API calls with an error or a timeout
-   (Seko also times out *after* committing, and shapes its replies with its quirks) while the
-   django-q2 cluster is SIGKILLed (with its workers) at random moments and restarted.
+   (Seko also times out *after* committing, and shapes its replies with its quirks) while, at
+   random moments, one target is killed: the django-q2 cluster (SIGKILLed with its workers and
+   started again), the web server (gunicorn and its workers, started again on the same port),
+   either simulator (started again on its port with its database file), and on PostgreSQL +
+   Redis the broker's queue (lost, as if Redis restarted empty) or our database connections
+   (terminated by the server mid-transaction).
 2. Dispatches under faults: the warehouse dispatches in rounds with short shipments and missing
-   tracking numbers; Seko drops 10% and doubles 10% of its push records; the kills go on.
+   tracking numbers; Seko drops 10% and doubles 10% of its push records; the kills go on, the
+   web server's while Seko pushes, and by the phase's end every target was hit at least once.
 3. Faults cleared: everything is driven to quiescence (the demo's own loops).
 4. Invariants, read from the simulators' control APIs and compared with our database.
 
@@ -17,14 +22,16 @@ story (the timing of a kill against the work in flight still varies from run to 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import redis
+from django.conf import settings
+from django.db import connection
 from django_q.tasks import async_task
 
 from demo import dispatch as dispatch_demo
@@ -75,34 +82,151 @@ MIN_KILLS = 3
 say = speaker("chaos")
 
 
-class Killer:
-    """SIGKILLs the django-q2 cluster (its whole process group: main, workers, monitor) at
-    random moments drawn from the seed, and starts a new one straight away."""
+# What a kill can hit. Every profile has the workers, the web server and both simulators; the
+# broker and the database only when they are servers of their own (Redis, PostgreSQL): SQLite
+# and the ORM broker live in our processes' files and die with them.
+WORKERS, WEB, SEKO, BLUECHERRY, REDIS, POSTGRES = "workers", "web", "seko", "bluecherry", "redis", "postgres"
+EVERY_PROFILE_TARGETS = (WORKERS, WEB, SEKO, BLUECHERRY)
+# A kill the deadline forces waits this long after the one before, so the system is hit while
+# it is busy recovering, not twice within the same instant.
+FORCED_KILL_GAP_SECONDS = 1.0
 
-    def __init__(self, supervisor: Supervisor, rng: random.Random, *, low: float = 4.0, high: float = 15.0):
-        self.supervisor = supervisor
+
+def available_targets(*, redis_broker: bool, postgres_database: bool) -> tuple[str, ...]:
+    return (*EVERY_PROFILE_TARGETS, *((REDIS,) if redis_broker else ()), *((POSTGRES,) if postgres_database else ()))
+
+
+def targets_of_this_profile() -> tuple[str, ...]:
+    return available_targets(redis_broker=settings.Q_BROKER_URL.startswith("redis://"),
+                             postgres_database=connection.vendor == "postgresql")
+
+
+class Killer:
+    """Kills one target at random moments drawn from the seed; which target is drawn from the seed
+    too, first among those not hit yet, so every target is hit early."""
+
+    def __init__(self, actions: dict[str, Callable[[], None]], rng: random.Random, *, low: float = 4.0,
+                 high: float = 15.0):
+        self.actions = actions
         self.rng = rng
         self.low, self.high = low, high
-        self.kills = 0
+        self.kills_by_target = dict.fromkeys(actions, 0)
+        self.last_kill_at = 0.0
         self.next_at = time.monotonic() + rng.uniform(low, high)
+
+    @property
+    def kills(self) -> int:
+        return sum(self.kills_by_target.values())
+
+    def never_hit(self) -> list[str]:
+        return [t for t in self.actions if not self.kills_by_target[t]]
+
+    def choose_target(self) -> str:
+        return self.rng.choice(self.never_hit() or list(self.actions))
+
+    def owes(self, min_kills: int, *, every_target: bool) -> bool:
+        """Kills still owed: fewer than ``min_kills``, or (when ``every_target``) a target never hit."""
+        return self.kills < min_kills or (every_target and bool(self.never_hit()))
+
+    def spread_over(self, seconds: float, *, every_target: bool) -> None:
+        """Draw the coming moments so the targets never hit fit in the next ``seconds`` (rather
+        than all being forced in a row once the phase's time is up)."""
+        owed = len(self.never_hit()) if every_target else 0
+        if owed:
+            self.high = max(self.low, min(self.high, seconds / (owed + 1)))
+            self.next_at = min(self.next_at, time.monotonic() + self.rng.uniform(self.low, self.high))
 
     def tick(self) -> None:
         if time.monotonic() >= self.next_at:
-            self.kill_and_restart()
+            self.kill()
 
-    def kill_and_restart(self) -> None:
-        for entry in list(self.supervisor.processes):
-            name, process = entry
-            if name != "qcluster":
-                continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            self.supervisor.processes.remove(entry)
-        self.kills += 1
-        self.supervisor.process("qcluster", ["manage.py", "qcluster"])
-        say(f"SIGKILLed the django-q2 cluster (kill {self.kills}) and started a new one")
+    def force(self, min_kills: int, *, every_target: bool) -> None:
+        """The phase's time is up: do a kill still owed (one at a time, a moment apart)."""
+        if self.owes(min_kills, every_target=every_target) and \
+                time.monotonic() - self.last_kill_at >= FORCED_KILL_GAP_SECONDS:
+            self.kill()
+
+    def kill(self, target: str | None = None) -> None:
+        """Kill ``target``, or one chosen by ``choose_target``."""
+        target = target or self.choose_target()
+        self.actions[target]()
+        self.kills_by_target[target] += 1
+        self.last_kill_at = time.monotonic()
+        say(f"killed {target} (kill {self.kills})")
         self.next_at = time.monotonic() + self.rng.uniform(self.low, self.high)
+
+
+def kill_actions(supervisor: Supervisor, bluecherry: RunningSimulator, seko: RunningSimulator, web_port: int,
+                 faults: FaultsInForce) -> dict[str, Callable[[], None]]:
+    """How each target of this profile is killed and, where it is a process, started again."""
+
+    def workers() -> None:
+        supervisor.restart("qcluster")
+
+    def web() -> None:
+        supervisor.kill("web")
+        dispatch_demo.start_web(supervisor, web_port)  # the same port: Seko keeps pushing to that URL
+
+    def seko_restart() -> None:
+        supervisor.restart_simulator(seko)  # its faults are rows in its database: they survive
+
+    def bluecherry_restart() -> None:
+        supervisor.restart_simulator(bluecherry)
+        faults.apply_to_bluecherry(bluecherry)  # kept in its memory: lost with the process
+
+    everywhere = {WORKERS: workers, WEB: web, SEKO: seko_restart, BLUECHERRY: bluecherry_restart}
+    servers = {REDIS: lose_broker_queue, POSTGRES: terminate_database_connections}
+    return {target: everywhere.get(target) or servers[target] for target in targets_of_this_profile()}
+
+
+def lose_broker_queue() -> None:
+    """As if Redis restarted empty: this run's queued tasks and cluster statistics gone, every
+    connection to the broker's database dropped. Only this run's keys (its own cluster name) and
+    that database's connections: the redis-server daemon is shared and keeps running."""
+    client = redis.Redis.from_url(settings.Q_BROKER_URL)
+    try:
+        keys = list(client.scan_iter(match=f"django_q:{settings.Q_CLUSTER['name']}:*"))
+        if keys:
+            client.delete(*keys)
+        database = client.connection_pool.connection_kwargs.get("db", 0)
+        me = client.client_id()
+        for other in client.client_list(_type="normal"):
+            if int(other["db"]) == database and int(other["id"]) != me:
+                with contextlib.suppress(redis.ResponseError):  # it went meanwhile
+                    client.client_kill_filter(_id=other["id"])
+    finally:
+        client.close()
+
+
+def terminate_database_connections() -> None:
+    """Every other connection to our database ended by the server, in whatever transaction it is
+    in (what a PostgreSQL restart or failover does to the web server and the workers)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+class FaultsInForce:
+    """The simulators' faults now, so a restarted Blue Cherry (which keeps them in memory) gets
+    them back."""
+
+    def __init__(self, seed_value: int):
+        self.seed_value = seed_value
+        self.on = False
+
+    def apply(self, bluecherry: RunningSimulator, seko: RunningSimulator) -> None:
+        self.on = True
+        seko.control("POST", "_sim/faults", {**SEKO_FAULTS, "seed": self.seed_value})
+        self.apply_to_bluecherry(bluecherry)
+
+    def clear(self, bluecherry: RunningSimulator, seko: RunningSimulator) -> None:
+        self.on = False
+        seko.control("POST", "_sim/faults", {})
+        bluecherry.control("POST", "_sim/faults", {})
+
+    def apply_to_bluecherry(self, bluecherry: RunningSimulator) -> None:
+        if self.on:
+            bluecherry.control("POST", "_sim/faults", {**BLUECHERRY_FAULTS, "seed": self.seed_value})
 
 
 def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, timeout_s: float) -> dict[str, Any]:
@@ -115,15 +239,17 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         generated = seed.generate_bluecherry(bluecherry, orders=orders, items=max(40, orders // 2), seed=seed_value)
         seed.seed_seko_stock(seko, bluecherry)
         say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
-        set_faults(bluecherry, seko, seed_value)
-        killer = Killer(supervisor, rng)
+        faults = FaultsInForce(seed_value)
+        faults.apply(bluecherry, seko)
+        killer = Killer(kill_actions(supervisor, bluecherry, seko, port, faults), rng)
+        say(f"kill targets: {', '.join(killer.actions)}")
         # Phase 1: orders under faults and kills, until they settle (or a cap) with two kills done.
         cap = max(30.0, orders * 0.15)
-        chaos_loop(supervisor, killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap,
-                   kick=kick_sync_orders,
+        chaos_loop(killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap, kick=kick_sync_orders,
                    label="orders")
-        # Phase 2: the warehouse dispatches what Seko holds; pushes dropped and doubled; kills go on.
-        dispatched = dispatch_demo.dispatch_everything(seko, WAREHOUSE_FAULTS, seed_value)
+        # Phase 2: the warehouse dispatches what Seko holds, the web server killed while Seko
+        # pushes; pushes dropped and doubled; kills go on and every target is hit by its end.
+        dispatched = dispatch_killing_web_mid_push(seko, killer, seed_value)
         say(f"Seko dispatched {dispatched} orders")
 
         def kick_dispatches() -> None:
@@ -131,48 +257,66 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
             async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
             async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
 
-        chaos_loop(supervisor, killer, lambda: dispatches_settled(seko), min_kills=MIN_KILLS, cap_s=cap,
-                   kick=kick_dispatches, label="dispatches")
+        chaos_loop(killer, lambda: dispatches_settled(seko), min_kills=MIN_KILLS, cap_s=cap,
+                   kick=kick_dispatches, label="dispatches", every_target=True)
         # Phase 3: faults cleared; run to quiescence with the demo's loops.
-        clear_faults(bluecherry, seko)
-        say(f"faults cleared after {killer.kills} kills; running to quiescence")
+        faults.clear(bluecherry, seko)
+        say(f"faults cleared after {killer.kills} kills ({killer.kills_by_target}); running to quiescence")
         remaining = timeout_s - (time.monotonic() - started)
         scenario.drive_to_quiescence(supervisor, expected=orders, timeout_s=remaining)
         late = dispatch_demo.dispatch_everything(seko, WAREHOUSE_FAULTS, seed_value + 1, rounds=1)
         say(f"Seko dispatched {late} more orders (sent after the chaos)")
-        remaining = timeout_s - (time.monotonic() - started)
-        dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=remaining)
-        wait_for_broker(timeout_s=float(CHAOS_ENV["Q_RETRY"]) + 30)
+        settle_dispatches_with_late_tasks(supervisor, seko, deadline=started + timeout_s)
         report = check(bluecherry, seko, generated, broker_wait_s=float(CHAOS_ENV["Q_RETRY"]) + 30)
         report["kills"] = killer.kills
+        report["kills_by_target"] = killer.kills_by_target
         report["elapsed_s"] = round(time.monotonic() - started, 1)
     return report
 
 
-def set_faults(bluecherry: RunningSimulator, seko: RunningSimulator, seed_value: int) -> None:
-    seko.control("POST", "_sim/faults", {**SEKO_FAULTS, "seed": seed_value})
-    bluecherry.control("POST", "_sim/faults", {**BLUECHERRY_FAULTS, "seed": seed_value})
+def settle_dispatches_with_late_tasks(supervisor: Supervisor, seko: RunningSimulator, *, deadline: float,
+                                     rounds: int = 3) -> None:
+    """Drive the dispatches to quiescence, then let the broker drain: a task leased by a killed
+    cluster is handed out again only Q_RETRY later and may wake work once everything was quiet
+    (a late poll sends a held dispatch back to be checked). Then drive again, as the schedule
+    would, until the broker drains with nothing woken (a few rounds at most)."""
+    for _ in range(rounds):
+        dispatch_demo.drive_dispatches_to_quiescence(supervisor, seko, say, timeout_s=deadline - time.monotonic())
+        wait_for_broker(timeout_s=float(CHAOS_ENV["Q_RETRY"]) + 30)
+        if dispatches_settled(seko):
+            return
+        say("a task handed out late woke dispatch work: driving the dispatches again")
 
 
-def clear_faults(bluecherry: RunningSimulator, seko: RunningSimulator) -> None:
-    seko.control("POST", "_sim/faults", {})
-    bluecherry.control("POST", "_sim/faults", {})
+def dispatch_killing_web_mid_push(seko: RunningSimulator, killer: Killer, seed_value: int) -> int:
+    """The warehouse's rounds (in a thread: they only talk to Seko's control API) with the web
+    server SIGKILLed at a moment drawn from the seed while Seko pushes their dispatches (every
+    push interval, right after each round), and started again on its port. Returns how many
+    orders were dispatched."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="warehouse") as warehouse:
+        rounds = warehouse.submit(dispatch_demo.dispatch_everything, seko, WAREHOUSE_FAULTS, seed_value)
+        time.sleep(killer.rng.uniform(0.5, 2.5) * dispatch_demo.PUSH_INTERVAL_SECONDS)
+        killer.kill(WEB)
+        return rounds.result()
 
 
-def chaos_loop(supervisor: Supervisor, killer: Killer, settled: Callable[[], bool], *, min_kills: int,
-               cap_s: float, kick: Callable[[], None], label: str) -> None:
-    """Kick the work every 2 s and kill the cluster at random moments until the work settles
-    and at least ``min_kills`` kills are done, or the cap is reached (the rest settles later)."""
+def chaos_loop(killer: Killer, settled: Callable[[], bool], *, min_kills: int, cap_s: float,
+               kick: Callable[[], None], label: str, every_target: bool = False) -> None:
+    """Kick the work every 2 s and kill at random moments until the work settles and no kill is
+    owed (see ``Killer.owes``), or the cap is reached (the kills still owed are done then; the
+    rest settles later)."""
     deadline = time.monotonic() + cap_s
+    killer.spread_over(cap_s, every_target=every_target)
     kick_when_due = throttled(kick)
     while True:
         killer.tick()
         kick_when_due()
         time.sleep(0.5)
-        if killer.kills >= min_kills and (settled() or time.monotonic() > deadline):
+        killing_done = not killer.owes(min_kills, every_target=every_target)
+        if killing_done and (settled() or time.monotonic() > deadline):
             break
-        if time.monotonic() > deadline and killer.kills < min_kills:
-            killer.kill_and_restart()  # the cap is reached: the kills owed are done now
+        if time.monotonic() > deadline:
+            killer.force(min_kills, every_target=every_target)
     say(f"{label} phase over: {scenario.order_counts()}; dispatches {dispatch_demo.dispatch_counts()}")
 
 

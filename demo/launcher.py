@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,10 @@ class RunningSimulator:
     api_key: str
     process: subprocess.Popen[bytes]
     session: requests.Session = field(default_factory=requests.Session)
+    # What it was started with, so a restart brings back the same simulator: same port, same
+    # database file (its data kept), same environment.
+    db_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -85,6 +90,22 @@ class RunningSimulator:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} simulator did not come up on port {self.port}")
 
+    def kill(self) -> None:
+        """SIGKILL the simulator (its whole session: nothing it started survives), as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.session.close()  # its kept connections died with it
+
+    def restart(self, log_file: Any = None) -> None:
+        """Kill it and start it again on the same port with the same database file, so callers
+        meet connection errors meanwhile and then the same data; returns once it answers."""
+        if self.db_path is None:
+            raise RuntimeError(f"{self.name} simulator was not started by start_simulator: nothing to restart")
+        self.kill()
+        self.process = launch(self.name, self.port, self.db_path, self.api_key, self.extra_env, log_file)
+        self.wait_until_up()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -94,6 +115,19 @@ class RunningSimulator:
                 self.process.kill()
                 self.process.wait()
         self.session.close()
+
+
+def launch(name: str, port: int, db_path: Path, api_key: str, extra_env: dict[str, str],
+           log_file: Any = None) -> subprocess.Popen[bytes]:
+    """The simulator's process (in a session of its own), not yet waited for."""
+    env = {**os.environ, **extra_env}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [sys.executable, "-m", "simulators.server", name, "--port", str(port), "--db", str(db_path),
+               "--api-key", api_key]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log_file or subprocess.DEVNULL, stderr=log_file or subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def start_simulator(
@@ -107,15 +141,10 @@ def start_simulator(
 ) -> RunningSimulator:
     port = port or free_port()
     api_key = api_key or DEFAULT_KEYS[name]
-    env = {**os.environ, **(extra_env or {})}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    command = [sys.executable, "-m", "simulators.server", name, "--port", str(port), "--db", str(db_path),
-               "--api-key", api_key]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log_file or subprocess.DEVNULL, stderr=log_file or subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    sim = RunningSimulator(name=name, port=port, api_key=api_key, process=process)
+    extra_env = dict(extra_env or {})
+    process = launch(name, port, Path(db_path), api_key, extra_env, log_file)
+    sim = RunningSimulator(name=name, port=port, api_key=api_key, process=process, db_path=Path(db_path),
+                           extra_env=extra_env)
     try:
         sim.wait_until_up()
     except BaseException:  # interrupted too (Ctrl-C): never leave a simulator nobody knows of

@@ -46,6 +46,7 @@ class Supervisor:
         self.env = env
         self.say = say
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.commands: dict[str, list[str]] = {}  # each named process's arguments, to start it again
         self.simulators: list[RunningSimulator] = []
         self._logs: list = []
         self._stopping = False
@@ -131,7 +132,30 @@ class Supervisor:
                 start_new_session=True,
             )
             self.processes.append((name, process))
+            self.commands[name] = args
         return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL every process started as ``name`` with its whole process group (a django-q2
+        cluster's workers, gunicorn's workers), as a crash would, and forget it."""
+        for entry in [entry for entry in self.processes if entry[0] == name]:
+            process = entry[1]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            self.processes.remove(entry)
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """SIGKILL ``name`` (see ``kill``) and start it again with the same arguments."""
+        self.kill(name)
+        return self.process(name, self.commands[name])
+
+    def restart_simulator(self, sim: RunningSimulator) -> None:
+        """SIGKILL a simulator this supervisor started and start it again on the same port with
+        the same database file; returns once it answers."""
+        with self._stop_deferred():  # it stays on the list throughout: a stop still reaches it
+            sim.restart(log_file=self._log(sim.name))
+        self.say(f"{sim.name} simulator restarted at {sim.base_url}")
 
     def wait_for_url(self, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -1,6 +1,7 @@
 """``manage.py chaos --orders N --seed S --json``: the whole system over real HTTP with faults
-injected and the django-q2 cluster SIGKILLed at random moments, then run to quiescence and
-checked against the simulators (demo/chaos.py). Exits non-zero when an invariant
+injected and, at random moments, the workers, the web server or a simulator killed and started
+again (on PostgreSQL + Redis also the broker's queue lost and the database connections
+terminated), then run to quiescence and checked against the simulators (demo/chaos.py). Exits non-zero when an invariant
 fails. Like ``demo``, it re-runs itself in a child whose settings point at a fresh state:
 a SQLite file in its own data directory, or, when DATABASE_URL / Q_BROKER_URL are given,
 a fresh PostgreSQL database (dropped afterwards) and a Redis cluster name of its own.
@@ -23,7 +24,8 @@ from demo.rerun import ChildRunCommand, child_env, child_environment, rerun_self
 
 
 class Command(ChildRunCommand):
-    help = "Break the system on purpose (faults, SIGKILLed workers), run to quiescence, check the invariants."
+    help = ("Break the system on purpose (faults; workers, web server, simulators, broker and database killed), "
+            "run to quiescence, check the invariants.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--orders", type=int, default=200, help="released orders to generate")
