@@ -55,7 +55,7 @@ from integration.clients.errors import (
     Unauthorized,
     Unsupported,
 )
-from integration.clients.seko import PushRecord, parse_push
+from integration.clients.seko import PushRecord, normalise, parse_push
 from integration.dispatches.mapper import map_shipment
 from integration.dispatches.rules import (
     INCOMPLETE,
@@ -245,7 +245,22 @@ HELD = [DStatus.RECEIVED, DStatus.QUARANTINED]
 
 
 def content_of(confirmation: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in confirmation.items() if key not in TRANSPORT_FIELDS}
+    """What a confirmation says, apart from how it travelled: iHub's quirks (an empty value sent
+    as ``{}``, one line as an object, a code as a number) normalised away and an absent value the
+    same as an empty one, so the quirky push and Seko's plain copy of one dispatch (read by the
+    poll) are the same content, and only a real correction differs."""
+    return _empty_as_blank(normalise({key: value for key, value in confirmation.items()
+                                      if key not in TRANSPORT_FIELDS}) or {})
+
+
+def _empty_as_blank(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {key: _empty_as_blank(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_empty_as_blank(item) for item in value]
+    return value
 
 
 def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, bool]:
