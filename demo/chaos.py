@@ -1,22 +1,32 @@
-"""The chaos run (issue 8): the headless demo's whole system over real HTTP, broken on purpose,
-then checked against the simulators themselves.
+"""The chaos run: the headless demo's whole system over real HTTP, broken on purpose, then
+checked against the simulators themselves.
 
 Phases:
-1. Orders under faults: both simulators answer 20% of API calls with an error or a timeout
+1. Seko's outage (``--outage-seconds``): every call answered 503, then no process at all
+   (connection refused), then a proxy's HTML pages in front of it, while the released orders
+   want to go; then it answers again and the run measures how long the waiting work takes to go.
+2. Orders under faults: both simulators answer 20% of API calls with an error or a timeout
    (Seko also times out *after* committing, and shapes its replies with its quirks) while, at
    random moments, one target is killed: the django-q2 cluster (SIGKILLed with its workers and
    started again), the web server (gunicorn and its workers, started again on the same port),
    either simulator (started again on its port with its database file), and on PostgreSQL +
    Redis the broker's queue (lost, as if Redis restarted empty) or our database connections
-   (terminated by the server mid-transaction).
-2. Dispatches under faults: the warehouse dispatches in rounds with short shipments and missing
-   tracking numbers; Seko drops 10% and doubles 10% of its push records; the kills go on, the
-   web server's while Seko pushes, and by the phase's end every target was hit at least once.
-3. Faults cleared: everything is driven to quiescence (the demo's own loops).
-4. Invariants, read from the simulators' control APIs and compared with our database.
+   (terminated by the server mid-transaction). With ``--nodes N`` there are N worker clusters
+   and N web servers (as on N machines), Seko's pushes spread over the web servers.
+3. Plants: cancels in Blue Cherry after release (some after Seko finished picking) and stock
+   adjustments at Seko's warehouse.
+4. Dispatches under faults: the warehouse dispatches in rounds with short shipments and missing
+   tracking numbers; Seko drops 10% and doubles 10% of its push records; Blue Cherry's outage
+   while the dispatches want to be posted; the kills go on, the web server's while Seko pushes,
+   and by the phase's end every target was hit at least once.
+5. Faults cleared: everything is driven to quiescence (the demo's own loops); reconciliation
+   differences planted in Blue Cherry.
+6. Invariants, read from the simulators' control APIs and compared with our database
+   (demo/chaos_invariants.py), and each outage's recovery against one heartbeat.
 
-Every random choice (kill moments, faults, warehouse) comes from the seed, so a seed tells one
-story (the timing of a kill against the work in flight still varies from run to run).
+Every random choice (kill moments and targets, faults, warehouse, plants) comes from the seed, so
+a seed tells one story (the timing of a kill against the work in flight still varies from run to
+run).
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +49,18 @@ from demo import dispatch as dispatch_demo
 from demo import items as items_demo
 from demo import scenario, seed
 from demo.chaos_invariants import check
+from demo.chaos_outages import REFUSED, Outage, OutageResult, bluecherry_backlog, late_recoveries, seko_backlog
+from demo.chaos_plants import (
+    Planted,
+    cancels_settled,
+    plant_cancels,
+    plant_reconciliation_differences,
+    plant_stock_adjustments,
+)
 from demo.launcher import RunningSimulator
 from demo.processes import Supervisor
 from demo.reporting import speaker
-from demo.waiting import throttled, wait_for_broker
+from demo.waiting import KICK_EVERY_SECONDS, throttled, wait_for_broker
 from integration.models import Dispatch, Order
 from integration.tasks import kick_sync_orders
 
@@ -63,7 +82,9 @@ CHAOS_ENV = {
     "ITEM_BATCH_SIZE": "50",
     "ITEM_SYNC_BUDGET_SECONDS": "10",
     "RETRY_BASE_SECONDS": "0.5",
-    "RETRY_MAX_SECONDS": "4",
+    # Long enough that a backlog left to its own backoffs after an outage would take many
+    # heartbeats to go: the outages show the release on the system's answer, not short waits.
+    "RETRY_MAX_SECONDS": "30",
     # A task leased by a killed cluster goes back to the ORM queue after Q_RETRY, which stays
     # above Q_TIMEOUT so a live task is never handed out twice; a task running past Q_TIMEOUT
     # has its worker killed by django-q2: one more crash the design has to survive.
@@ -156,16 +177,40 @@ class Killer:
         self.next_at = time.monotonic() + self.rng.uniform(self.low, self.high)
 
 
-def kill_actions(supervisor: Supervisor, bluecherry: RunningSimulator, seko: RunningSimulator, web_port: int,
-                 faults: FaultsInForce) -> dict[str, Callable[[], None]]:
-    """How each target of this profile is killed and, where it is a process, started again."""
+@dataclass(frozen=True)
+class Node:
+    """One machine's share of the integration: a worker cluster and a web server."""
+
+    cluster: str  # the Supervisor's name of its qcluster process
+    web: str  # the Supervisor's name of its web server
+    web_port: int
+
+
+def start_nodes(supervisor: Supervisor, count: int) -> list[Node]:
+    """The first node's cluster is started with the system; each further node gets its own
+    (the same broker and database, as on another machine) and every node a web server."""
+    nodes = []
+    for number in range(1, count + 1):
+        suffix = "" if number == 1 else f"-{number}"
+        if number > 1:
+            supervisor.process(f"qcluster{suffix}", ["manage.py", "qcluster"])
+        port = dispatch_demo.start_web(supervisor, name=f"web{suffix}")
+        nodes.append(Node(f"qcluster{suffix}", f"web{suffix}", port))
+    return nodes
+
+
+def kill_actions(supervisor: Supervisor, bluecherry: RunningSimulator, seko: RunningSimulator, nodes: list[Node],
+                 faults: FaultsInForce, rng: random.Random) -> dict[str, Callable[[], None]]:
+    """How each target of this profile is killed and, where it is a process, started again (with
+    several nodes, one node's cluster or web server, drawn from the seed)."""
 
     def workers() -> None:
-        supervisor.restart("qcluster")
+        supervisor.restart(rng.choice(nodes).cluster)
 
     def web() -> None:
-        supervisor.kill("web")
-        dispatch_demo.start_web(supervisor, web_port)  # the same port: Seko keeps pushing to that URL
+        node = rng.choice(nodes)
+        supervisor.kill(node.web)
+        dispatch_demo.start_web(supervisor, node.web_port, name=node.web)  # the same port: Seko keeps pushing there
 
     def seko_restart() -> None:
         supervisor.restart_simulator(seko)  # its faults are rows in its database: they survive
@@ -229,26 +274,40 @@ class FaultsInForce:
             bluecherry.control("POST", "_sim/faults", {**BLUECHERRY_FAULTS, "seed": self.seed_value})
 
 
-def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, timeout_s: float) -> dict[str, Any]:
+def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, timeout_s: float,
+        nodes: int = 1, outage_s: float = 0.0) -> dict[str, Any]:
     started = time.monotonic()
     rng = random.Random(seed_value)
     with Supervisor(data_dir, env, say) as supervisor:
         bluecherry, seko = scenario.start_system(supervisor)
-        port = dispatch_demo.start_web(supervisor)  # the webhook is up from the start
-        dispatch_demo.point_pushes_at(seko, port)
+        running = start_nodes(supervisor, nodes)  # the webhooks are up from the start
+        dispatch_demo.point_pushes_at(seko, *(node.web_port for node in running))
         generated = seed.generate_bluecherry(bluecherry, orders=orders, items=max(40, orders // 2), seed=seed_value)
         seed.seed_seko_stock(seko, bluecherry)
-        say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items")
+        say(f"Blue Cherry generated {generated['orders']} released orders and {generated['items']} items"
+            + (f"; {nodes} nodes" if nodes > 1 else ""))
         faults = FaultsInForce(seed_value)
         faults.apply(bluecherry, seko)
-        killer = Killer(kill_actions(supervisor, bluecherry, seko, port, faults), rng)
+        killer = Killer(kill_actions(supervisor, bluecherry, seko, running, faults, rng), rng)
         say(f"kill targets: {', '.join(killer.actions)}")
+        outages: list[OutageResult] = []
+        if outage_s:  # Seko down while the released orders want to go
+            outages.append(outage_said(outage_of(seko, supervisor, outage_s, seko_backlog, faults, bluecherry, seko)
+                                       .run(throttled(kick_sync_orders), timeout_s=RECOVERY_TIMEOUT_S)))
         # Phase 1: orders under faults and kills, until they settle (or a cap) with two kills done.
         cap = max(30.0, orders * 0.15)
         chaos_loop(killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap, kick=kick_sync_orders,
                    label="orders")
         # Phase 2: the warehouse dispatches what Seko holds, the web server killed while Seko
         # pushes; pushes dropped and doubled; kills go on and every target is hit by its end.
+        # Plants, with faults and kills still on: cancels (some after Seko finished picking) and
+        # stock adjustments that Seko's push cycle delivers (dropped and doubled like any push).
+        planted = Planted(cancels=plant_cancels(bluecherry, seko, seed_value),
+                          adjustments=plant_stock_adjustments(seko, seed_value))
+        say(f"planted {len(planted.cancels)} cancels, {len(planted.adjustments)} stock adjustments")
+        # Before the warehouse dispatches: an order still To Be Picked must not ship before its cancel.
+        chaos_loop(killer, lambda: cancels_settled(planted.cancels), min_kills=2, cap_s=cap,
+                   kick=kick_sync_orders, label="cancels")
         dispatched = dispatch_killing_web_mid_push(seko, killer, seed_value)
         say(f"Seko dispatched {dispatched} orders")
 
@@ -256,6 +315,11 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
             kick_sync_orders()
             async_task("integration.tasks.sync_dispatches", task_name="sync_dispatches")
             async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
+
+        if outage_s:  # Blue Cherry down while the dispatches want to be posted
+            outages.append(outage_said(outage_of(bluecherry, supervisor, outage_s, bluecherry_backlog, faults,
+                                                 bluecherry, seko).run(throttled(kick_dispatches),
+                                                                       timeout_s=RECOVERY_TIMEOUT_S)))
 
         chaos_loop(killer, lambda: dispatches_settled(seko), min_kills=MIN_KILLS, cap_s=cap,
                    kick=kick_dispatches, label="dispatches", every_target=True)
@@ -267,11 +331,52 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         late = dispatch_demo.dispatch_everything(seko, WAREHOUSE_FAULTS, seed_value + 1, rounds=1)
         say(f"Seko dispatched {late} more orders (sent after the chaos)")
         settle_dispatches_with_late_tasks(supervisor, seko, deadline=started + timeout_s)
-        report = check(bluecherry, seko, generated, broker_wait_s=float(CHAOS_ENV["Q_RETRY"]) + 30)
+        planted.differences = plant_reconciliation_differences(bluecherry, seed_value,
+                                                               avoid={c.ord_num for c in planted.cancels})
+        say(f"planted {len(planted.differences)} reconciliation differences")
+        report = check(bluecherry, seko, generated, broker_wait_s=float(CHAOS_ENV["Q_RETRY"]) + 30, planted=planted)
         report["kills"] = killer.kills
         report["kills_by_target"] = killer.kills_by_target
+        report["nodes"] = nodes
+        judge_outages(report, outages)
         report["elapsed_s"] = round(time.monotonic() - started, 1)
     return report
+
+
+# An outage's recovery is measured against the run's heartbeat: the work is kicked every
+# KICK_EVERY_SECONDS, and the first waiting piece must go within one of them (plus the time for
+# the task to start and the probe and the first call to return).
+RECOVERY_SLACK_S = 3.0
+RECOVERY_TIMEOUT_S = 180.0
+OUTAGE_HOWS = ("503", REFUSED, "proxy_page")
+
+
+def outage_of(sim: RunningSimulator, supervisor: Supervisor, seconds: float, backlog: Callable[[], int],
+              faults: FaultsInForce, bluecherry: RunningSimulator, seko: RunningSimulator) -> Outage:
+    """``sim`` down for ``seconds``: every call answered 503, then no process at all, then a
+    proxy's HTML pages in front of it; the run's faults come back once its recovery is measured."""
+    return Outage(sim, sim.name, OUTAGE_HOWS, seconds, backlog, stop=sim.kill,
+                  start=lambda: supervisor.restart_simulator(sim),
+                  restore_faults=lambda: faults.apply(bluecherry, seko))
+
+
+def outage_said(result: OutageResult) -> OutageResult:
+    say(f"{result.system} was down {result.down_s} s ({result.how}); answered again with {result.backlog_when_back} "
+        f"waiting: the first went after {result.first_release_s} s, all after {result.recovery_s} s")
+    return result
+
+
+def judge_outages(report: dict[str, Any], outages: list[OutageResult]) -> None:
+    """Each outage in the report, with its own invariant: the backlog started to go within one
+    heartbeat of the system answering again, and went."""
+    if not outages:
+        return
+    report["outages"] = [{**outage.as_dict(), "heartbeat_s": KICK_EVERY_SECONDS} for outage in outages]
+    late = late_recoveries(outages, KICK_EVERY_SECONDS, RECOVERY_SLACK_S)
+    report["invariants"]["outages_recovered_within_a_heartbeat"] = not late
+    if late:
+        report["failures"]["outages_recovered_within_a_heartbeat"] = late
+    report["all_held"] = all(report["invariants"].values())
 
 
 def settle_dispatches_with_late_tasks(supervisor: Supervisor, seko: RunningSimulator, *, deadline: float,

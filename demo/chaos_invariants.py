@@ -4,21 +4,28 @@ invariant returning what breaks it (nothing when it holds)."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
 
 from demo import dispatch as dispatch_demo
 from demo import scenario, seed
+from demo.chaos_plants import Planted, PlantedAdjustment, PlantedCancel, PlantedDifference
 from demo.launcher import RunningSimulator
 from demo.waiting import broker_backlog, wait_for_broker
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.models import Dispatch, InboundPush, Item, Order, PushPart
+from integration.models import Dispatch, InboundPush, Item, Order, PushPart, StockMovement
+from reconciliation import rules as recon_rules
+from reconciliation.models import Difference
+from reconciliation.run import AlreadyRunning, business_today, business_zone, days_between, run_reconciliation
 
 Status = Order.Status
 DStatus = Dispatch.Status
@@ -72,6 +79,13 @@ class Evidence:
     open_exception_kinds: dict[str, set[str]]  # trace key (order:..., dispatch:...) -> open kinds
     stored_push_ids: set[str]  # InterfaceRecordIds of our stored push parts
     stuck: dict[str, int]
+    # What the run planted (demo.chaos_plants) and what we ended with for it; empty when nothing
+    # was planted. Seko's cancel calls per order are in ``seko_orders`` ("cancel_attempts").
+    cancels_planted: list[PlantedCancel] = field(default_factory=list)
+    adjustments_planted: list[PlantedAdjustment] = field(default_factory=list)
+    stock_movements: dict[str, list[int]] = field(default_factory=dict)  # planted identity -> our deltas
+    differences_planted: list[PlantedDifference] = field(default_factory=list)
+    differences_found: set[tuple[str, str]] = field(default_factory=set)  # (order, kind) the reconciliation found
 
     @cached_property
     def valid(self) -> set[str]:
@@ -98,6 +112,14 @@ class Evidence:
             by_order.setdefault(dispatch.ord_num, []).append(dispatch)
         return by_order
 
+    @cached_property
+    def seko_order(self) -> dict[str, dict[str, Any]]:
+        return {o["SalesOrderNumber"]: o for o in self.seko_orders}
+
+    @cached_property
+    def delivered_push_ids(self) -> set[str]:
+        return {str(p["record"].get("InterfaceRecordId")) for p in self.pushes if p["status"] == "delivered"}
+
     def accepted(self, ord_num: str) -> int:
         return self.submit_attempts.get(ord_num, {}).get("accepted", 0)
 
@@ -106,18 +128,24 @@ class Evidence:
 
 
 def gather_evidence(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any],
-                    broker_wait_s: float) -> Evidence:
+                    broker_wait_s: float, planted: Planted | None = None) -> Evidence:
+    """``planted``: what the run planted; with it, the reconciliation is run over the run's days
+    first, so what it finds is judged too."""
     seko_orders = seko.control("GET", "_sim/orders")["orders"]
     # A task enqueued a moment ago (a late kick) is not stuck: give the broker its chance to
     # drain again before "nothing stuck" is judged.
     wait_for_broker(timeout_s=broker_wait_s)
+    found = reconcile_the_run() if planted is not None else set()
+    planted = planted or Planted()
+    by_hand = planted.invoices_raised_by_hand
     return Evidence(
         released=set(generated["ord_nums"]),
         invalid={o: fault for fault in ORDER_FAULT_KINDS for o in generated["faults"].get(fault, [])},
         seko_orders=seko_orders,
         submit_attempts=scenario.submit_attempts(seko),
         shipments=seed.bluecherry_rows(bluecherry, "shipments"),
-        invoices=seed.bluecherry_rows(bluecherry, "invoices"),
+        # The invoices the integration's postings raised: those planted by hand are not ours.
+        invoices=[i for i in seed.bluecherry_rows(bluecherry, "invoices") if i["invoice_num"] not in by_hand],
         duplicate_posts_refused=scenario.duplicate_posts_refused(bluecherry),
         pushes=seko.control("GET", "_sim/pushes")["pushes"],
         order_status=scenario.order_statuses(),
@@ -125,7 +153,41 @@ def gather_evidence(bluecherry: RunningSimulator, seko: RunningSimulator, genera
         open_exception_kinds=open_exception_kinds(),
         stored_push_ids=set(PushPart.objects.values_list("interface_record_id", flat=True)),
         stuck=stuck_work(),
+        cancels_planted=planted.cancels,
+        adjustments_planted=planted.adjustments,
+        stock_movements=stock_movement_deltas({a.identity for a in planted.adjustments}),
+        differences_planted=planted.differences,
+        differences_found=found,
     )
+
+
+def stock_movement_deltas(identities: set[str]) -> dict[str, list[int]]:
+    deltas: dict[str, list[int]] = {}
+    for identity, delta in StockMovement.objects.filter(identity__in=identities).values_list("identity", "delta"):
+        deltas.setdefault(identity, []).append(delta)
+    return deltas
+
+
+def reconcile_the_run(attempts: int = 30) -> set[tuple[str, str]]:
+    """Run the reconciliation over every day of the run (from the first order sent to today, in
+    the business's zone and in UTC, where Blue Cherry dates its invoices) and return each
+    (order, kind of difference) it found. A scheduled run holding the lock is waited for."""
+    today = max(business_today(), timezone.now().astimezone(UTC).date())
+    first_sent = Order.objects.aggregate(first=Min("sent_at"))["first"]
+    date_from = min(first_sent.astimezone(business_zone()).date() if first_sent else today, business_today())
+    for _ in range(attempts):
+        try:
+            run = run_reconciliation(date_from, today, trigger="chaos")
+            break
+        except AlreadyRunning:
+            time.sleep(1)
+    else:
+        raise AlreadyRunning(f"the reconciliation stayed locked for {attempts} s")
+    return _differences_on(days_between(run.date_from, run.date_to))
+
+
+def _differences_on(days: list[date]) -> set[tuple[str, str]]:
+    return set(Difference.objects.filter(day__day__in=days).values_list("ord_num", "kind"))
 
 
 def open_exceptions() -> QuerySet[IntegrationException]:
@@ -227,10 +289,84 @@ def nothing_stuck(seen: Evidence) -> list[Any]:
     return [f"{k}={v}" for k, v in seen.stuck.items() if v]
 
 
+# Where a planted cancel may leave our order once Seko refused it: refused, and then shipped.
+REFUSED_CANCEL_ENDS = {Status.CANCEL_REFUSED, Status.DISPATCHED, Status.PARTIALLY_DISPATCHED}
+
+
+def each_cancel_reached_seko_once_or_was_refused_into_the_queue(seen: Evidence) -> list[Any]:
+    """A cancel made while Seko had the order To Be Picked: Seko cancelled it, one cancel call
+    taking effect (a resend after a lost reply finds it cancelled and is only counted), none
+    refused, and ours is cancelled with no refused-cancel exception. A cancel made once Seko had
+    picked it: Seko refused it and never cancelled it, and ours waits (or shipped) with an open
+    order.cancel_refused for customer service."""
+    broken = []
+    for cancel in seen.cancels_planted:
+        at_seko = seen.seko_order.get(cancel.ord_num, {})
+        calls = at_seko.get("cancel_attempts", {})
+        cancelled, refused = calls.get("cancelled", 0), calls.get("refused", 0)
+        ours = seen.order_status.get(cancel.ord_num)
+        refusal_queued = catalogue.ORDER_CANCEL_REFUSED.code in seen.open_kinds(catalogue.order_key(cancel.ord_num))
+        if cancel.past_picking:
+            held = (refused >= 1 and not cancelled and at_seko.get("Status") != "Cancelled"
+                    and ours in REFUSED_CANCEL_ENDS and refusal_queued)
+            wanted = "refused by Seko, ours cancel_refused with an open order.cancel_refused"
+        else:
+            held = (cancelled == 1 and not refused and at_seko.get("Status") == "Cancelled"
+                    and ours == Status.CANCELLED and not refusal_queued)
+            wanted = "cancelled at Seko by one call, ours cancelled"
+        if not held:
+            broken.append(f"{cancel.ord_num}: wanted {wanted}; Seko {at_seko.get('Status', 'has no such order')} "
+                          f"after cancel calls {calls or 'none'}, ours {ours}, refusal queued {refusal_queued}")
+    return broken
+
+
+def each_stock_adjustment_applied_once(seen: Evidence) -> list[Any]:
+    """Each adjustment line planted at Seko moved our stock once, by what it changed of sellable
+    stock, once Seko delivered its push (a push Seko dropped is the snapshot's to correct: it
+    must not be applied by anything else either), and never twice."""
+    broken = []
+    for planted in seen.adjustments_planted:
+        applied = seen.stock_movements.get(planted.identity, [])
+        delivered = planted.record_id in seen.delivered_push_ids
+        if len(applied) > 1 or any(d != planted.sellable_delta for d in applied) or (delivered and not applied):
+            broken.append(f"{planted.sku}: {planted.quantity:+d} in {planted.location_type} (push "
+                          f"{planted.record_id}, {'delivered' if delivered else 'not delivered'}) calls for "
+                          f"{planted.sellable_delta:+d} once; applied {applied or 'never'}")
+    return broken
+
+
+def each_reconciliation_difference_found_and_nothing_else(seen: Evidence) -> list[Any]:
+    """Each difference planted in Blue Cherry is found as its kind on its order, and nothing else
+    is found: no other kind on a planted order, no difference on any other order, except a Seko
+    dispatch we hold quarantined, which truly is dispatched and not shipped."""
+    planted: dict[str, set[str]] = {}
+    for difference in seen.differences_planted:
+        planted.setdefault(difference.ord_num, set()).add(difference.kind)
+    found: dict[str, set[str]] = {}
+    for ord_num, kind in seen.differences_found:
+        found.setdefault(ord_num, set()).add(kind)
+    broken = []
+    for ord_num in sorted(planted.keys() | found.keys()):
+        wanted = planted.get(ord_num, set()) | (found.get(ord_num, set()) & _explained_by_the_run(seen, ord_num))
+        if found.get(ord_num, set()) != wanted:
+            how = "; ".join(d.how for d in seen.differences_planted if d.ord_num == ord_num) or "nothing planted"
+            broken.append(f"{ord_num}: {how}, calls for {sorted(wanted) or 'no difference'}; "
+                          f"found {sorted(found.get(ord_num, set())) or 'none'}")
+    return broken
+
+
+def _explained_by_the_run(seen: Evidence, ord_num: str) -> set[str]:
+    """Differences the run's own faults make real: a dispatch quarantined here is not shipped."""
+    held = any(d.status == DStatus.QUARANTINED for d in seen.dispatches_by_order.get(ord_num, []))
+    return {recon_rules.DISPATCHED_NOT_SHIPPED} if held else set()
+
+
 INVARIANTS: tuple[Callable[[Evidence], list[Any]], ...] = (
     valid_orders_at_seko_exactly_once, no_duplicate_refusal_taken_as_rejection, nothing_at_seko_not_released,
     invalid_orders_in_exception_queue, dispatches_posted_exactly_once, no_invoice_twice, every_seko_dispatch_taken,
     incomplete_dispatches_in_exception_queue, every_delivered_push_stored, nothing_stuck,
+    each_cancel_reached_seko_once_or_was_refused_into_the_queue, each_stock_adjustment_applied_once,
+    each_reconciliation_difference_found_and_nothing_else,
 )
 
 
@@ -263,8 +399,8 @@ def judge(seen: Evidence) -> tuple[dict[str, bool], dict[str, list[str]]]:
 
 
 def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[str, Any], *,
-          broker_wait_s: float) -> dict[str, Any]:
-    seen = gather_evidence(bluecherry, seko, generated, broker_wait_s)
+          broker_wait_s: float, planted: Planted | None = None) -> dict[str, Any]:
+    seen = gather_evidence(bluecherry, seko, generated, broker_wait_s, planted)
     invariants, failures = judge(seen)
     counts = scenario.order_counts()
     figures = scenario.exactly_once_figures(seen.submit_attempts, seen.order_status, seen.duplicate_posts_refused)
@@ -283,7 +419,19 @@ def check(bluecherry: RunningSimulator, seko: RunningSimulator, generated: dict[
         "exceptions_open_by_kind": dict(sorted(open_exceptions().values_list("kind").annotate(n=Count("id"))
                                                .order_by())),
         "stuck": seen.stuck,
+        **({"planted": {**planted.report(), **planted_figures(seen)}} if planted is not None else {}),
     }
+
+
+def planted_figures(seen: Evidence) -> dict[str, Any]:
+    """What the report shows beside the plants: cancels Seko read more than once (a resend after
+    a lost reply, harmless), planted adjustment pushes delivered, what the reconciliation found."""
+    repeated = {c.ord_num: seen.seko_order.get(c.ord_num, {}).get("cancel_attempts", {}).get("repeated", 0)
+                for c in seen.cancels_planted}
+    return {"cancel_calls_repeated": {o: n for o, n in repeated.items() if n},
+            "adjustment_pushes_delivered": sum(a.record_id in seen.delivered_push_ids
+                                               for a in seen.adjustments_planted),
+            "differences_found": sorted(f"{o}:{k}" for o, k in seen.differences_found)}
 
 
 def _complete(dispatch: Dispatch) -> bool:

@@ -56,38 +56,41 @@ def bluecherry_backlog() -> int:
 
 @dataclass
 class Outage:
-    """One planned outage of ``simulator``; ``stop``/``start`` take its process down and up
-    again (for ``refused``), ``restore_faults`` puts back the run's usual faults afterwards."""
+    """One planned outage of ``simulator``: down for ``seconds`` in all, one way after another
+    (``hows``, e.g. 503s, then no process at all, then a proxy's pages). ``stop``/``start`` take
+    its process down and up again; ``restore_faults`` puts back the run's usual faults once the
+    recovery has been measured (it is measured against a system answering every call)."""
 
     simulator: RunningSimulator
     system: str
-    how: str
+    hows: tuple[str, ...]
     seconds: float
     backlog: Callable[[], int]
     stop: Callable[[], None]
     start: Callable[[], None]
     restore_faults: Callable[[], None]
 
-    def go_down(self) -> None:
-        if self.how == REFUSED:
+    def _go_down(self, how: str) -> None:
+        if how == REFUSED:
             self.stop()
         else:
-            self.simulator.control("POST", "_sim/faults", FAULTS_WHILE_DOWN[self.how])
+            self.simulator.control("POST", "_sim/faults", FAULTS_WHILE_DOWN[how])
 
-    def come_back(self) -> None:
-        if self.how == REFUSED:
+    def _leave(self, how: str) -> None:
+        if how == REFUSED:
             self.start()
-        self.restore_faults()
+        self.simulator.control("POST", "_sim/faults", {})  # answering every call again
 
     def run(self, drive: Callable[[], None], *, timeout_s: float, poll_s: float = 0.25) -> OutageResult:
-        """Down for ``seconds`` while ``drive`` keeps the work going (kicks, kills), then up;
-        drive on until the backlog for this system is gone or ``timeout_s`` passes."""
-        self.go_down()
-        down_until = time.monotonic() + self.seconds
-        while time.monotonic() < down_until:
-            drive()
-            time.sleep(poll_s)
-        self.come_back()
+        """Down while ``drive`` keeps the work going, then up; drive on until the backlog for this
+        system is gone or ``timeout_s`` passes."""
+        for how in self.hows:
+            self._go_down(how)
+            down_until = time.monotonic() + self.seconds / len(self.hows)
+            while time.monotonic() < down_until:
+                drive()
+                time.sleep(poll_s)
+            self._leave(how)
         back_at = time.monotonic()
         before = self.backlog()
         first_release = recovery = None
@@ -101,6 +104,20 @@ class Outage:
                 first_release = recovery if first_release is None else first_release
                 break
             time.sleep(poll_s)
-        return OutageResult(self.system, self.how, round(self.seconds, 1), before,
+        self.restore_faults()
+        return OutageResult(self.system, "+".join(self.hows), round(self.seconds, 1), before,
                             None if first_release is None else round(first_release, 2),
                             None if recovery is None else round(recovery, 2))
+
+
+def late_recoveries(results: list[OutageResult], heartbeat_s: float, slack_s: float) -> list[str]:
+    """The outages whose backlog did not start to go within one heartbeat of the system answering
+    again (plus ``slack_s`` for the task to start and the first call to return), or never went."""
+    late = []
+    for result in results:
+        if result.recovery_s is None:
+            late.append(f"{result.system}: {result.backlog_when_back} still waiting when the run gave up")
+        elif result.backlog_when_back and (result.first_release_s or 0) > heartbeat_s + slack_s:
+            late.append(f"{result.system}: the first waiting work went {result.first_release_s} s after it answered "
+                        f"again (one heartbeat is {heartbeat_s} s)")
+    return late

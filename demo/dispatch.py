@@ -48,17 +48,19 @@ def use_push_credentials(supervisor: Supervisor) -> None:
     settings.SEKO_PUSH_SECRET = supervisor.env["SEKO_PUSH_SECRET"]
 
 
-def start_web(supervisor: Supervisor, port: int | None = None) -> int:
+def start_web(supervisor: Supervisor, port: int | None = None, name: str = "web") -> int:
     """The web app served as in production (gunicorn; its webhook takes Seko's pushes); returns its port."""
     port = port or free_port()
-    supervisor.process("web", web_server_args(port))
+    supervisor.process(name, web_server_args(port))
     supervisor.wait_for_url(f"http://127.0.0.1:{port}/healthz")
     return port
 
 
-def point_pushes_at(seko: RunningSimulator, port: int) -> None:
+def point_pushes_at(seko: RunningSimulator, *ports: int) -> None:
+    """Seko pushes to our webhook; with several web servers (nodes), to each in turn."""
     seko.control("POST", "_sim/config", {
-        "push_url": f"http://127.0.0.1:{port}/webhooks/seko/", "push_token": settings.SEKO_PUSH_TOKEN,
+        "push_url": ", ".join(f"http://127.0.0.1:{port}/webhooks/seko/" for port in ports),
+        "push_token": settings.SEKO_PUSH_TOKEN,
         "push_secret": settings.SEKO_PUSH_SECRET, "push_interval_seconds": PUSH_INTERVAL_SECONDS,
     })
 

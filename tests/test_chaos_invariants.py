@@ -13,6 +13,7 @@ import pytest
 from bench.orders import exactly_once
 from demo import scenario
 from demo.chaos_invariants import INVARIANTS, Evidence, OurDispatch, judge
+from demo.chaos_plants import PlantedAdjustment, PlantedCancel, PlantedDifference
 
 INVARIANT_NAMES = [invariant.__name__ for invariant in INVARIANTS]
 
@@ -134,7 +135,11 @@ VIOLATIONS: list[tuple[str, Any, str]] = [
 @pytest.mark.parametrize(("name", "plant", "key"), VIOLATIONS,
                          ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(VIOLATIONS)])
 def test_a_planted_violation_breaks_its_invariant_alone(name, plant, key):
-    seen = clean_run()
+    assert_breaks_alone(clean_run(), name, plant, key)
+
+
+def assert_breaks_alone(seen: Evidence, name: str, plant: Any, key: str) -> None:
+    """What ``plant`` changes in ``seen`` breaks the invariant ``name`` alone, naming ``key``."""
     broken, failures = broken_by(replace(seen, **plant(seen)))
     assert broken == {name}
     assert names(failures[name], key), failures
@@ -171,3 +176,113 @@ def test_the_bench_calls_it_exactly_once_only_when_each_order_is_held_and_accept
     assert not exactly_once(held, resent, expected=3)  # one never reached Seko
     assert not exactly_once(Counter({"SO-1": 2, "SO-2": 1}), resent, expected=2)  # held twice
     assert not exactly_once(held, {**resent, "SO-1": attempts(count=2, accepted=2)}, expected=2)  # accepted twice
+
+
+# --- What a run planted (demo.chaos_plants) -------------------------------------------------------
+
+PLANT_INVARIANTS = ["each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+                    "each_stock_adjustment_applied_once", "each_reconciliation_difference_found_and_nothing_else"]
+
+
+def cancel_calls(cancelled: int = 0, repeated: int = 0, refused: int = 0) -> dict[str, int]:
+    return {"cancelled": cancelled, "repeated": repeated, "refused": refused}
+
+
+def planted_run() -> Evidence:
+    """The clean run with plants that all came out right: SO-5 cancelled in Blue Cherry while Seko
+    had it To Be Picked (cancelled there by one call; a resend after a lost reply only counted);
+    SO-6 cancelled once Seko had picked it (refused, queued for CX, shipped and posted); three
+    adjustments (one in Quarantine, one whose push Seko dropped); three differences planted in
+    Blue Cherry, each found, beside the one SO-2's quarantined dispatch makes real."""
+    seen = clean_run()
+    return replace(
+        seen,
+        released=seen.released | {"SO-5", "SO-6"},
+        seko_orders=[*seen.seko_orders,
+                     {**at_seko("SO-5", status="Cancelled"), "cancel_attempts": cancel_calls(cancelled=1, repeated=1)},
+                     {**at_seko("SO-6"), "cancel_attempts": cancel_calls(refused=1)}],
+        submit_attempts={**seen.submit_attempts, "SO-5": attempts(), "SO-6": attempts()},
+        shipments=[*seen.shipments, {"ord_num": "SO-6"}],
+        invoices=[*seen.invoices, {"ord_num": "SO-6"}],
+        pushes=[*seen.pushes, {"status": "delivered", "record": {"InterfaceRecordId": "P-A1"}},
+                {"status": "delivered", "record": {"InterfaceRecordId": "P-A2"}},
+                {"status": "dropped", "record": {"InterfaceRecordId": "P-A3"}}],
+        stored_push_ids=seen.stored_push_ids | {"P-A1", "P-A2"},
+        order_status={**seen.order_status, "SO-5": "cancelled", "SO-6": "dispatched"},
+        dispatches=[*seen.dispatches, OurDispatch("D-6", "SO-6", "posted", complete=True)],
+        open_exception_kinds={**seen.open_exception_kinds, "order:SO-6": {"order.cancel_refused"}},
+        cancels_planted=[PlantedCancel("SO-5", past_picking=False), PlantedCancel("SO-6", past_picking=True)],
+        adjustments_planted=[PlantedAdjustment("P-A1", "I-1/L-1", "SKU-A", "Available Stock", 3, 3),
+                             PlantedAdjustment("P-A2", "I-2/L-1", "SKU-B", "Quarantine", 2, 0),
+                             PlantedAdjustment("P-A3", "I-3/L-1", "SKU-C", "Available Stock", -1, -1)],
+        stock_movements={"I-1/L-1": [3], "I-2/L-1": [0]},
+        differences_planted=[PlantedDifference("SO-1", "value_mismatch", "invoice edited"),
+                             PlantedDifference("SO-3", "quantity_mismatch", "shipment edited"),
+                             PlantedDifference("SO-4", "invoiced_not_shipped", "invoice raised by hand", "IN-9")],
+        differences_found={("SO-1", "value_mismatch"), ("SO-3", "quantity_mismatch"),
+                           ("SO-4", "invoiced_not_shipped"), ("SO-2", "dispatched_not_shipped")},
+    )
+
+
+def test_a_run_whose_plants_all_came_out_right_breaks_nothing():
+    assert broken_by(planted_run()) == (set(), {})
+
+
+def _seko_row(seen: Evidence, ord_num: str, **changes: Any) -> list[dict[str, Any]]:
+    return [{**o, **changes} if o["SalesOrderNumber"] == ord_num else o for o in seen.seko_orders]
+
+
+def _found(seen: Evidence, *, without: tuple[str, str] | None = None,
+           adding: tuple[str, str] | None = None) -> set[tuple[str, str]]:
+    return (seen.differences_found - {without}) | ({adding} if adding else set())
+
+
+PLANT_VIOLATIONS: list[tuple[str, Any, str]] = [
+    # A cancel made before picking: never passed on, passed on twice, or taken as refused.
+    ("each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+     lambda s: {"seko_orders": _seko_row(s, "SO-5", Status="To Be Picked", cancel_attempts=cancel_calls()),
+                "order_status": {**s.order_status, "SO-5": "sent"}}, "SO-5"),
+    ("each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+     lambda s: {"seko_orders": _seko_row(s, "SO-5", cancel_attempts=cancel_calls(cancelled=2))}, "SO-5"),
+    ("each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+     lambda s: {"order_status": {**s.order_status, "SO-5": "cancel_refused"},
+                "open_exception_kinds": _open(s, "order:SO-5", {"order.cancel_refused"})}, "SO-5"),
+    # A cancel made once Seko had picked: cancelled there after all, or refused without telling CX.
+    ("each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+     lambda s: {"seko_orders": _seko_row(s, "SO-6", Status="Cancelled", cancel_attempts=cancel_calls(cancelled=1)),
+                "order_status": {**s.order_status, "SO-6": "cancelled"}}, "SO-6"),
+    ("each_cancel_reached_seko_once_or_was_refused_into_the_queue",
+     lambda s: {"open_exception_kinds": _open(s, "order:SO-6", None)}, "SO-6"),
+    # A delivered adjustment never applied, applied twice, or applied to what may be sold when held.
+    ("each_stock_adjustment_applied_once", lambda s: {"stock_movements": {"I-2/L-1": [0]}}, "SKU-A"),
+    ("each_stock_adjustment_applied_once",
+     lambda s: {"stock_movements": {**s.stock_movements, "I-1/L-1": [3, 3]}}, "SKU-A"),
+    ("each_stock_adjustment_applied_once",
+     lambda s: {"stock_movements": {**s.stock_movements, "I-2/L-1": [2]}}, "SKU-B"),
+    ("each_stock_adjustment_applied_once",
+     lambda s: {"stock_movements": {**s.stock_movements, "I-3/L-1": [1]}}, "SKU-C"),
+    # A planted difference missed or found as another kind; anything found that was not planted.
+    ("each_reconciliation_difference_found_and_nothing_else",
+     lambda s: {"differences_found": _found(s, without=("SO-1", "value_mismatch"))}, "SO-1"),
+    ("each_reconciliation_difference_found_and_nothing_else",
+     lambda s: {"differences_found": _found(s, without=("SO-4", "invoiced_not_shipped"),
+                                            adding=("SO-4", "invoiced_twice"))}, "SO-4"),
+    ("each_reconciliation_difference_found_and_nothing_else",
+     lambda s: {"differences_found": _found(s, adding=("SO-3", "value_mismatch"))}, "SO-3"),
+    ("each_reconciliation_difference_found_and_nothing_else",
+     lambda s: {"differences_found": _found(s, adding=("SO-5", "shipped_not_invoiced"))}, "SO-5"),
+    # Only a dispatch we hold quarantined is truly not shipped: SO-6's was posted.
+    ("each_reconciliation_difference_found_and_nothing_else",
+     lambda s: {"differences_found": _found(s, adding=("SO-6", "dispatched_not_shipped"))}, "SO-6"),
+]
+
+
+@pytest.mark.parametrize(("name", "plant", "key"), PLANT_VIOLATIONS,
+                         ids=[f"{name}-{index}" for index, (name, _, _) in enumerate(PLANT_VIOLATIONS)])
+def test_a_plant_that_came_out_wrong_breaks_its_invariant_alone(name, plant, key):
+    assert_breaks_alone(planted_run(), name, plant, key)
+
+
+@pytest.mark.parametrize("name", PLANT_INVARIANTS)
+def test_a_run_that_planted_nothing_holds_the_plant_invariants(name):
+    assert name in INVARIANT_NAMES and judge(clean_run())[0][name] is True

@@ -4,7 +4,7 @@ never goes)."""
 
 from __future__ import annotations
 
-from demo.chaos_outages import REFUSED, Outage
+from demo.chaos_outages import REFUSED, Outage, OutageResult, late_recoveries
 
 
 class FakeSimulator:
@@ -25,7 +25,7 @@ def outage(how: str, backlog: list[int], events: list[str]) -> tuple[Outage, Fak
         last[0] = next(left, last[0])
         return last[0]
 
-    return Outage(simulator, "seko", how, seconds=0.05, backlog=next_backlog,
+    return Outage(simulator, "seko", (how,), seconds=0.05, backlog=next_backlog,
                   stop=lambda: events.append("stop"), start=lambda: events.append("start"),
                   restore_faults=lambda: events.append("restore")), simulator
 
@@ -34,7 +34,7 @@ def test_a_503_outage_sets_the_faults_then_restores_them_and_measures_the_drain(
     events: list[str] = []
     planned, simulator = outage("503", [5, 5, 3, 0], events)
     result = planned.run(lambda: None, timeout_s=5, poll_s=0.01)
-    assert simulator.calls[0] == ("POST", "_sim/faults", {"error_rate": 1.0})
+    assert simulator.calls == [("POST", "_sim/faults", {"error_rate": 1.0}), ("POST", "_sim/faults", {})]
     assert events == ["restore"]
     assert result.backlog_when_back == 5
     assert result.first_release_s is not None and result.recovery_s is not None
@@ -45,7 +45,7 @@ def test_a_refused_outage_stops_and_starts_the_process():
     events: list[str] = []
     planned, simulator = outage(REFUSED, [2, 0], events)
     result = planned.run(lambda: None, timeout_s=5, poll_s=0.01)
-    assert events == ["stop", "start", "restore"] and simulator.calls == []
+    assert events == ["stop", "start", "restore"] and simulator.calls == [("POST", "_sim/faults", {})]
     assert result.recovery_s is not None
 
 
@@ -54,3 +54,22 @@ def test_a_backlog_that_never_goes_is_reported_unrecovered():
     planned, _ = outage("proxy_page", [4], events)
     result = planned.run(lambda: None, timeout_s=0.1, poll_s=0.01)
     assert result.first_release_s is None and result.recovery_s is None
+
+
+def test_every_way_of_being_down_in_turn():
+    events: list[str] = []
+    planned, simulator = outage("503", [1, 0], events)
+    planned.hows = ("503", REFUSED, "proxy_page")
+    result = planned.run(lambda: None, timeout_s=5, poll_s=0.01)
+    assert [c[2] for c in simulator.calls] == [{"error_rate": 1.0}, {}, {}, {"proxy_page_rate": 1.0}, {}]
+    assert events == ["stop", "start", "restore"] and result.how == "503+refused+proxy_page"
+
+
+def test_a_recovery_later_than_a_heartbeat_or_never_is_reported():
+    on_time = OutageResult("seko", "503", 10, 40, first_release_s=1.5, recovery_s=6.0)
+    late = OutageResult("bluecherry", "503", 10, 12, first_release_s=9.0, recovery_s=12.0)
+    never = OutageResult("seko", "refused", 10, 5, first_release_s=None, recovery_s=None)
+    nothing_waited = OutageResult("seko", "503", 10, 0, first_release_s=0.0, recovery_s=0.0)
+    assert late_recoveries([on_time, nothing_waited], heartbeat_s=2, slack_s=1) == []
+    found = late_recoveries([on_time, late, never], heartbeat_s=2, slack_s=1)
+    assert len(found) == 2 and found[0].startswith("bluecherry") and "still waiting" in found[1]

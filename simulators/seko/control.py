@@ -212,10 +212,23 @@ def planted_dispatch_faults(order: SalesOrder, tracked: set[str]) -> list[str]:
     return found
 
 
+def _cancel_attempts() -> dict[str, dict[str, int]]:
+    """Per sales order number, what the cancel calls that reached the warehouse did (see
+    ``warehouse.CANCEL_OUTCOMES``)."""
+    found: dict[str, dict[str, int]] = {}
+    counters = Counter.objects.filter(name__startswith=warehouse.CANCEL_COUNTER_PREFIX)
+    for name, value in counters.values_list("name", "value"):
+        _, outcome, so = name.split(":", 2)
+        found.setdefault(so, dict.fromkeys(warehouse.CANCEL_OUTCOMES, 0))[outcome] = value
+    return found
+
+
 @control("GET")
 def orders(request: HttpRequest) -> dict[str, Any]:
     attempts = {row[0]: row[1:] for row in SubmitAttempt.objects.values_list(
         "sales_order_number", "count", "accepted", "duplicate", "refused")}
+    cancels = _cancel_attempts()
+    no_cancel = dict.fromkeys(warehouse.CANCEL_OUTCOMES, 0)
     result = []
     tracked = {str(record.get("InterfaceRecordId")) for record in
                Push.objects.filter(kind="TrackingDetails").values_list("record", flat=True)}
@@ -226,6 +239,7 @@ def orders(request: HttpRequest) -> dict[str, Any]:
             "CourierService": order.courier_service,
             **_attempts_of(attempts.get(order.sales_order_number)),
             "dispatch_faults": planted_dispatch_faults(order, tracked),
+            "cancel_attempts": cancels.get(order.sales_order_number, no_cancel),
             "raw_body": order.raw_body,
             "lines": [{"LineNumber": line.line_number, "ProductCode": line.product_code,
                        "Quantity": line.quantity, "DispatchedQuantity": line.dispatched_quantity}

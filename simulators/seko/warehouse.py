@@ -136,12 +136,26 @@ def submit_order(raw_body: str, body: dict[str, Any]) -> tuple[str | None, str |
         return None, created.guid
 
 
+# What a cancel call that reached the warehouse did, counted per order (``cancel_attempts`` in
+# ``_sim/orders``): a cancel passed on exactly once shows one "cancelled" however often a lost
+# reply had it sent again ("repeated": already cancelled, answered as done).
+CANCEL_OUTCOMES = ("cancelled", "repeated", "refused")
+CANCEL_COUNTER_PREFIX = "cancel:"  # the Counter rows: "cancel:<outcome>:<SalesOrderNumber>"
+
+
+def cancel_counter(outcome: str, so: str) -> str:
+    return f"{CANCEL_COUNTER_PREFIX}{outcome}:{so}"
+
+
 def cancel_order(so: str, reason_code: str) -> str | None:
     with transaction.atomic():
         order = SalesOrder.objects.filter(sales_order_number=so).first()
         error = rules.cancel_error(so, reason_code=reason_code, status=order.status if order else None)
         if error or order is None or order.status == "Cancelled":
+            if so:
+                next_value(cancel_counter("refused" if error else "repeated", so))
             return error
+        next_value(cancel_counter("cancelled", so))
         for line in order.lines.all():  # the allocation goes back to free stock
             _move_stock(line.product_code, order.dc_code, free=line.quantity, allocated=-line.quantity)
         order.status, order.status_changed_at = "Cancelled", timezone.now()

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from demo.backends import run_environment
 from demo.management.commands.demo import COMPRESSED_TIME
@@ -34,9 +34,19 @@ class Command(ChildRunCommand):
         parser.add_argument("--data-dir", default=None, help="where to keep this run's state (default: fresh)")
         parser.add_argument("--keep-data", action="store_true", help="keep the data directory (and database)")
         parser.add_argument("--timeout", type=float, default=1500, help="give up after this many seconds")
+        parser.add_argument("--nodes", type=int, default=1, choices=range(1, 5), metavar="N",
+                            help="worker clusters and web servers, as on N machines (PostgreSQL + Redis only)")
+        parser.add_argument("--outage-seconds", type=float, default=12.0,
+                            help="how long Seko, then Blue Cherry, refuses every call (503, connection refused, a "
+                                 "proxy's page in turn); 0 for none")
 
     def run_parent(self, options: dict) -> int:
         from demo.chaos import CHAOS_ENV
+
+        if options["nodes"] > 1 and not (os.environ.get("DATABASE_URL") and os.environ.get("Q_BROKER_URL")):
+            raise CommandError("--nodes 2 or more runs as on several machines, which needs a database and a broker "
+                               "they share: set DATABASE_URL (PostgreSQL) and Q_BROKER_URL (Redis). SQLite and the "
+                               "ORM broker live on one machine.")
 
         data_dir = Path(options["data_dir"]).resolve() if options["data_dir"] else \
             Path(tempfile.mkdtemp(prefix="bridge-chaos-"))
@@ -57,7 +67,8 @@ class Command(ChildRunCommand):
         data_dir, env = child_environment()
         try:
             report = chaos.run(data_dir, env, orders=options["orders"], seed_value=options["seed"],
-                               timeout_s=options["timeout"])
+                               timeout_s=options["timeout"], nodes=options["nodes"],
+                               outage_s=options["outage_seconds"])
         except KeyboardInterrupt:
             chaos.say("stopped")
             sys.exit(130)
