@@ -192,3 +192,13 @@ def test_terminating_the_database_connections_spares_ours_and_ends_the_others():
             cursor.execute("SELECT 1")
     finally:
         other.close()
+
+
+def test_several_nodes_are_refused_without_a_shared_database_and_broker(monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("Q_BROKER_URL", raising=False)
+    with pytest.raises(CommandError, match="needs a database and a broker they share"):
+        call_command("chaos", nodes=2, orders=1)
