@@ -12,16 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-# The run docs/performance.md kept before the per-batch order flow, the status counter, gunicorn
-# and the simulator fixes (2026-11-27 19:51-20:01 UTC, load 2-4): (SQLite, PostgreSQL).
-BEFORE = {
-    "cpu_ms_per_order": (17.7, 19.0),
-    "orders_per_s_latency": (15.7, 17.1),
-    "s_100k": (13.37, 31.33),
-    "overview_ms_1m": (173.9, 253.4),
-    "webhook_per_s": (202.9, 186.0),
-    "webhook_p99_ms": (186.9, 186.9),
-}
+# The "before" of the chart: figures of a measured run, stored with its date and commit.
+BEFORE_RUN = Path(__file__).resolve().parent / "results" / "2026-11-27-before-batch-redesign.json"
+
+
+def before_figures(path: Path = BEFORE_RUN) -> dict[str, tuple[float, float]]:
+    """Each figure of the stored run as (SQLite, PostgreSQL)."""
+    run = json.loads(path.read_text())
+    return {key: (run["sqlite"][key], run["postgresql"][key]) for key in run["sqlite"]}
+
+
 # (key, title, target, True when lower is better)
 PANELS = [
     ("cpu_ms_per_order", "order CPU, ms per order", 8, True),
@@ -50,12 +50,12 @@ def draw(sqlite: dict[str, Any], postgres: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    after = (figures(sqlite), figures(postgres))
+    before, after = before_figures(), (figures(sqlite), figures(postgres))
     fig, axes = plt.subplots(2, 3, figsize=(11, 6))
     labels = ["SQLite\nbefore", "SQLite\nafter", "PostgreSQL\nbefore", "PostgreSQL\nafter"]
     colours = ["#c9c9c9", "#2b6cb0", "#e0e0e0", "#6b46c1"]
     for ax, (key, title, target, lower_better) in zip(axes.flat, PANELS, strict=True):
-        values = [BEFORE[key][0], after[0][key], BEFORE[key][1], after[1][key]]
+        values = [before[key][0], after[0][key], before[key][1], after[1][key]]
         bars = ax.bar(range(4), values, color=colours)
         ax.axhline(target, color="#c53030", linestyle="--", linewidth=1)
         for bar, value in zip(bars, values, strict=True):

@@ -56,7 +56,9 @@ class Command(ChildRunCommand):
     help = "Run the product with both simulators; --headless runs to quiescence and prints JSON."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--headless", action="store_true", help="no web server; run to quiescence and report")
+        parser.add_argument("--headless", action="store_true",
+                            help="no browser to drive: run the whole system (its web server too, for Seko's "
+                                 "pushes) to quiescence and report")
         parser.add_argument("--orders", type=int, default=300, help="released orders to generate (headless)")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
