@@ -49,7 +49,16 @@ from demo import dispatch as dispatch_demo
 from demo import items as items_demo
 from demo import scenario, seed
 from demo.chaos_invariants import check
-from demo.chaos_outages import REFUSED, Outage, OutageResult, bluecherry_backlog, late_recoveries, seko_backlog
+from demo.chaos_outages import (
+    REFUSED,
+    Outage,
+    OutageResult,
+    bluecherry_backlog,
+    bluecherry_progress,
+    late_recoveries,
+    seko_backlog,
+    seko_progress,
+)
 from demo.chaos_plants import (
     Planted,
     cancels_settled,
@@ -292,14 +301,12 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         say(f"kill targets: {', '.join(killer.actions)}")
         outages: list[OutageResult] = []
         if outage_s:  # Seko down while the released orders want to go
-            outages.append(outage_said(outage_of(seko, supervisor, outage_s, seko_backlog, faults, bluecherry, seko)
-                                       .run(throttled(kick_sync_orders), timeout_s=RECOVERY_TIMEOUT_S)))
+            seko_down = outage_of(seko, supervisor, outage_s, seko_backlog, seko_progress, faults, bluecherry, seko)
+            outages.append(outage_said(seko_down.run(throttled(kick_sync_orders), timeout_s=RECOVERY_TIMEOUT_S)))
         # Phase 1: orders under faults and kills, until they settle (or a cap) with two kills done.
         cap = max(30.0, orders * 0.15)
         chaos_loop(killer, lambda: orders_settled(orders), min_kills=2, cap_s=cap, kick=kick_sync_orders,
                    label="orders")
-        # Phase 2: the warehouse dispatches what Seko holds, the web server killed while Seko
-        # pushes; pushes dropped and doubled; kills go on and every target is hit by its end.
         # Plants, with faults and kills still on: cancels (some after Seko finished picking) and
         # stock adjustments that Seko's push cycle delivers (dropped and doubled like any push).
         planted = Planted(cancels=plant_cancels(bluecherry, seko, seed_value),
@@ -308,6 +315,8 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
         # Before the warehouse dispatches: an order still To Be Picked must not ship before its cancel.
         chaos_loop(killer, lambda: cancels_settled(planted.cancels), min_kills=2, cap_s=cap,
                    kick=kick_sync_orders, label="cancels")
+        # Phase 2: the warehouse dispatches what Seko holds, the web server killed while Seko
+        # pushes; pushes dropped and doubled; kills go on and every target is hit by its end.
         dispatched = dispatch_killing_web_mid_push(seko, killer, seed_value)
         say(f"Seko dispatched {dispatched} orders")
 
@@ -317,9 +326,9 @@ def run(data_dir: Path, env: dict[str, str], *, orders: int, seed_value: int, ti
             async_task("integration.tasks.poll_dispatches", task_name="poll_dispatches")
 
         if outage_s:  # Blue Cherry down while the dispatches want to be posted
-            outages.append(outage_said(outage_of(bluecherry, supervisor, outage_s, bluecherry_backlog, faults,
-                                                 bluecherry, seko).run(throttled(kick_dispatches),
-                                                                       timeout_s=RECOVERY_TIMEOUT_S)))
+            bluecherry_down = outage_of(bluecherry, supervisor, outage_s, bluecherry_backlog, bluecherry_progress,
+                                        faults, bluecherry, seko)
+            outages.append(outage_said(bluecherry_down.run(throttled(kick_dispatches), timeout_s=RECOVERY_TIMEOUT_S)))
 
         chaos_loop(killer, lambda: dispatches_settled(seko), min_kills=MIN_KILLS, cap_s=cap,
                    kick=kick_dispatches, label="dispatches", every_target=True)
@@ -352,10 +361,11 @@ OUTAGE_HOWS = ("503", REFUSED, "proxy_page")
 
 
 def outage_of(sim: RunningSimulator, supervisor: Supervisor, seconds: float, backlog: Callable[[], int],
-              faults: FaultsInForce, bluecherry: RunningSimulator, seko: RunningSimulator) -> Outage:
+              progress: Callable[[], int], faults: FaultsInForce, bluecherry: RunningSimulator,
+              seko: RunningSimulator) -> Outage:
     """``sim`` down for ``seconds``: every call answered 503, then no process at all, then a
     proxy's HTML pages in front of it; the run's faults come back once its recovery is measured."""
-    return Outage(sim, sim.name, OUTAGE_HOWS, seconds, backlog, stop=sim.kill,
+    return Outage(sim, sim.name, OUTAGE_HOWS, seconds, backlog, progress, stop=sim.kill,
                   start=lambda: supervisor.restart_simulator(sim),
                   restore_faults=lambda: faults.apply(bluecherry, seko))
 

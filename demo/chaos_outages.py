@@ -3,8 +3,9 @@ the connection refused because the system is down, or a proxy's HTML page in fro
 work goes on meanwhile, then the system answers again and the run measures how long the work
 that waited for it takes to go.
 
-``first_release_s``: from the system answering again until the first waiting piece of work went
-(the heartbeat's probe releases the backoffs: at most one heartbeat). ``recovery_s``: until the
+``first_release_s``: from the system answering again until it took the first piece of work (an
+order accepted, an item acknowledged, a dispatch posted: the heartbeat's probe releases the
+backoffs, so at most one heartbeat). ``recovery_s``: until the
 whole backlog for that system has gone (one heartbeat plus the time to send it).
 """
 
@@ -39,6 +40,18 @@ class OutageResult:
         return asdict(self)
 
 
+def seko_progress() -> int:
+    """How much work Seko has taken so far: orders it accepted and items it acknowledged. It only
+    grows, so it shows work going while new work still arrives (the pull of released orders)."""
+    return Order.objects.exclude(sent_at=None).count() + Item.objects.exclude(seko_acknowledged_at=None).count()
+
+
+def bluecherry_progress() -> int:
+    """How much work Blue Cherry has taken so far: dispatches posted and pick tickets recorded."""
+    return (Dispatch.objects.filter(status=Dispatch.Status.POSTED).count()
+            + Order.objects.exclude(pick_ticket_at=None).count())
+
+
 def seko_backlog() -> int:
     """Work waiting for Seko: orders to send (held ones excluded: they wait for a person) and
     items to send or acknowledge."""
@@ -66,6 +79,7 @@ class Outage:
     hows: tuple[str, ...]
     seconds: float
     backlog: Callable[[], int]
+    progress: Callable[[], int]
     stop: Callable[[], None]
     start: Callable[[], None]
     restore_faults: Callable[[], None]
@@ -92,12 +106,12 @@ class Outage:
                 time.sleep(poll_s)
             self._leave(how)
         back_at = time.monotonic()
-        before = self.backlog()
+        before, taken = self.backlog(), self.progress()
         first_release = recovery = None
         while time.monotonic() - back_at < timeout_s:
             drive()
             left = self.backlog()
-            if first_release is None and left < before:
+            if first_release is None and self.progress() > taken:
                 first_release = time.monotonic() - back_at
             if left == 0:
                 recovery = time.monotonic() - back_at

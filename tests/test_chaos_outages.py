@@ -17,15 +17,19 @@ class FakeSimulator:
 
 
 def outage(how: str, backlog: list[int], events: list[str]) -> tuple[Outage, FakeSimulator]:
+    """``backlog``: what is left at each look; the work taken grows by what went meanwhile."""
     simulator = FakeSimulator()
     left = iter(backlog)
-    last = [backlog[-1]]
+    last = [backlog[0]]
+    taken = [0]
 
     def next_backlog() -> int:
-        last[0] = next(left, last[0])
-        return last[0]
+        now = next(left, last[0])
+        taken[0] += max(0, last[0] - now)
+        last[0] = now
+        return now
 
-    return Outage(simulator, "seko", (how,), seconds=0.05, backlog=next_backlog,
+    return Outage(simulator, "seko", (how,), seconds=0.05, backlog=next_backlog, progress=lambda: taken[0],
                   stop=lambda: events.append("stop"), start=lambda: events.append("start"),
                   restore_faults=lambda: events.append("restore")), simulator
 
@@ -73,3 +77,15 @@ def test_a_recovery_later_than_a_heartbeat_or_never_is_reported():
     assert late_recoveries([on_time, nothing_waited], heartbeat_s=2, slack_s=1) == []
     found = late_recoveries([on_time, late, never], heartbeat_s=2, slack_s=1)
     assert len(found) == 2 and found[0].startswith("bluecherry") and "still waiting" in found[1]
+
+
+def test_work_taken_while_new_work_still_arrives_counts_as_released():
+    events: list[str] = []
+    simulator = FakeSimulator()
+    looks = iter([10, 12, 12, 0])
+    taken = iter([0, 0, 3, 15])
+    planned = Outage(simulator, "seko", ("503",), seconds=0.01, backlog=lambda: next(looks, 0),
+                     progress=lambda: next(taken, 15), stop=lambda: None, start=lambda: None,
+                     restore_faults=lambda: events.append("restore"))
+    result = planned.run(lambda: None, timeout_s=5, poll_s=0.01)
+    assert result.first_release_s is not None and result.recovery_s is not None
