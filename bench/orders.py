@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from bench.perf_common import group_cpu_seconds, say
+from bench.perf_common import group_cpu_seconds, say, servers_cpu_seconds
 from demo import items as items_demo
 from demo import scenario, seed
 from demo.processes import Supervisor
@@ -65,6 +66,7 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
     target = finished() + orders
     seed.generate_bluecherry(bluecherry, orders=orders, items=0, seed=seed_value, mix={})
     sims_cpu0 = sum(group_cpu_seconds(s.process.pid) for s in (bluecherry, seko))
+    servers0 = servers_cpu_seconds()
     cpu0 = group_cpu_seconds(cluster_pid)
     started_at = timezone.now()
     started = last_progress = time.monotonic()
@@ -85,13 +87,32 @@ def phase(supervisor: Supervisor, bluecherry: Any, seko: Any, cluster_pid: int, 
             raise RuntimeError(f"orders stalled at {done}/{target}: {counts}")
     elapsed = time.monotonic() - started
     cpu = group_cpu_seconds(cluster_pid) - cpu0
+    servers = {role: seconds - servers0[role] for role, seconds in servers_cpu_seconds().items()}
     sims_cpu = sum(group_cpu_seconds(s.process.pid) for s in (bluecherry, seko)) - sims_cpu0
     say(f"{orders} orders with {latency_ms} ms latency: {elapsed:.1f}s, {orders / elapsed:.1f}/s, "
         f"integration CPU {cpu:.1f}s, simulators CPU {sims_cpu:.1f}s")
     return {"orders": orders, "elapsed_s": round(elapsed, 1), "orders_per_s": round(orders / elapsed, 1),
             "cpu_s": round(cpu, 2), "sim_cpu_s": round(sims_cpu, 2), "timeline_s": timeline(started_at),
+            **{f"{role}_cpu_s": round(seconds, 2) for role, seconds in our_servers(servers).items()},
             **({"tasks": tasks_since(started_at), "calls_ms": calls_since(started_at)}
                if os.environ.get("BENCH_DEBUG") else {})}
+
+
+def our_servers(servers: dict[str, float]) -> dict[str, float]:
+    """The servers this run uses: PostgreSQL when the database is, Redis when the broker is (on
+    SQLite and the ORM broker both live in our own processes, already counted)."""
+    used = {"database": connection.vendor == "postgresql", "broker": settings.Q_BROKER_URL.startswith("redis://")}
+    return {role: seconds for role, seconds in servers.items() if used[role]}
+
+
+def per_order_with_servers(phase_figures: dict[str, Any]) -> dict[str, float]:
+    """CPU per order counting the servers the run used beside ours, so the profiles compare."""
+    orders = phase_figures["orders"]
+    servers = {key: value for key, value in phase_figures.items() if key in ("database_cpu_s", "broker_cpu_s")}
+    total = phase_figures["cpu_s"] + sum(servers.values())
+    return {"cpu_ms_per_order_with_servers": round(total * 1000 / orders, 1),
+            **{key.replace("_cpu_s", "_cpu_ms_per_order"): round(value * 1000 / orders, 1)
+               for key, value in servers.items()}}
 
 
 def calls_since(started_at: datetime) -> dict[str, list[int]]:
@@ -140,6 +161,7 @@ def run(data_dir: Path, *, scale: str) -> dict[str, Any]:
     lines = OrderLine.objects.count()
     return {
         "cpu_ms_per_order": round(fast["cpu_s"] * 1000 / fast["orders"], 1),
+        **per_order_with_servers(fast),
         "orders_per_s": fast["orders_per_s"],
         "sim_cpu_share": round(fast["sim_cpu_s"] / (fast["sim_cpu_s"] + fast["cpu_s"]), 2),
         "orders_per_s_latency": slow["orders_per_s"],

@@ -41,6 +41,33 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
+# The servers a PostgreSQL + Redis run also works: their CPU is part of what an order costs.
+SERVER_ROLES = {"postgres": "database", "redis-server": "broker"}
+
+
+def _command_name(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return raw[raw.index("(") + 1:raw.rindex(")")]
+
+
+def servers_cpu_seconds() -> dict[str, float]:
+    """User + system CPU, by role, of the database and broker servers on this machine
+    (PostgreSQL's processes, Redis's), with what they reaped: PostgreSQL's postmaster reaps the
+    backends of connections that ended, so their CPU still counts. Compare two readings: the
+    servers run before and after a measurement."""
+    ticks = dict.fromkeys(SERVER_ROLES.values(), 0)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            role = SERVER_ROLES.get(_command_name(int(entry)) or "")
+            fields = _stat_fields(int(entry)) if role else None
+            if role and fields:
+                ticks[role] += sum(int(v) for v in fields[11:15])
+    return {role: n / CLOCK_TICKS for role, n in ticks.items()}
+
+
 def group_cpu_seconds(pgid: int) -> float:
     """User + system CPU of a process group's live processes, plus what their reaped children
     used (cutime/cstime), so a worker recycled during the run still counts."""
