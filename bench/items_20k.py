@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
+def run(data_dir: Path, *, items: int = 20_000, latency_ms: int = 0) -> dict[str, Any]:
     """Run inside a configured Django process whose database is fresh and migrated."""
     from django.conf import settings
     from django.db import connection
@@ -40,6 +40,8 @@ def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
         generated = bluecherry.control("POST", "_sim/generate", {"items": items, "orders": 0, "seed": 20},
                                        timeout=600)
         say(f"Blue Cherry generated {generated['items']} items ({len(generated['faults']['invalid_item'])} invalid)")
+        for sim in (bluecherry, seko):  # every call answered this much later, as over a real network
+            sim.control("POST", "_sim/faults", {"latency_ms": latency_ms})
 
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
@@ -54,6 +56,7 @@ def run(data_dir: Path, *, items: int = 20_000) -> dict[str, Any]:
             "batch_size": settings.ITEM_BATCH_SIZE,
             "elapsed_s": round(elapsed, 1),
             "items_per_s": round(items / elapsed, 1),
+            "latency_ms": latency_ms,
             "queries": len(queries),
             "http_exchanges_logged": MessageLog.objects.count(),
             "result": result,
@@ -66,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=None, help="ITEM_SYNC_CONCURRENCY for this run")
+    parser.add_argument("--latency-ms", type=int, default=0, help="both simulators answer every call this much later")
     parser.add_argument("--keep-data", action="store_true")
     args = parser.parse_args()
 
@@ -82,7 +86,7 @@ def main() -> None:
     django.setup()
     try:
         call_command("migrate", verbosity=0, interactive=False)
-        report = run(data_dir, items=args.items)
+        report = run(data_dir, items=args.items, latency_ms=args.latency_ms)
     finally:
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
