@@ -56,13 +56,9 @@ def send_alerts(now: datetime | None = None, sender: AlertSender | None = None) 
     return sent
 
 
-def _group_kinds(owner: str) -> list[str]:
-    return [kind.code for kind in catalogue.KINDS.values() if kind.owner == owner]
-
-
 def _threshold_alert(destination: AlertDestination, now: datetime, sender: AlertSender) -> int:
     since = now - timedelta(minutes=destination.window_minutes)
-    new = IntegrationException.objects.filter(kind__in=_group_kinds(destination.owner), first_seen_at__gte=since)
+    new = IntegrationException.objects.filter(owner=destination.owner, first_seen_at__gte=since)
     count = new.count()
     move = threshold_move(count, destination.threshold, destination.above_threshold_since is not None)
     mine = AlertDestination.objects.filter(pk=destination.pk)
@@ -83,11 +79,9 @@ def _threshold_alert(destination: AlertDestination, now: datetime, sender: Alert
 
 
 def _told_at_once(destination: AlertDestination, now: datetime, sender: AlertSender) -> int:
-    kinds = sorted(TOLD_AT_ONCE.intersection(_group_kinds(destination.owner)))
-    if not kinds:
-        return 0
     after = destination.told_through or destination.created_at
-    new = list(IntegrationException.objects.filter(kind__in=kinds, first_seen_at__gt=after)
+    new = list(IntegrationException.objects.filter(owner=destination.owner, kind__in=TOLD_AT_ONCE,
+                                                   first_seen_at__gt=after)
                .order_by("first_seen_at").values_list("kind", "trace_key", "message", "first_seen_at"))
     if not new:
         return 0
@@ -96,7 +90,7 @@ def _told_at_once(destination: AlertDestination, now: datetime, sender: AlertSen
     if not mine.update(told_through=newest):
         return 0  # another worker told these
     title = (f"{new[0][0]}: {new[0][1]}" if len(new) == 1 else
-             f"{len(new)} new {' / '.join(kinds)} exceptions for {destination.owner}")
+             f"{len(new)} new {' / '.join(sorted({row[0] for row in new}))} exceptions for {destination.owner}")
     body = "\n".join(f"- {kind} {key}: {message[:300]}" for kind, key, message, _ in new[:LISTED])
     if len(new) > LISTED:
         body += f"\n… and {len(new) - LISTED} more."
