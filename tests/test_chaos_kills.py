@@ -202,3 +202,11 @@ def test_several_nodes_are_refused_without_a_shared_database_and_broker(monkeypa
     monkeypatch.delenv("Q_BROKER_URL", raising=False)
     with pytest.raises(CommandError, match="needs a database and a broker they share"):
         call_command("chaos", nodes=2, orders=1)
+
+
+def test_a_negative_outage_is_refused_with_what_to_give():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--outage-seconds must be 0"):
+        call_command("chaos", outage_seconds=-5, orders=1)

@@ -109,10 +109,15 @@ def signature_headers(secret: str, body: str, msg_id: str, timestamp: int) -> di
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
 
 
+def push_urls(config: dict[str, Any]) -> list[str]:
+    """``push_url`` may list several URLs, comma-separated (web servers on two machines, as a load
+    balancer in front of them would spread Seko's pushes); none configured: nothing is pushed."""
+    return [url.strip() for url in (config.get("push_url") or "").split(",") if url.strip()]
+
+
 def push_target(config: dict[str, Any]) -> str:
-    """Where this batch goes. ``push_url`` may list several URLs, comma-separated (web servers on
-    two machines, as a load balancer in front of them would spread Seko's pushes): taken in turn."""
-    urls = [url.strip() for url in config["push_url"].split(",") if url.strip()]
+    """Where this batch goes: the listed URLs taken in turn."""
+    urls = push_urls(config)
     return urls[next_value("push_target") % len(urls)] if len(urls) > 1 else urls[0]
 
 
@@ -180,7 +185,7 @@ def deliver(*, due_only: bool) -> dict[str, int]:
     come). A row that fails is not retried in the same pass."""
     counts = {"delivered": 0, "failed": 0, "dropped": 0, "duplicated": 0}
     config = get_config()
-    if config.get("push_url"):
+    if push_urls(config):
         # A row held back (not_before) waits even for a flush: it belongs to a later push cycle.
         pending = Push.objects.filter(status=Push.PENDING).filter(
             Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))

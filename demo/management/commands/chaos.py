@@ -43,6 +43,8 @@ class Command(ChildRunCommand):
     def run_parent(self, options: dict) -> int:
         from demo.chaos import CHAOS_ENV
 
+        if options["outage_seconds"] < 0:
+            raise CommandError(f"--outage-seconds must be 0 (no outage) or more, not {options['outage_seconds']}.")
         if options["nodes"] > 1 and not (os.environ.get("DATABASE_URL") and os.environ.get("Q_BROKER_URL")):
             raise CommandError("--nodes 2 or more runs as on several machines, which needs a database and a broker "
                                "they share: set DATABASE_URL (PostgreSQL) and Q_BROKER_URL (Redis). SQLite and the "
