@@ -100,6 +100,14 @@ def self_peak_rss_mb() -> float:
     return 0.0
 
 
+def figure(value: float | int | None, target: float | int, *, at_most: bool = True) -> dict[str, Any]:
+    """A measured figure beside its target and whether it was met: ``{"value", "target", "met"}``.
+    ``at_most``: the value must not exceed the target (a time); otherwise it must reach it (a rate).
+    A figure that could not be measured (None) is never met."""
+    met = value is not None and (value <= target if at_most else value >= target)
+    return {"value": value, "target": target, "met": met}
+
+
 def run_loadgen(spec: dict[str, Any], data_dir: Path, timeout: float = 900) -> dict[str, Any]:
     """Run bench/loadgen.py in its own process (its CPU is not the app's) and return its JSON."""
     spec_path = data_dir / f"loadgen-{time.monotonic_ns()}.json"

@@ -1,0 +1,42 @@
+"""The benchmarks' figures carry their target and whether it was met, and the run's summary
+names every figure missed wherever it sits, so a miss cannot hide in a nested block."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bench.perf_common import figure
+from bench.perf_runner import targets_summary
+from demo.management.commands.bench import _names
+
+
+def test_a_time_is_met_at_or_under_its_target_and_a_rate_at_or_over_it():
+    assert figure(100, 100) == {"value": 100, "target": 100, "met": True}
+    assert figure(100.1, 100)["met"] is False
+    assert figure(99.9, 100, at_most=False)["met"] is False
+    assert figure(100, 100, at_most=False)["met"] is True
+
+
+def test_a_figure_that_could_not_be_measured_is_never_met():
+    assert figure(None, 300) == {"value": None, "target": 300, "met": False}
+
+
+def test_the_summary_names_every_missed_figure_however_deeply_it_sits():
+    report = {
+        "scale": "full",
+        "dashboard": {"overview": {"ms_1m": 20, "median_ms_1m": figure(20, 100), "ratio": figure(2.0, 1.5)}},
+        "peakday": {"dashboard_p99_ms": figure(250, 300), "minutes": [{"p99": figure(400, 300)}]},
+        "items": {"items_per_s": figure(120, 100, at_most=False)},
+    }
+    summary = targets_summary(report)
+    assert summary == {"met": 3, "missed": ["dashboard.overview.ratio", "peakday.minutes[0].p99"],
+                       "all_met": False}
+    assert targets_summary({"items": {"items_per_s": figure(120, 100, at_most=False)}})["all_met"] is True
+
+
+def test_the_peak_day_benchmarks_are_named_with_the_others():
+    assert _names("dashboard,peakday,items") == ["dashboard", "peakday", "items"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown benchmark 'peak'; known: .*items, peakday"):
+        _names("peak")
