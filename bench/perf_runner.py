@@ -12,13 +12,16 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.perf_common import say
+from demo.launcher import ROOT
 from demo.rerun import child_env, rerun_self_in_child
 
 # Every performance benchmark: each runs in a child of its own on a fresh database.
@@ -26,6 +29,17 @@ PERF_NAMES = ("orders", "stock", "dashboard", "webhook", "items", "peakday")
 
 # How a child ends when a stop (Ctrl-C, SIGTERM) reached it: the run ends there too.
 STOPPED = (-signal.SIGINT, -signal.SIGTERM, 130)
+
+
+def code_version() -> str:
+    """The commit measured, marked ``+changes`` when the work tree differs from it: a stored
+    result says exactly what code it came from."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{commit}+changes" if git("status", "--porcelain", "--untracked-files=no") else commit
 
 
 def load_average() -> list[float]:
@@ -65,6 +79,7 @@ def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str,
         "scale": scale, "cpu_count": os.cpu_count(),
         "database": "postgresql" if database_url else "sqlite",
         "broker": "redis" if broker_url else "orm",
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": code_version(),
         "load_average_at_start": load_average(),
     }
     failed = []

@@ -1,0 +1,43 @@
+"""The peak day's chart reads every target figure of a stored run and shows how much of its
+target each used, whichever way the target points."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.peak_chart import draw, share_of_target, target_figures
+from bench.perf_common import figure
+
+
+def test_a_time_under_its_target_and_a_rate_over_it_both_show_margin():
+    assert share_of_target(figure(50, 100)) == 0.5
+    assert share_of_target(figure(200, 100, at_most=False)) == 0.5
+    assert share_of_target(figure(150, 100)) == 1.5  # a time over its target: missed, over the line
+    assert share_of_target(figure(50, 100, at_most=False)) == 2.0  # a rate under its target: missed
+    assert share_of_target(figure(0, 0)) == 0.0
+    assert share_of_target(figure(2, 0)) > 1  # a duplicate where none may be: over the line
+    assert share_of_target(figure(None, 300)) is None
+
+
+def test_every_target_figure_of_the_three_blocks_is_found_by_its_path():
+    run = {"orders": {"x": figure(1, 2)},
+           "dashboard": {"overview": {"ms_1m": 20, "median_ms_1m": figure(20, 100)}},
+           "peakday": {"dashboard_p99_ms": figure(250, 300)}, "items": {"items_per_s": figure(120, 100)}}
+    assert set(target_figures(run)) == {"dashboard.overview.median_ms_1m", "peakday.dashboard_p99_ms",
+                                        "items.items_per_s"}
+
+
+@pytest.mark.parametrize("missing_timeline", [False, True])
+def test_the_chart_is_drawn_from_two_stored_runs(tmp_path, missing_timeline):
+    pytest.importorskip("matplotlib")
+    run = {"dashboard": {"overview": {"median_ms_1m": figure(20, 100)}},
+           "peakday": {"dashboard_p99_ms": figure(350, 300),
+                       "timeline": [] if missing_timeline else [
+                           {"minute": m, "released": 10, "accepted": 9, "dispatched": 5, "posted": 5,
+                            "dashboard_p99_ms": 120} for m in range(3)]},
+           "items": {"items_per_s": figure(120, 100, at_most=False)}}
+    out = tmp_path / "peak.png"
+    draw(json.loads(json.dumps(run)), run, out)
+    assert out.stat().st_size > 10_000
