@@ -93,3 +93,22 @@ def seed_seko_stock(seko: RunningSimulator, bluecherry: RunningSimulator) -> int
             {"ProductCode": sku, "DCCode": WAREHOUSES[0][1], "Quantity": DEMO_STOCK_PER_SKU} for sku in skus
         ])
     return len(skus)
+
+
+def seed_role_users(counts: dict[str, int], prefix: str) -> list[tuple[str, str]]:
+    """``counts[group]`` users in each of the roles' groups (never superusers or staff), named
+    ``<prefix>-<group>-<n>``, with a random password nobody knows (sign them in by session);
+    returns ``(username, group)`` per user."""
+    made = []
+    for name, count in counts.items():
+        if name not in GROUPS:
+            raise ValueError(f"unknown role {name!r}; known: {', '.join(GROUPS)}")
+        group, _ = Group.objects.get_or_create(name=name)
+        for number in range(1, count + 1):
+            user, _ = User.objects.get_or_create(username=f"{prefix}-{name}-{number}")
+            user.set_unusable_password()
+            user.is_staff = user.is_superuser = False
+            user.save()
+            user.groups.set([group])
+            made.append((user.username, name))
+    return made

@@ -28,6 +28,10 @@ def _day(value: date | str | None) -> str | None:
     return value.isoformat()
 
 
+# Largest batch ``POST items/status`` takes (docs/contracts/bluecherry.md).
+MAX_STATUS_UPDATES = 500
+
+
 class BlueCherryClient(HttpClient):
     """Blue Cherry over HTTP. Methods return decoded JSON or raise the errors of ``errors.py``."""
 
@@ -162,6 +166,37 @@ class BlueCherryClient(HttpClient):
         """Set the item's status (``LIVE`` once Seko has it); returns the item."""
         return self._call("set_item_status", "POST", f"items/{_segment(sku)}/status",
                           body={"status": status, "wms_reference": wms_reference}, read=self._object)
+
+    def set_item_statuses(self, updates: list[tuple[str, str, str | None]]) -> list[dict | Rejected]:
+        """Set the status of many items in one call (``POST items/status``, at most
+        ``MAX_STATUS_UPDATES``): ``updates`` are (sku, status, wms_reference). Returns, in the
+        order asked, the item for each applied update or the ``Rejected`` (``NotFound`` for an
+        unknown SKU) that Blue Cherry answered for it in its place; a request Blue Cherry refuses
+        whole raises, as any call does."""
+        body = {"updates": [{"sku": sku, "status": status, "wms_reference": reference}
+                            for sku, status, reference in updates]}
+        asked = [sku for sku, _, _ in updates]
+
+        def read(data: Any) -> list[dict | Rejected]:
+            results = self._object(data).get("results")
+            if not isinstance(results, list) or len(results) != len(asked):
+                raise MalformedPayload(f"expected {len(asked)} results, got {str(results)[:200]!r}")
+            return [self._status_result(sku, result) for sku, result in zip(asked, results, strict=True)]
+
+        return self._call("set_item_statuses", "POST", "items/status", body=body, read=read)
+
+    def _status_result(self, sku: str, result: Any) -> dict | Rejected:
+        if not isinstance(result, dict) or result.get("sku") != sku:
+            raise MalformedPayload(f"result for {sku} expected, got {str(result)[:200]!r}")
+        if isinstance(result.get("item"), dict):
+            return result["item"]
+        error = result.get("error")
+        if not isinstance(error, dict):
+            raise MalformedPayload(f"result for {sku} has neither an item nor an error")
+        message = str(error.get("message") or "refused")
+        cls = NotFound if error.get("code") == "not_found" else Rejected
+        return cls(f"Blue Cherry rejected the status of {sku}: {self.sanitize(message)}", system=self.system,
+                   operation="set_item_statuses", remote_message=self.sanitize(message), code=error.get("code"))
 
     # --- sales orders -------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ The steps, in order (DESIGN.md):
    each: validate (``item_rules``, every problem listed) -> map (``item_mapper``) -> ``submit``
    if Seko never acknowledged it, else ``update`` ("already exists" on submit falls back to
    update, "does not exist" on update to submit) -> record the acknowledgement. The calls run
-   a few at a time; the outcomes are written back in one bulk write per batch.
-3. ``set_owed_items_live``: tell Blue Cherry (``POST items/{sku}/status`` LIVE) for every item
-   Seko acknowledged. Apart from step 2, so a Blue Cherry outage never re-sends to Seko.
+   ``ITEM_SYNC_CONCURRENCY`` at a time, batches pipelined; the outcomes are written back in one
+   bulk write per batch.
+3. ``set_owed_items_live``: tell Blue Cherry LIVE, one ``POST items/status`` per claimed batch of
+   items Seko acknowledged. Apart from step 2, so a Blue Cherry outage never re-sends to Seko.
 
 A SKU is sellable, for order pre-validation, only when it is LIVE in Blue Cherry and Seko has
 acknowledged it. Becoming sellable releases every order quarantined for it.
@@ -31,8 +32,9 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -45,8 +47,10 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions import services as queue
 from exceptions.models import IntegrationException
+from integration.clients.bluecherry import MAX_STATUS_UPDATES
 from integration.clients.errors import MalformedPayload, NotFound, Rejected, Transient, Unauthorized
 from integration.clients.seko import AlreadyExists, SekoClient
+from integration.items.bulkwrite import update_rows
 from integration.items.mapper import describe, fingerprint, map_product
 from integration.items.rules import validate_item
 from integration.items.signals import skus_went_live
@@ -91,18 +95,59 @@ def send_pulled_items(budget_seconds: float | None = None) -> dict[str, int]:
 
 def send_and_set_live(deadline: float | None = None) -> tuple[int, int]:
     """Send the pending items and set LIVE the ones owed it, batch after batch until none is
-    pending or the ``time.monotonic()`` ``deadline`` has passed; returns (sent, set LIVE)."""
+    pending or the ``time.monotonic()`` ``deadline`` has passed; returns (sent, set LIVE).
+
+    Pipelined: the next batch is claimed and handed to the senders before this one's outcomes
+    are written, so the ``ITEM_SYNC_CONCURRENCY`` calls in flight never wait for our
+    bookkeeping or for Blue Cherry's LIVE call (measured at 150 ms a call: waiting for each
+    batch to finish before starting the next left the senders idle half the time). At most
+    ``ITEM_BATCHES_IN_FLIGHT`` batches are claimed at once; only this thread touches the database."""
     sent = set_live = 0
     started = timezone.now()  # what fails in this run waits for a later one, however short its backoff
-    with messagelog.buffered() as buffer:
+    with messagelog.buffered() as buffer, ThreadedClients(seko_client) as senders:
+        in_flight: deque[_BatchAtSeko] = deque()
+        claiming = True
         while True:
-            handled = send_pending_items(due_by=started)
-            sent += handled
+            while claiming and len(in_flight) < max(1, settings.ITEM_BATCHES_IN_FLIGHT):
+                batch = _start_batch(senders, due_by=started)
+                claiming = batch is not None and not _past(deadline)
+                if batch is not None:
+                    in_flight.append(batch)
+            if not in_flight:
+                break
+            batch = in_flight.popleft()
+            _record_outcomes(batch.token, batch.items, batch.outcomes())
+            sent += len(batch.items)
             set_live += set_owed_items_live()
             messagelog.flush(buffer)
-            if not handled or (deadline is not None and time.monotonic() > deadline):
-                break
+        # Items Seko took in an earlier run whose LIVE has not reached Blue Cherry yet.
+        while not _past(deadline) and (done := set_owed_items_live()):
+            set_live += done
+            messagelog.flush(buffer)
     return sent, set_live
+
+
+@dataclass
+class _BatchAtSeko:
+    """A claimed batch whose items are being sent by the senders' threads."""
+
+    token: str
+    items: list[Item]
+    futures: list[Future[Outcome]]
+
+    def outcomes(self) -> list[Outcome]:
+        return [future.result() for future in self.futures]
+
+
+def _start_batch(senders: ThreadedClients, due_by: datetime) -> _BatchAtSeko | None:
+    token, batch = claim_pending_items(settings.ITEM_BATCH_SIZE, due_by)
+    if not batch:
+        return None
+    return _BatchAtSeko(token, batch, [senders.submit(_send_one_safely, item) for item in batch])
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
 
 
 def _deadline(budget_seconds: float | None) -> float | None:
@@ -228,7 +273,7 @@ def apply_items(records: list[dict[str, Any]]) -> tuple[int, list[tuple[Any, cur
         # A concurrent on-demand fetch may have created the row a moment ago; its version is
         # as good as ours, and the next one is taken normally.
         Item.objects.bulk_create(created, batch_size=CHUNK, ignore_conflicts=True)
-        Item.objects.bulk_update(changed, VERSION_FIELDS, batch_size=CHUNK)
+        update_rows(Item, changed, VERSION_FIELDS)
 
     _resolve_where_open([f"record:{CURSOR}:{sku}" for sku in latest], [catalogue.RECORD_MALFORMED],
                         "A readable version came")
@@ -324,7 +369,9 @@ def send_pending_items(limit: int | None = None, due_by: datetime | None = None)
     token, batch = claim_pending_items(limit or settings.ITEM_BATCH_SIZE, due_by)
     if not batch:
         return 0
-    outcomes = _in_parallel(seko_client, _send_one_safely, batch)
+    with ThreadedClients(seko_client) as senders:
+        futures = [senders.submit(_send_one_safely, item) for item in batch]
+        outcomes = [future.result() for future in futures]
     _record_outcomes(token, batch, outcomes)
     return len(batch)
 
@@ -420,7 +467,7 @@ def _record_outcomes(token: str, batch: list[Item], outcomes: list[Outcome]) -> 
                 row.last_error = outcome.note[:2000]
                 row.next_attempt_at = now + timedelta(seconds=_backoff(row.sync_attempts, outcome.retry_after))
                 row.sync_status = Sync.PENDING
-        Item.objects.bulk_update(rows, OUTCOME_FIELDS, batch_size=CHUNK)
+        update_rows(Item, rows, OUTCOME_FIELDS)
     attempts = {row.pk: row.sync_attempts for row in rows}
     _raise_and_resolve([by_pk[row.pk] for row in rows], attempts)
     if became_sellable:
@@ -477,21 +524,51 @@ def _raise_and_resolve(outcomes: list[Outcome], attempts: dict[int, int]) -> Non
 # --- 3. Tell Blue Cherry ----------------------------------------------------------------------
 
 def set_owed_items_live(limit: int | None = None) -> int:
-    """Set LIVE in Blue Cherry every item Seko has acknowledged and Blue Cherry has not been
-    told about. Setting LIVE again is harmless there, so a crash between the call and our
-    write is safe. Returns how many went LIVE."""
-    owed = list(Item.objects.filter(sync_status=Sync.SENT).order_by("id")
-                .only("pk", "sku")[: limit or settings.ITEM_BATCH_SIZE])
+    """Set LIVE in Blue Cherry, in one call (``POST items/status``), a batch of the items Seko
+    has acknowledged and Blue Cherry has not been told about. The batch is claimed first (one
+    compare-and-swap on the claim token), so two workers never tell Blue Cherry the same item;
+    a claim left by a worker that died is released by ``recover_stale_item_claims``, and setting
+    LIVE again is harmless there. Returns how many went LIVE."""
+    token, owed = claim_owed_live(min(limit or settings.ITEM_BATCH_SIZE, MAX_STATUS_UPDATES))
     if not owed:
         return 0
+    try:
+        with bluecherry_client() as client:
+            replies = client.set_item_statuses([(item.sku, BC.LIVE, item.sku) for item in owed])
+    except (Transient, Unauthorized, MalformedPayload) as error:
+        _release_live_claim(token)  # still owed: the next batch takes them again
+        queue.raise_exception(
+            catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
+            f"Blue Cherry did not take item statuses (last: {error}). They are retried on their own.",
+        )
+        return 0
+    except Rejected as error:  # the whole request refused: each item has that answer
+        replies = [error] * len(owed)
+    try:
+        return _take_live_replies(owed, replies)
+    finally:
+        _release_live_claim(token)
 
-    def set_live(client: Any, item: Item) -> dict[str, Any] | Exception:
-        try:
-            return client.set_item_status(item.sku, BC.LIVE, wms_reference=item.sku)
-        except (Rejected, Transient, Unauthorized, MalformedPayload) as error:
-            return error
 
-    replies = _in_parallel(bluecherry_client, set_live, owed)
+def claim_owed_live(limit: int) -> tuple[str, list[Item]]:
+    """Claim up to ``limit`` items Seko acknowledged (SENT) that no worker is telling Blue
+    Cherry about: one compare-and-swap sets this worker's token on them."""
+    token = uuid.uuid4().hex
+    candidates = list(Item.objects.filter(sync_status=Sync.SENT, claim_token="").order_by("id")
+                      .values_list("pk", flat=True)[:limit])
+    if not candidates:
+        return token, []
+    Item.objects.filter(pk__in=candidates, sync_status=Sync.SENT, claim_token="").update(
+        claim_token=token, claimed_at=timezone.now())
+    return token, list(Item.objects.filter(claim_token=token, sync_status=Sync.SENT).order_by("id").only("pk", "sku"))
+
+
+def _release_live_claim(token: str) -> None:
+    Item.objects.filter(claim_token=token).update(claim_token="", claimed_at=None)
+
+
+def _take_live_replies(owed: list[Item], replies: list[dict[str, Any] | Rejected]) -> int:
+    """Write what Blue Cherry answered for each item of a LIVE batch; returns how many went LIVE."""
     taken = [reply for reply in replies if isinstance(reply, dict)]
     done = [item.sku for item, reply in zip(owed, replies, strict=True) if isinstance(reply, dict)]
     # Blue Cherry's answer is the item's new version (LIVE, a later updated_at): taking it
@@ -515,13 +592,7 @@ def set_owed_items_live(limit: int | None = None) -> int:
                 f"Seko has the product {item.sku}, but Blue Cherry refused to set it LIVE: {reply.remote_message}",
                 sku=item.sku,
             )
-    failures = [reply for reply in replies if isinstance(reply, Transient | Unauthorized | MalformedPayload)]
-    if failures:
-        queue.raise_exception(
-            catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE, catalogue.system_key("bluecherry"),
-            f"Blue Cherry did not take item statuses (last: {failures[-1]}). They are retried on their own.",
-        )
-    elif done:
+    if done:
         queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE])
         recovery.system_answered(recovery.BLUECHERRY)
     return len(done)
@@ -568,41 +639,56 @@ def resend_item(sku: str) -> str:
 
 
 def recover_stale_item_claims() -> int:
-    """Items left SENDING by a worker that died go back to pending. Sending again is safe: a
-    submit Seko already took falls back to update."""
+    """Items left SENDING by a worker that died go back to pending (sending again is safe: a
+    submit Seko already took falls back to update), and LIVE batches it had claimed are freed."""
     cutoff = timezone.now() - timedelta(seconds=settings.ORDER_LEASE_SECONDS)
-    return Item.objects.filter(sync_status=Sync.SENDING, claimed_at__lt=cutoff).update(
+    resend = Item.objects.filter(sync_status=Sync.SENDING, claimed_at__lt=cutoff).update(
         sync_status=Sync.PENDING, claim_token="", next_attempt_at=None)
+    # A LIVE batch claimed by a worker that died: still owed, free for the next one to take.
+    retell = Item.objects.filter(sync_status=Sync.SENT, claimed_at__lt=cutoff).exclude(claim_token="").update(
+        claim_token="", claimed_at=None)
+    return resend + retell
 
 
 # --- Helpers ----------------------------------------------------------------------------------
 
-def _in_parallel(make_client: Callable[[], Any], work: Callable[[Any, Item], T], items: list[Item]) -> list[T]:
-    """``work(client, item)`` for every item, ``ITEM_SYNC_CONCURRENCY`` at a time, results in
-    the order of ``items``. Each thread has its own client (a requests session is not meant to
-    be shared between threads) and a copy of this context, so the message log buffer set by
-    the caller collects their exchanges; ``work`` must not touch the database."""
-    workers = max(1, min(settings.ITEM_SYNC_CONCURRENCY, len(items)))
-    if workers == 1:
-        with make_client() as client:
-            return [work(client, item) for item in items]
-    local = threading.local()
-    clients: list[Any] = []
+class ThreadedClients:
+    """``ITEM_SYNC_CONCURRENCY`` threads, each with its own client (a requests session is not
+    meant to be shared between threads), running ``work(client, item)``; kept for a whole run
+    so the next batch's calls start while this one's outcomes are written. Each task runs in a
+    copy of the submitting thread's context, so the message log buffer set by the caller
+    collects the exchanges; ``work`` must not touch the database. On the way out by an error,
+    the calls not started are dropped (their items stay claimed until the lease runs out)."""
 
-    def run(item: Item) -> T:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = make_client()
-            clients.append(client)
-        return work(client, item)
+    def __init__(self, make_client: Callable[[], Any], workers: int | None = None):
+        self._make_client = make_client
+        self._workers = max(1, workers or settings.ITEM_SYNC_CONCURRENCY)
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="items") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
-            return [future.result() for future in futures]
-    finally:
-        for client in clients:
+    def __enter__(self) -> ThreadedClients:
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="items")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        assert self._pool is not None
+        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+        for client in self._clients:
             client.close()
+
+    def submit(self, work: Callable[[Any, Item], T], item: Item) -> Future[T]:
+        assert self._pool is not None, "use ThreadedClients in a with block"
+        return self._pool.submit(contextvars.copy_context().run, self._run, work, item)
+
+    def _run(self, work: Callable[[Any, Item], T], item: Item) -> T:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._make_client()
+            with self._lock:
+                self._clients.append(client)
+        return work(client, item)
 
 
 def _resolve_where_open(trace_keys: list[str], kinds: list[catalogue.Kind], note: str) -> None:

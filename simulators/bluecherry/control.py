@@ -3,6 +3,9 @@ inject faults. Same key as the API, never subject to faults."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import Count, Min
 from django.http import HttpRequest, JsonResponse
 
 from simulators.bluecherry import faults, records, serializers
@@ -15,7 +18,7 @@ from simulators.bluecherry.httputil import (
     query_list,
     validation_error,
 )
-from simulators.bluecherry.models import Notification, SalesOrder
+from simulators.bluecherry.models import Notification, SalesOrder, Shipment
 
 
 def reset(request: HttpRequest) -> JsonResponse:
@@ -67,6 +70,32 @@ def notifications(request: HttpRequest) -> JsonResponse:
     return paginate(request, queryset.order_by("id"), serializers.notification)
 
 
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def order_times(request: HttpRequest) -> JsonResponse:
+    """Read only: per order ``[ord_num, status, updated_at, first shipment's created_at,
+    shipments]`` (UTC, ISO 8601), Blue Cherry's own clock; ``?from=`` and ``?to=`` bound the
+    order numbers (inclusive). An order not touched since it was released carries its release
+    time as ``updated_at``."""
+    orders = SalesOrder.objects.order_by("ord_num")
+    shipments = Shipment.objects.all()
+    if request.GET.get("from"):
+        orders = orders.filter(ord_num__gte=request.GET["from"])
+        shipments = shipments.filter(order__ord_num__gte=request.GET["from"])
+    if request.GET.get("to"):
+        orders = orders.filter(ord_num__lte=request.GET["to"])
+        shipments = shipments.filter(order__ord_num__lte=request.GET["to"])
+    shipped = {ord_num: (first, count) for ord_num, first, count in shipments.values("order__ord_num").annotate(
+        first=Min("created_at"), count=Count("id")).values_list("order__ord_num", "first", "count")}
+    rows = []
+    for ord_num, status, updated_at in orders.values_list("ord_num", "status", "updated_at"):
+        first, count = shipped.get(ord_num, (None, 0))
+        rows.append([ord_num, status, _iso(updated_at), _iso(first), count])
+    return ok({"orders": rows})
+
+
 def generate(request: HttpRequest) -> JsonResponse:
     return ok(records.generate_data(json_object(request)), status=201)
 
@@ -92,6 +121,7 @@ sim_order = endpoint({"GET": get_order, "PATCH": patch_order}, control=True)
 sim_order_cancel = endpoint({"POST": cancel_order}, control=True)
 sim_notifications = endpoint({"GET": notifications}, control=True)
 sim_generate = endpoint({"POST": generate}, control=True)
+sim_order_times = endpoint({"GET": order_times}, control=True)
 sim_faults = endpoint({"GET": get_faults, "POST": set_faults}, control=True)
 
 

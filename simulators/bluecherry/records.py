@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from simulators.bluecherry import faults, generate
+from simulators.bluecherry import faults, generate, tally
 from simulators.bluecherry.httputil import ApiError, Details, parse_iso_datetime, validation_error
 from simulators.bluecherry.models import (
     ITEM_STATUSES,
@@ -353,6 +353,7 @@ def reset() -> None:
         for model in (Notification, Invoice, Shipment, SalesOrder, InventoryPosition, AtsBatch, Item):
             model.objects.all().delete()
     faults.reset()
+    tally.reset()
 
 
 def state() -> dict[str, Any]:
@@ -372,6 +373,7 @@ def state() -> dict[str, Any]:
         "dispatches_posted_more_than_once": sorted(Shipment.objects.filter(duplicate_posts__gt=0)
                                                    .values_list("wms_dispatch_id", flat=True)),
         "notifications": Notification.objects.count(),
+        **tally.counts(),  # items set LIVE through the API, and how many more than once
         "inventory_positions": InventoryPosition.objects.count(),
         "ats_batches": AtsBatch.objects.count(),
         "ats_batches_by_status": by_status(AtsBatch),

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from simulators.bluecherry import faults, models
+from simulators.bluecherry import faults, models, tally
 from simulators.bluecherry.httputil import ApiError, Details, fmt_dt, parse_iso_datetime, validation_error
 
 SHIPPABLE = ("RELEASED", "PICKING")
@@ -36,26 +36,73 @@ def get_order(ord_num: str) -> models.SalesOrder:
 # ---- items -----------------------------------------------------------------------------------
 
 
-def set_item_status(sku: str, body: dict[str, Any]) -> models.Item:
-    status = body.get("status")
-    reference = body.get("wms_reference", "")
+def _status_change_problems(body: dict[str, Any], prefix: str = "") -> Details:
     details: Details = []
-    if status not in models.ITEM_STATUSES:
-        details.append({"field": "status", "message": f"must be one of {', '.join(models.ITEM_STATUSES)}"})
+    if body.get("status") not in models.ITEM_STATUSES:
+        details.append({"field": f"{prefix}status", "message": f"must be one of {', '.join(models.ITEM_STATUSES)}"})
+    reference = body.get("wms_reference", "")
     if reference is not None and not isinstance(reference, str):
-        details.append({"field": "wms_reference", "message": "must be a string"})
+        details.append({"field": f"{prefix}wms_reference", "message": "must be a string"})
+    return details
+
+
+def _apply_status(item: models.Item, status: str, reference: str | None) -> None:
+    item.status = status
+    if reference:
+        item.wms_reference = reference
+    item.updated_at = timezone.now()
+    item.save(update_fields=["status", "wms_reference", "updated_at"])
+    if status == "LIVE":
+        tally.set_live(item.sku)
+
+
+def set_item_status(sku: str, body: dict[str, Any]) -> models.Item:
+    details = _status_change_problems(body)
     if details:
         raise validation_error(details)
     with transaction.atomic():
         item = models.Item.objects.filter(sku=sku).first()
         if item is None:
             raise not_found("Item", sku)
-        item.status = status
-        if reference:
-            item.wms_reference = reference
-        item.updated_at = timezone.now()
-        item.save(update_fields=["status", "wms_reference", "updated_at"])
+        _apply_status(item, body["status"], body.get("wms_reference", ""))
     return item
+
+
+MAX_STATUS_UPDATES = 500
+
+
+def set_item_statuses(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """``POST items/status``: many items' status in one call and one transaction. A malformed
+    request is refused whole (422); an unknown SKU is an error in its own place of the results,
+    the others are applied. Returns one result per update, in the order asked."""
+    updates = body.get("updates")
+    if not isinstance(updates, list) or not updates:
+        raise validation_error([{"field": "updates", "message": "must be a non-empty list"}])
+    if len(updates) > MAX_STATUS_UPDATES:
+        raise validation_error([{"field": "updates", "message": f"at most {MAX_STATUS_UPDATES} per call"}])
+    details: Details = []
+    for index, update in enumerate(updates):
+        prefix = f"updates[{index}]."
+        if not isinstance(update, dict):
+            details.append({"field": f"updates[{index}]", "message": "must be an object"})
+            continue
+        if not isinstance(update.get("sku"), str) or not update["sku"]:
+            details.append({"field": f"{prefix}sku", "message": "is required"})
+        details.extend(_status_change_problems(update, prefix))
+    if details:
+        raise validation_error(details)
+    results: list[dict[str, Any]] = []
+    with transaction.atomic():
+        found = {item.sku: item for item in models.Item.objects.filter(sku__in=[u["sku"] for u in updates])}
+        for update in updates:
+            item = found.get(update["sku"])
+            if item is None:
+                error = not_found("Item", update["sku"])
+                results.append({"sku": update["sku"], "error": {"code": error.code, "message": error.message}})
+                continue
+            _apply_status(item, update["status"], update.get("wms_reference", ""))
+            results.append({"sku": item.sku, "item": item})
+    return results
 
 
 # ---- pick tickets -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from simulators.bluecherry import control, user_pages, views
 
 api = [
     path("items", views.items),
+    path("items/status", views.item_statuses),  # before items/<sku>, which would take it
     path("items/<str:sku>", views.item),
     path("items/<str:sku>/status", views.item_status),
     path("sales-orders", views.orders),
@@ -29,6 +30,7 @@ api = [
     path("_sim/orders/<str:ord_num>/cancel", control.sim_order_cancel),
     path("_sim/notifications", control.sim_notifications),
     path("_sim/generate", control.sim_generate),
+    path("_sim/order-times", control.sim_order_times),
     path("_sim/faults", control.sim_faults),
     # Planted differences for the reconciliation (issue 7).
     path("_sim/invoices", control.sim_invoices),

@@ -55,6 +55,17 @@ def set_item_status(request: HttpRequest, sku: str) -> JsonResponse:
     return ok(serializers.item(services.set_item_status(sku, json_object(request))))
 
 
+def set_item_statuses(request: HttpRequest) -> JsonResponse:
+    results = services.set_item_statuses(json_object(request))
+    return ok({"results": [{"sku": r["sku"], "item": serializers.item(r["item"])} if "item" in r else r
+                           for r in results]})
+
+
+def get_item_named_status(request: HttpRequest) -> JsonResponse:
+    # ``items/status`` is the batch endpoint's path; an item whose SKU is "status" is still read here.
+    return get_item(request, "status")
+
+
 # ---- sales orders --------------------------------------------------------------------------------
 
 
@@ -149,6 +160,7 @@ def get_ats_update(request: HttpRequest, batch_id: str) -> JsonResponse:
 items = endpoint({"GET": list_items})
 item = endpoint({"GET": get_item})
 item_status = endpoint({"POST": set_item_status})
+item_statuses = endpoint({"POST": set_item_statuses, "GET": get_item_named_status})
 orders = endpoint({"GET": list_orders})
 order = endpoint({"GET": get_order})
 order_pick_ticket = endpoint({"POST": pick_ticket})

@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from . import faults, pushes, rules, warehouse
+from . import faults, pushes, rules, tally, warehouse
 from .api import BadRequest, control, read_json
 from .models import (
     ORDER_STATUSES,
@@ -56,6 +56,7 @@ def reset(request: HttpRequest) -> dict[str, Any]:
                       CourierService, Push, Setting):
             model.objects.all().delete()
         Counter.objects.exclude(name__in=KEPT_COUNTERS).delete()
+    tally.reset()
     return {"reset": True}
 
 
@@ -78,6 +79,7 @@ def state(request: HttpRequest) -> dict[str, Any]:
         "delivered_pushes": pushes_by_status.get(Push.DELIVERED, 0),
         "dropped_pushes": pushes_by_status.get(Push.DROPPED, 0),
         **_stock_push_counts(),
+        **tally.counts(),  # products accepted (submit or update), and how many more than once
     }
 
 
@@ -246,6 +248,20 @@ def orders(request: HttpRequest) -> dict[str, Any]:
                       for line in order.lines.all()],
         })
     return {"orders": result}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@control("GET")
+def order_times(request: HttpRequest) -> dict[str, Any]:
+    """Read only: per order ``[SalesOrderNumber, Status, accepted at, dispatched at]`` (UTC, ISO
+    8601; dispatched at null until then), Seko's own clock, without the bodies ``_sim/orders``
+    carries: what a benchmark times the flows by at tens of thousands of orders."""
+    rows = SalesOrder.objects.order_by("id").values_list("sales_order_number", "status", "created_at",
+                                                         "dispatched_at")
+    return {"orders": [[so, status, _iso(accepted), _iso(dispatched)] for so, status, accepted, dispatched in rows]}
 
 
 @control("POST")

@@ -13,6 +13,7 @@ sim = [
     path("stock", control.stock),
     path("stock/config", control.stock_config),
     path("orders", control.orders),
+    path("order-times", control.order_times),
     path("orders/<str:so>/status", control.order_set_status),
     path("submit-attempts", control.submit_attempts),
     path("warehouse/advance", control.warehouse_advance),

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import quirks, rules, warehouse
+from . import quirks, rules, tally, warehouse
 from .api import BadRequest, Reply, error, ihub, ok, read_json
 from .models import CourierService, DistributionCentre, Product, SalesOrder, Stock
 
@@ -46,6 +46,7 @@ def _save_product(request: HttpRequest, *, new: bool) -> Reply:
             return error(rules.product_missing_error(product_code))
         Product.objects.update_or_create(code=product_code,
                                          defaults={"master": data, "supplier_mapping": mapping})
+    tally.product_accepted(product_code)
     return ok()
 
 
