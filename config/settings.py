@@ -295,6 +295,9 @@ SEKO_PUSH_MAX_BYTES = env_int("SEKO_PUSH_MAX_BYTES", 5 * 1024 * 1024)
 # cannot be replayed later.
 SEKO_PUSH_TOLERANCE_SECONDS = env_int("SEKO_PUSH_TOLERANCE_SECONDS", 300)
 DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 100)
+# How many dispatches of a batch a worker posts to Blue Cherry at once (each thread its own
+# keep-alive session, as ORDER_SEND_CONCURRENCY). 1 = one at a time: ~7 a second at 150 ms a call.
+DISPATCH_POST_CONCURRENCY = env_int("DISPATCH_POST_CONCURRENCY", 16)
 # The poll asks Seko for orders dispatched since the last poll, minus this overlap.
 DISPATCH_POLL_MINUTES = env_int("DISPATCH_POLL_MINUTES", 15)
 DISPATCH_POLL_OVERLAP_SECONDS = env_int("DISPATCH_POLL_OVERLAP_SECONDS", 600)

@@ -40,3 +40,23 @@ def test_the_peak_day_benchmarks_are_named_with_the_others():
     assert _names("dashboard,peakday,items") == ["dashboard", "peakday", "items"]
     with pytest.raises(argparse.ArgumentTypeError, match=r"unknown benchmark 'peak'; known: .*items, peakday"):
         _names("peak")
+
+
+def test_every_peak_day_flag_reaches_the_benchmarks_shape():
+    from bench.peakday import params
+    from demo.management.commands.bench import PEAK_DAY_SHAPE
+
+    for flag, kind, _ in PEAK_DAY_SHAPE:
+        name = flag.replace("-", "_")
+        default = getattr(params("small", {}), name)
+        changed = kind("0.25") if kind.__name__ in ("_share", "_positive") else kind("7")
+        assert changed != default, flag
+        assert getattr(params("small", {f"PEAKDAY_{name.upper()}": str(changed)}), name) == changed, flag
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.2", "nan"])
+def test_a_burst_share_outside_zero_to_one_is_refused_by_name(value):
+    from demo.management.commands.bench import _share
+
+    with pytest.raises(argparse.ArgumentTypeError, match="share above 0 and at most 1"):
+        _share(value)

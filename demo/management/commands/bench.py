@@ -51,6 +51,10 @@ class Command(ChildRunCommand):
         parser.add_argument("--chart", default="", help="oversell: also write a PNG chart here")
         parser.add_argument("--detail", action="store_true", help="oversell: add per-strategy detail")
         parser.add_argument("--skus", type=int, default=100_000, help="stock_100k: how many SKUs")
+        # The peak day's shape (bench/peakday.py); each defaults to its scale's value and reaches
+        # the benchmark's child as the PEAKDAY_* variable of the same name.
+        for flag, kind, what in PEAK_DAY_SHAPE:
+            parser.add_argument(f"--peakday-{flag}", type=kind, default=None, help=f"peakday: {what}")
 
     def run_parent(self, options: dict) -> int:
         names = [name for chosen in options["only"] or [list(PERF_BENCHMARKS)] for name in chosen]
@@ -66,6 +70,10 @@ class Command(ChildRunCommand):
                 shutil.rmtree(data_dir, ignore_errors=True)
 
     def _run_perf(self, names: list[str], options: dict) -> int:
+        for flag, _, _ in PEAK_DAY_SHAPE:
+            value = options[f"peakday_{flag.replace('-', '_')}"]
+            if value is not None:
+                os.environ[f"PEAKDAY_{flag.replace('-', '_').upper()}"] = str(value)
         """Issue 9: one child process per benchmark, each with its own data directory and fresh
         database, so no benchmark inherits another's rows, caches or memory high-water mark."""
         from bench import perf_runner
@@ -99,6 +107,54 @@ class Command(ChildRunCommand):
             elif name == "stock_100k":
                 report["stock_100k"] = stock_100k.run(data_dir, skus=options["skus"])
         sys.stdout.write(json.dumps(report, indent=None if options["json"] else 2) + "\n")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        from argparse import ArgumentTypeError
+
+        raise ArgumentTypeError(f"must be a whole number above 0, not {value}")
+    return number
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        from argparse import ArgumentTypeError
+
+        raise ArgumentTypeError(f"must be a number above 0, not {value}")
+    return number
+
+
+def _share(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= 1:
+        from argparse import ArgumentTypeError
+
+        raise ArgumentTypeError(f"must be a share above 0 and at most 1 (0.5 is half), not {value}")
+    return number
+
+
+def _latency(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        from argparse import ArgumentTypeError
+
+        raise ArgumentTypeError(f"must be 0 or more milliseconds, not {value}")
+    return number
+
+
+# (flag after --peakday-, its type, what it sets)
+PEAK_DAY_SHAPE = [
+    ("orders", _positive_int, "orders released over the day (full: 20000, small: 400)"),
+    ("minutes", _positive, "how long the releases run (full: 15, small: 2.5)"),
+    ("burst-share", _share, "the share of the orders released in the flash sale (0.5)"),
+    ("burst-fraction", _share, "the share of the run the flash sale lasts, from its start (0.2)"),
+    ("users", _positive_int, "signed-in dashboard users clicking through pages (20)"),
+    ("latency-ms", _latency, "what both simulators add to every call (150)"),
+    ("push-interval-s", _positive, "seconds between Seko's push cycles (60)"),
+]
 
 
 def _names(value: str) -> list[str]:
