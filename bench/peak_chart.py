@@ -3,10 +3,11 @@ from figures typed into code: (1) every target figure of the run as the share of
 used, on both databases; (2) the peak day minute by minute: orders released, accepted by Seko,
 dispatched, posted to Blue Cherry, and the dashboard's p99.
 
-    .venv/bin/python -m bench.peak_chart --sqlite bench/results/<run>-sqlite.json \\
-        --postgres bench/results/<run>-postgresql.json --out docs/peakday.png
+    .venv/bin/python -m bench.peak_chart --sqlite bench/results/<run>-sqlite-*.json \\
+        [--postgres bench/results/<run>-postgresql-*.json] --out docs/peakday.png
 
-Each input is a ``manage.py bench --json --scale full --only dashboard,peakday,items`` output.
+Each input is a ``manage.py bench --json --scale full`` output; several outputs of one database
+(``--only dashboard``, ``--only peakday``, ...) are merged block by block.
 """
 
 from __future__ import annotations
@@ -57,15 +58,23 @@ def timeline(report: dict[str, Any]) -> list[dict[str, Any]]:
     return list(report.get("peakday", {}).get("timeline", []))
 
 
-def draw(sqlite: dict[str, Any], postgres: dict[str, Any], out: Path) -> None:
+def merged(paths: list[Path]) -> dict[str, Any]:
+    """Several stored outputs of one database as one run: each block from the file that has it."""
+    run: dict[str, Any] = {}
+    for path in paths:
+        run.update({key: value for key, value in json.loads(path.read_text()).items() if isinstance(value, dict)})
+    return run
+
+
+def draw(sqlite: dict[str, Any], postgres: dict[str, Any] | None, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = {"SQLite + ORM broker": sqlite, "PostgreSQL + Redis": postgres}
+    runs = {"SQLite + ORM broker": sqlite, **({"PostgreSQL + Redis": postgres} if postgres else {})}
     fig = plt.figure(figsize=(12, 11))
-    grid = fig.add_gridspec(3, 2, height_ratios=[1.5, 1, 1])
+    grid = fig.add_gridspec(3, len(runs), height_ratios=[1.5, 1, 1])
     _draw_shares(fig.add_subplot(grid[0, :]), runs)
     for column, (name, run) in enumerate(runs.items()):
         _draw_timeline(fig.add_subplot(grid[1, column]), fig.add_subplot(grid[2, column]), name, run)
@@ -114,11 +123,11 @@ def _draw_timeline(flow_ax: Any, page_ax: Any, name: str, run: dict[str, Any]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sqlite", type=Path, required=True)
-    parser.add_argument("--postgres", type=Path, required=True)
+    parser.add_argument("--sqlite", type=Path, nargs="+", required=True)
+    parser.add_argument("--postgres", type=Path, nargs="*", default=[])
     parser.add_argument("--out", type=Path, default=Path("docs/peakday.png"))
     args = parser.parse_args()
-    draw(json.loads(args.sqlite.read_text()), json.loads(args.postgres.read_text()), args.out)
+    draw(merged(args.sqlite), merged(args.postgres) if args.postgres else None, args.out)
 
 
 if __name__ == "__main__":

@@ -41,3 +41,32 @@ def test_the_chart_is_drawn_from_two_stored_runs(tmp_path, missing_timeline):
     out = tmp_path / "peak.png"
     draw(json.loads(json.dumps(run)), run, out)
     assert out.stat().st_size > 10_000
+
+
+def test_outputs_of_one_database_are_merged_block_by_block(tmp_path):
+    from bench.peak_chart import merged
+
+    (tmp_path / "a.json").write_text(json.dumps({"scale": "full", "dashboard": {"x": 1}}))
+    (tmp_path / "b.json").write_text(json.dumps({"scale": "full", "peakday": {"y": 2}, "targets": {"met": 1}}))
+    run = merged([tmp_path / "a.json", tmp_path / "b.json"])
+    assert run["dashboard"] == {"x": 1} and run["peakday"] == {"y": 2}
+
+
+def test_one_database_alone_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    run = {"dashboard": {"overview": {"median_ms_1m": figure(20, 100)}}, "peakday": {"timeline": []}}
+    draw(run, None, tmp_path / "one.png")
+    assert (tmp_path / "one.png").stat().st_size > 5_000
+
+
+def test_the_pages_tables_are_printed_from_the_stored_figures_with_each_miss_marked():
+    from bench.peak_tables import dashboard_table, figures_table, timeline_table
+
+    run = {"dashboard": {"requested_as": {"overdue": "ops"},
+                         "overdue": {"ms_1m": 72.9, "ms_10k": 25.4, "queries_1m": 13, "queries_10k": 13,
+                                     "median_ms_1m": figure(72.9, 100), "ratio_1m_to_10k": figure(2.87, 1.5)}},
+           "peakday": {"release_to_accepted_p99_s": figure(98.0, 120),
+                       "timeline": [{"minute": 0, "released": 5, "dashboard_p99_ms": 80}]}}
+    assert dashboard_table(run)[2] == "| overdue (ops) | 25.4 | 72.9 (met) | 2.87 (**missed**) | 13 / 13 |"
+    assert figures_table(run, "peakday")[2] == "| `peakday.release_to_accepted_p99_s` | 120 | 98.0 (met) |"
+    assert timeline_table(run)[2] == "| 0 | 5 | 0 | 0 | 0 | 0 | 80 |"
