@@ -39,6 +39,13 @@ def figures_table(run: dict[str, Any], block: str) -> list[str]:
     return rows
 
 
+def memory_table(run: dict[str, Any]) -> list[str]:
+    rows = ["| Processes | largest one, MB | all of them at their peak, MB |", "|---|---|---|"]
+    for name, sizes in run.get("peakday", {}).get("peak_rss_mb", {}).items():
+        rows.append(f"| {name} | {sizes.get('peak_process_mb')} | {sizes.get('peak_total_mb', '—')} |")
+    return rows
+
+
 def timeline_table(run: dict[str, Any]) -> list[str]:
     rows = ["| Minute | released | accepted by Seko | dispatched at Seko | posted to Blue Cherry "
             "| dashboard requests | dashboard p99 ms |", "|---|---|---|---|---|---|---|"]
@@ -53,8 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", type=Path, nargs="+", help="stored outputs of one database")
     run = merged(parser.parse_args().runs)
-    for title, lines in (("Dashboard", dashboard_table(run)), ("Peak day", figures_table(run, "peakday")),
-                         ("Items", figures_table(run, "items")), ("Peak day, minute by minute", timeline_table(run))):
+    tables = {"Dashboard": dashboard_table(run), "Peak day": figures_table(run, "peakday"),
+              "Items": figures_table(run, "items"), "Peak resident memory": memory_table(run),
+              "Peak day, minute by minute": timeline_table(run)}
+    for title, lines in tables.items():
         print(f"### {title}\n")
         print("\n".join(lines) + "\n")
 
