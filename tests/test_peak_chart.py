@@ -33,7 +33,7 @@ def test_every_target_figure_of_the_three_blocks_is_found_by_its_path():
 def test_the_chart_is_drawn_from_two_stored_runs(tmp_path, missing_timeline):
     pytest.importorskip("matplotlib")
     run = {"dashboard": {"overview": {"median_ms_1m": figure(20, 100)}},
-           "peakday": {"dashboard_p99_ms": figure(350, 300),
+           "peakday": {"dashboard_p99_ms_bursts": figure(350, 300),
                        "timeline": [] if missing_timeline else [
                            {"minute": m, "released": 10, "accepted": 9, "dispatched": 5, "posted": 5,
                             "dashboard_p99_ms": 120} for m in range(3)]},
