@@ -4,12 +4,11 @@ dispatched per hour, the oldest open problems. A fixed number of queries whateve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.db.models import CharField, Count, Func, Q
 from django.utils import timezone
 
 from exceptions import catalogue
@@ -129,16 +128,34 @@ def kinds_with_titles(rows: list[dict]) -> list[dict]:
     return rows
 
 
+class UtcHourText(Func):
+    """A datetime's UTC hour as 'YYYY-MM-DD HH' text, worked out by the database itself. Django's
+    TruncHour calls a Python function for every row on SQLite: on a flash sale's day, 20,000 orders
+    in the chart's window cost the overview 250 ms; SQLite's stored text is cut instead."""
+
+    output_field = CharField()
+    HOUR_FORMAT = "%Y-%m-%d %H"
+
+    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        # Django keeps aware datetimes in SQLite as naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
+        return self.as_sql(compiler, connection,
+                           template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')", **extra)
+
+
 def hourly(field: str, start: datetime) -> dict[datetime, int]:
-    rows = (Order.objects.filter(**{f"{field}__gte": start}).annotate(hour=TruncHour(field))
+    """Orders whose ``field`` falls in each UTC hour from ``start`` on."""
+    rows = (Order.objects.filter(**{f"{field}__gte": start}).annotate(hour=UtcHourText(field))
             .values("hour").annotate(n=Count("id")).order_by())
-    return {row["hour"]: row["n"] for row in rows}
+    return {datetime.strptime(row["hour"], UtcHourText.HOUR_FORMAT).replace(tzinfo=UTC): row["n"] for row in rows}
 
 
 def sent_vs_dispatched_chart(now: datetime | None = None) -> tuple[str, int, int]:
     """The SVG, and the totals sent and dispatched over the window."""
     now = now or timezone.now()
-    end = now.replace(minute=0, second=0, microsecond=0)
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [end - timedelta(hours=CHART_HOURS - 1 - i) for i in range(CHART_HOURS)]
     sent, dispatched = hourly("sent_at", hours[0]), hourly("dispatched_at", hours[0])
     sent_values = [sent.get(h, 0) for h in hours]
