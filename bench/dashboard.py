@@ -43,7 +43,11 @@ SCALES = {"small": ((2_000, 400), (20_000, 4_000)), "full": ((10_000, 2_000), (1
 SKUS_PER_ORDER = 0.1  # 100,000 SKUs beside a million orders
 REPEAT = 7
 DETAIL_NUMBER = 100  # the order the bench opens: among the newest, present at every size
-RECON_MONTH = (seed.END.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")  # the last whole month
+_LAST_MONTH_START = (seed.END.replace(day=1) - timedelta(days=1)).replace(day=1)
+RECON_MONTH = _LAST_MONTH_START.strftime("%Y-%m")  # the last whole month
+# Reconciliation runs every day whatever the volume, so even the small history has the whole
+# month the page is asked for: the page's cost follows days in the month, not orders.
+RECON_DAYS_AT_LEAST = (seed.END.date() - _LAST_MONTH_START.date()).days
 MEDIAN_MS_TARGET = 100
 RATIO_TARGET = 1.5
 
@@ -122,13 +126,21 @@ def compact_status_counts() -> None:
     say(f"compacted {folded} order status deltas in {time.perf_counter() - started:.2f}s")
 
 
+def reconciliation_days(orders_seeded: int, orders_total: int) -> int:
+    """The reconciliation days a history of ``orders_seeded`` orders has: one a day since its first
+    order, and at least back to the start of the month the page is asked for."""
+    if not orders_seeded:
+        return 0
+    return max(-(-orders_seeded * 365 // orders_total), RECON_DAYS_AT_LEAST)
+
+
 def grow(counts: seed.Counts, orders: tuple[int, int], exceptions: tuple[int, int], *, totals: tuple[int, int],
          rng: random.Random) -> None:
     """Seed orders ``orders[0]`` .. ``orders[1]`` and exceptions likewise, with the SKUs and the
     reconciliation days a history of that length has."""
     orders_total, exceptions_total = totals
     skus_from, skus_to = (int(n * SKUS_PER_ORDER) for n in orders)
-    days_from, days_to = (max(1, -(-n * 365 // orders_total)) if n else 0 for n in orders)
+    days_from, days_to = (reconciliation_days(n, orders_total) for n in orders)
     counts.add(seed.seed_catalogue(skus_from, skus_to - skus_from))
     counts.add(seed.seed_orders(orders[0], orders[1] - orders[0], total=orders_total, skus=skus_to, rng=rng))
     counts.add(seed.seed_exceptions(exceptions[0], exceptions[1] - exceptions[0], orders_total=orders_total,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -85,3 +86,13 @@ def test_the_pages_are_requested_by_ordinary_members_of_their_groups(seeded):
     # The group check is real: ops may not open the finance page it does not request.
     finance_page = next(p.path for p in dashboard.pages().values() if p.role == "finance")
     assert clients["ops"].get(finance_page).status_code == 403
+
+
+def test_the_small_history_reconciles_the_whole_month_the_page_shows():
+    """Reconciliation runs daily whatever the volume: at 10,000 orders the month page must show as
+    many days as at a million, or the ratio between the sizes measures days, not the page."""
+    first_of_month = date.fromisoformat(f"{dashboard.RECON_MONTH}-01")
+    small = dashboard.reconciliation_days(10_000, 1_000_000)
+    assert (dashboard_seed.END - timedelta(days=small)).date() <= first_of_month
+    assert dashboard.reconciliation_days(1_000_000, 1_000_000) == 365
+    assert dashboard.reconciliation_days(0, 1_000_000) == 0
