@@ -46,6 +46,19 @@ def memory_table(run: dict[str, Any]) -> list[str]:
     return rows
 
 
+def cpu_table(run: dict[str, Any]) -> list[str]:
+    day = run.get("peakday", {})
+    if "cpu_s" not in day:
+        return ["(this run predates the CPU figures)"]
+    per_order = day["cpu_ms_per_order"]
+    rows = ["| Processes | CPU s over the day |", "|---|---|"]
+    rows += [f"| {name} | {seconds} |" for name, seconds in day["cpu_s"].items()]
+    rows += ["", "| CPU ms per order | integration | database + broker servers | together |", "|---|---|---|---|",
+             f"| | {per_order['integration']} | {per_order['database_and_broker']} | "
+             f"{per_order['integration_with_servers']} |"]
+    return rows
+
+
 def timeline_table(run: dict[str, Any]) -> list[str]:
     rows = ["| Minute | released | accepted by Seko | dispatched at Seko | posted to Blue Cherry "
             "| dashboard requests | dashboard p99 ms |", "|---|---|---|---|---|---|---|"]
@@ -62,6 +75,7 @@ def main() -> None:
     run = merged(parser.parse_args().runs)
     tables = {"Dashboard": dashboard_table(run), "Peak day": figures_table(run, "peakday"),
               "Items": figures_table(run, "items"), "Peak resident memory": memory_table(run),
+              "Peak day's CPU": cpu_table(run),
               "Peak day, minute by minute": timeline_table(run)}
     for title, lines in tables.items():
         print(f"### {title}\n")

@@ -43,12 +43,14 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import Max
 from django.test import Client
 
 from bench import orders as orders_bench
 from bench.peakday_figures import (
     Shape,
+    cpu_figures,
     dashboard_figures,
     exactly_once_figures,
     latencies,
@@ -58,7 +60,7 @@ from bench.peakday_figures import (
     timeline,
 )
 from bench.peakday_users import PATHS, ROUTES
-from bench.perf_common import figure, group_pids, say, self_peak_rss_mb
+from bench.perf_common import figure, group_cpu_seconds, group_pids, say, self_peak_rss_mb, servers_cpu_seconds
 from demo import dispatch as dispatch_demo
 from demo import scenario, seed
 from demo.launcher import ROOT, RunningSimulator
@@ -170,6 +172,30 @@ class MemorySampler:
                             "peak_total_mb": round(self.totals.get(name, 0) / 1024, 1),
                             "leader_mb": round(seen.get(leader, 0) / 1024, 1), "others_mb": others}
         return report
+
+
+class CpuMeter:
+    """CPU used from now on by each watched process group (its live processes and what they
+    reaped) and by the database and broker servers on this machine."""
+
+    def __init__(self, groups: dict[str, int], servers: set[str]) -> None:
+        self.groups, self.servers = dict(groups), servers
+        self.start = self.read()
+
+    def read(self) -> dict[str, float]:
+        servers = {role: seconds for role, seconds in servers_cpu_seconds().items() if role in self.servers}
+        return {**{name: group_cpu_seconds(pgid) for name, pgid in self.groups.items()}, **servers}
+
+    def used(self) -> dict[str, float]:
+        now = self.read()
+        return {name: now[name] - self.start[name] for name in now}
+
+
+def servers_in_use() -> set[str]:
+    """The servers this run's integration works: PostgreSQL and Redis when it uses them (an idle
+    Redis beside a SQLite run is not the run's cost)."""
+    used = {"database"} if connection.vendor == "postgresql" else set()
+    return used | ({"broker"} if "redis" in settings.Q_CLUSTER else set())
 
 
 # --- the warehouse and Blue Cherry's releases ------------------------------------------------
@@ -351,18 +377,23 @@ def run(data_dir: Path, *, scale: str) -> dict[str, Any]:
             memory.watch(f"{sim.name}_simulator", sim.process.pid)
         users, users_out = start_users(data_dir, f"http://127.0.0.1:{port}", p)
         memory.watch("users_loadgen", users.pid)
+        # The users' generator ends with its minutes, before the drain: it is left out of the CPU.
+        cpu = CpuMeter({name: pgid for name, pgid in memory.groups.items() if name != "users_loadgen"},
+                       servers_in_use())
         load = [os.getloadavg()[0]]
         try:
             gathered = drive(supervisor, bluecherry, seko, p, made["skus"], memory)
         except BaseException:
             users.terminate()  # the run failed before the users' time was up
             raise
+        cpu_used = cpu.used()  # the day and its drain; not the users' last minutes of clicking
         users.wait(timeout=120)
         load.append(os.getloadavg()[0])
         say(f"peakday: run over; drained {gathered.drained} after {gathered.drain_s} s")
         report = gather(bluecherry, seko, gathered, p, heartbeat_s=heartbeat_s,
                         requests=json.loads(users_out.read_text())["samples"], memory=memory)
         report["thinks_s"] = think_summary(json.loads(users_out.read_text())["thinks_s"])
+        report.update(cpu_figures(cpu_used, len(gathered.released_at)))
     report.update({"load_average_1m": [round(v, 2) for v in load], "cpu_count": os.cpu_count(),
                    "web": web_server_shape(), "workers": settings.Q_CLUSTER["workers"]})
     return report

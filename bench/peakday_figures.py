@@ -147,3 +147,26 @@ def exactly_once_figures(*, released: int, seko_accepted: Mapping[str, int], sek
         "wrongly_rejected": figure(wrongly_rejected, 0),
         "max_submit_attempts": max_submit_attempts,
     }
+
+
+# The process groups that are the integration itself; the simulators, the users' load generator
+# and the bench stand in for the outside world.
+INTEGRATION_GROUPS = ("qcluster", "web")
+SERVER_GROUPS = ("database", "broker")  # PostgreSQL's and Redis's processes: nothing on SQLite
+
+
+def cpu_figures(used_s: Mapping[str, float], orders: int) -> dict[str, Any]:
+    """CPU seconds each watched group used over the day, and per order: the integration's own
+    processes, then with the database and broker servers added, so SQLite (whose work is inside
+    the integration's processes) and PostgreSQL + Redis (whose work is in their servers) compare."""
+    integration = sum(used_s.get(name, 0.0) for name in INTEGRATION_GROUPS)
+    servers = sum(used_s.get(name, 0.0) for name in SERVER_GROUPS)
+
+    def per_order(seconds: float) -> float | None:
+        return round(seconds * 1000 / orders, 2) if orders else None
+
+    return {
+        "cpu_s": {name: round(seconds, 1) for name, seconds in sorted(used_s.items())},
+        "cpu_ms_per_order": {"integration": per_order(integration), "database_and_broker": per_order(servers),
+                             "integration_with_servers": per_order(integration + servers)},
+    }

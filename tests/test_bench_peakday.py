@@ -4,6 +4,7 @@ each figure computed from planted records, each target able to fail."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
@@ -129,3 +130,28 @@ def test_memory_sampler_keeps_every_process_peak_of_a_group():
     peak = sampler.peaks["this"]
     assert peak["peak_process_mb"] > 0 and peak["peak_total_mb"] >= peak["peak_process_mb"]
     assert max([peak["leader_mb"], *peak["others_mb"]]) == peak["peak_process_mb"]
+
+
+def test_cpu_per_order_counts_the_integration_and_beside_it_the_database_and_broker():
+    from bench.peakday_figures import cpu_figures
+
+    used = {"qcluster": 30.0, "web": 10.0, "database": 12.0, "broker": 3.0, "seko_simulator": 50.0}
+    got = cpu_figures(used, 2_000)
+    assert got["cpu_ms_per_order"] == {"integration": 20.0, "database_and_broker": 7.5,
+                                       "integration_with_servers": 27.5}
+    assert got["cpu_s"]["seko_simulator"] == 50.0  # reported, not charged to the integration
+    assert cpu_figures({"qcluster": 1.0}, 0)["cpu_ms_per_order"]["integration"] is None
+
+
+def test_the_cpu_meter_sees_this_process_work():
+    import os
+
+    from bench.peakday import CpuMeter
+
+    meter = CpuMeter({"this": os.getpgid(0)}, {"database", "broker"})
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    used = meter.used()
+    assert used["this"] >= 0.2 and {"database", "broker"} <= set(used)
+    assert set(CpuMeter({}, set()).used()) == set()  # a SQLite run charges no idle server

@@ -70,3 +70,13 @@ def test_the_pages_tables_are_printed_from_the_stored_figures_with_each_miss_mar
     assert dashboard_table(run)[2] == "| overdue (ops) | 25.4 | 72.9 (met) | 2.87 (**missed**) | 13 / 13 |"
     assert figures_table(run, "peakday")[2] == "| `peakday.release_to_accepted_p99_s` | 120 | 98.0 (met) |"
     assert timeline_table(run)[2] == "| 0 | 5 | 0 | 0 | 0 | 0 | 80 |"
+
+
+def test_the_cpu_table_shows_each_process_and_the_cost_of_an_order_with_and_without_the_servers():
+    from bench.peak_tables import cpu_table
+    from bench.peakday_figures import cpu_figures
+
+    run = {"peakday": cpu_figures({"qcluster": 30.0, "web": 10.0, "database": 12.0, "broker": 3.0}, 2_000)}
+    lines = cpu_table(run)
+    assert "| database | 12.0 |" in lines and lines[-1] == "| | 20.0 | 7.5 | 27.5 |"
+    assert cpu_table({"peakday": {}}) == ["(this run predates the CPU figures)"]
