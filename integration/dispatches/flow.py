@@ -83,7 +83,7 @@ from integration.models import (
 from integration.orders.rules import Problem
 from integration.shared import cursors, recovery
 from integration.shared.concurrency import each_in_threads
-from integration.shared.messagelog import BODY_LIMIT, about_order
+from integration.shared.messagelog import BODY_LIMIT, about_order, buffered
 from integration.shared.systems import bluecherry_client, seko_client
 
 log = logging.getLogger(__name__)
@@ -426,11 +426,13 @@ def post_due_dispatches(limit: int | None = None) -> int:
     if not batch and not owed:
         return 0
     carriers = carrier_lookup()
+    posted: list[Dispatch] = []  # appended by the threads (atomic for a list)
 
     def post_one(dispatch: Dispatch, bc: BlueCherryClient) -> None:
         try:
             with about_order(dispatch.order):
-                post_dispatch(dispatch, carriers, bc)
+                if post_dispatch(dispatch, carriers, bc, settle=False):
+                    posted.append(dispatch)
         except Exception:
             log.exception("unexpected failure posting dispatch %s", dispatch.dispatch_id)
             _retry_later(dispatch, "Unexpected error; see the worker log")
@@ -439,7 +441,13 @@ def post_due_dispatches(limit: int | None = None) -> int:
     # ~7 dispatches a second at 150 ms a call, below a flash sale's dispatch rate, and held the
     # workers the order sends needed (bench/peakday.py, measured). Each dispatch is claimed
     # (POSTING) by this run alone and posted under its wms_dispatch_id, so no thread posts one twice.
-    each_in_threads(batch, post_one, client_factory=bluecherry_client, threads=settings.DISPATCH_POST_CONCURRENCY)
+    # The batch's message log is one bulk insert at its end, and what every post settles (the
+    # exceptions it closes, Blue Cherry answering) a few statements for the whole batch: per
+    # dispatch, they were most of a flash sale's SQLite writes, each taking the write lock.
+    with buffered():
+        each_in_threads(batch, post_one, client_factory=bluecherry_client,
+                        threads=settings.DISPATCH_POST_CONCURRENCY)
+    settle_posted(posted)
     with bluecherry_client() as bc:  # one session for the tracking owed
         for dispatch in owed:  # each on its own: one that fails never holds up the others
             try:
@@ -493,8 +501,11 @@ def order_view(order: Order | None) -> OrderView | None:
     )
 
 
-def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient) -> None:
-    """Check a claimed (POSTING) dispatch, then quarantine it or post it to Blue Cherry once."""
+def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient, *,
+                  settle: bool = True) -> bool:
+    """Check a claimed (POSTING) dispatch, then quarantine it or post it to Blue Cherry once;
+    True when it was posted. ``settle=False`` leaves ``settle_posted`` to the caller, which
+    runs it once for a whole batch."""
     order = dispatch.order or find_order(dispatch.confirmation)
     if order is not None and dispatch.order_id is None:
         Dispatch.objects.filter(pk=dispatch.pk).update(order=order, ord_num=order.ord_num)
@@ -506,16 +517,16 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
     if order is not None and order.sent_at is None and order.status in (Order.Status.RECEIVED,
                                                                         Order.Status.SENDING):
         _retry_later(dispatch, f"Order {order.ord_num} is still being sent to Seko; the dispatch waits for it")
-        return
+        return False
     view = order_view(order)
     confirmation = dispatch.effective
     carriers = carriers_for(order, carriers)
     problems = validate_dispatch(confirmation, view, carriers)
     if only_tracking_missing(problems) and _waits_for_tracking(dispatch):
-        return
+        return False
     if problems:
         quarantine(dispatch, problems)
-        return
+        return False
     assert view is not None and order is not None  # validate_dispatch refuses a dispatch without an order
     carrier = resolve_carrier(text(confirmation.get("CourierName")), text(confirmation.get("CourierService")),
                               carriers, order.ship_via)
@@ -534,19 +545,24 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
         quarantine(dispatch, [Problem(catalogue.DISPATCH_REJECTED.code, message)],
                    request_payload=json.dumps(body, indent=2),
                    response_payload=error.exchange.response_body if error.exchange else "")
-        return
+        return False
     except Unauthorized as error:
         queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("bluecherry"), str(error))
         _retry_later(dispatch, str(error))
-        return
+        return False
     except (Transient, MalformedPayload) as error:  # safe to repeat: wms_dispatch_id is the key
         _retry_later(dispatch, str(error), transient=error)
-        return
-    record_posted(dispatch, order, body, outcomes, result, carrier_note=carrier.note)
+        return False
+    if not record_posted(dispatch, order, body, outcomes, result, carrier_note=carrier.note):
+        return False
+    if settle:
+        settle_posted([dispatch])
+    return True
 
 
 def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, result: dict, *,
-                  carrier_note: str = "") -> None:
+                  carrier_note: str = "") -> bool:
+    """Record what Blue Cherry took; False when the dispatch was no longer this run's."""
     now = timezone.now()
     short = any(o.cancelled for o in outcomes)
     new_status = Order.Status.PARTIALLY_DISPATCHED if short else Order.Status.DISPATCHED
@@ -560,7 +576,7 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
                 bc_invoice_num=str(result.get("invoice_num") or "")[:40], bc_tracking_number=posted_tracking[:100],
                 tracking_sent_at=now if now_tracking == posted_tracking else None, next_attempt_at=None):
             log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
-            return
+            return False
         for outcome in outcomes:
             OrderLine.objects.filter(order=order, line_no=outcome.line_no).update(
                 qty_shipped=F("qty_shipped") + outcome.shipped, qty_cancelled=F("qty_cancelled") + outcome.cancelled)
@@ -579,8 +595,18 @@ def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, 
             note += (" It shipped after the cancel Seko refused: Blue Cherry took the shipment against the cancelled "
                      "order and invoiced it, so a return can be raised against that invoice.")
         _event(order, old, new_status, note)
-    queue.auto_resolve(catalogue.dispatch_key(dispatch.dispatch_id), DISPATCH_KINDS, "Posted to Blue Cherry")
-    queue.auto_resolve(catalogue.order_key(order.ord_num), [catalogue.DISPATCH_OVERDUE], "The dispatch arrived")
+    return True
+
+
+def settle_posted(posted: list[Dispatch]) -> None:
+    """After dispatches were posted: close what they answer (their own exceptions, their orders'
+    overdue, Blue Cherry being down) and let a marked outage end."""
+    if not posted:
+        return
+    queue.auto_resolve_many([catalogue.dispatch_key(d.dispatch_id) for d in posted], DISPATCH_KINDS,
+                            "Posted to Blue Cherry")
+    queue.auto_resolve_many([catalogue.order_key(d.order.ord_num) for d in posted if d.order is not None],
+                            [catalogue.DISPATCH_OVERDUE], "The dispatch arrived")
     queue.auto_resolve(catalogue.system_key("bluecherry"), [catalogue.TRANSPORT_BLUECHERRY_UNAVAILABLE,
                                                             catalogue.TRANSPORT_UNAUTHORIZED], "Blue Cherry answered")
     recovery.system_answered(recovery.BLUECHERRY)
