@@ -107,6 +107,27 @@ def test_a_pushed_dispatch_becomes_one_shipment_with_its_invoice_and_notificatio
     assert shipment["tracking_numbers"] and shipment["carrier"] == "RoyalMail"
 
 
+def test_a_batch_of_posts_logs_each_shipment_against_its_order_and_settles_each_ones_exceptions(world, client):
+    """A batch's posts are logged in one insert and settled once for the batch: still each
+    shipment call on its own order's log, and each order's overdue closed by its own dispatch."""
+    from exceptions import services as queue
+    from integration.models import MessageLog
+
+    bluecherry, seko = world
+    orders = [sent_order(bluecherry, f"SO-B{n}") for n in range(3)]
+    for order in orders:
+        queue.raise_exception(catalogue.DISPATCH_OVERDUE, catalogue.order_key(order.ord_num), "late", order=order)
+    queue.raise_exception(catalogue.DISPATCH_OVERDUE, catalogue.order_key("SO-NOT-SHIPPED"), "still late")
+    push_outbox(client, dispatch_at_seko(seko))
+    take_in()
+    assert set(Dispatch.objects.values_list("status", flat=True)) == {Dispatch.Status.POSTED}
+    logged = MessageLog.objects.filter(system="bluecherry", operation="create_shipment")
+    assert sorted(logged.values_list("order_id", flat=True)) == sorted(o.pk for o in orders)
+    overdue = dict(IntegrationException.objects.filter(kind=catalogue.DISPATCH_OVERDUE.code)
+                   .values_list("trace_key", "status"))
+    assert overdue == {**{f"order:{o.ord_num}": "resolved" for o in orders}, "order:SO-NOT-SHIPPED": "open"}
+
+
 def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, client):
     bluecherry, seko = world
     sent_order(bluecherry, "SO-D2")
