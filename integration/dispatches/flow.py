@@ -662,7 +662,7 @@ def check_again_if_filled_meanwhile(dispatch_pk: int, checked: dict[str, Any]) -
 
 def _retry_later(dispatch: Dispatch, reason: str, transient: ClientError | None = None) -> None:
     attempts = dispatch.attempts + 1
-    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 32))
     if isinstance(transient, Transient) and transient.retry_after:
         delay = max(delay, transient.retry_after)
     delay = random.uniform(delay / 2, delay)
@@ -761,7 +761,7 @@ def _tracking_later(dispatch: Dispatch, reason: str, transient: ClientError | No
                     delay: float | None = None) -> None:
     """Try the tracking update again later, backing off; other dispatches go on meanwhile."""
     attempts = dispatch.attempts + 1
-    wait = delay or min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    wait = delay or min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 32))
     if isinstance(transient, Transient) and transient.retry_after:
         wait = max(wait, transient.retry_after)
     Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTED).update(

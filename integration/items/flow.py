@@ -475,7 +475,7 @@ def _record_outcomes(token: str, batch: list[Item], outcomes: list[Outcome]) -> 
 
 
 def _backoff(attempts: int, retry_after: float | None) -> float:
-    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 32))
     if retry_after:
         delay = max(delay, retry_after)
     return random.uniform(delay / 2, delay)  # jitter: do not come back all at once

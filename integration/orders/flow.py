@@ -526,7 +526,7 @@ def _reject(order: Order, error: Rejected, body: dict[str, Any]) -> None:
 def _retry_later(order: Order, reason: str, transient: ClientError | None = None) -> None:
     """Put a claimed order back to waiting, due again after a capped, jittered backoff."""
     attempts = order.attempts + 1
-    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    delay = min(settings.RETRY_MAX_SECONDS, settings.RETRY_BASE_SECONDS * 2 ** min(attempts - 1, 32))
     if isinstance(transient, Transient) and transient.retry_after:
         delay = max(delay, transient.retry_after)
     delay = random.uniform(delay / 2, delay)  # jitter: do not come back all at once
