@@ -62,9 +62,13 @@ def run_flow() -> None:
     items.sync_items()  # items before orders: a SKU about to go LIVE does not hold its order
     orders.pull_released_orders()
     orders.pull_cancelled_orders()
-    Order.objects.filter(status=Status.RECEIVED).update(next_attempt_at=None)  # backoff elapsed
-    while orders.send_due_orders():
-        pass
+    due = Order.objects.filter(status=Status.RECEIVED).update(next_attempt_at=None)  # backoff elapsed
+    # One pass: each waiting order handled once. The tests' backoffs are hundredths of a second,
+    # so on a slow machine an order put back is due again before the loop ends, and looping
+    # until nothing is due never ended while Seko kept failing.
+    handled = 0
+    while handled < due and (taken := orders.send_due_orders()):
+        handled += taken
     orders.send_owed_pick_tickets()
     orders.send_requested_cancels()
 
