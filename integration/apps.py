@@ -3,12 +3,13 @@ from django.db import connections
 from django.db.models.signals import post_migrate
 
 
-def keep_order_status_counter(sender, using: str = "default", **kwargs) -> None:
-    """After every migrate: a later migration that rebuilds the orders table on SQLite drops the
-    status counter's triggers with the old table; put them back and recount (issue 9)."""
-    from integration.orders import status_counts
+def keep_status_counters(sender, using: str = "default", **kwargs) -> None:
+    """After every migrate: a later migration that rebuilds a counted table on SQLite drops the
+    status counter's triggers with the old table; put them back and recount."""
+    from integration.status_counters import COUNTERS
 
-    status_counts.ensure(connections[using])
+    for counter in COUNTERS:
+        counter.ensure(connections[using])
 
 
 class IntegrationConfig(AppConfig):
@@ -33,7 +34,7 @@ class IntegrationConfig(AppConfig):
         registry.register_links("mappings", map_code_links)
         skus_went_live.connect(order_flow.release_when_skus_go_live, dispatch_uid="release_when_skus_go_live")
 
-        post_migrate.connect(keep_order_status_counter, sender=self)
+        post_migrate.connect(keep_status_counters, sender=self)
         from django_q.signals import post_spawn
 
         from integration.schedules import ensure_schedules_on_worker_start

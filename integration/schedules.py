@@ -36,8 +36,8 @@ def schedule_specs() -> list[dict]:
          "minutes": settings.STOCK_SNAPSHOT_INTERVAL_MINUTES},
         {"name": "audit stock", "func": "integration.tasks.audit_stock", "schedule_type": Schedule.MINUTES,
          "minutes": settings.STOCK_AUDIT_INTERVAL_MINUTES},
-        # The order status counter (issue 9): fold the triggers' deltas every minute.
-        {"name": "compact order status counts", "func": "integration.tasks.compact_order_status_counts",
+        # The counters of rows per status (orders, items): fold the triggers' deltas every minute.
+        {"name": "compact status counts", "func": "integration.tasks.compact_status_counts",
          "schedule_type": Schedule.MINUTES, "minutes": 1},
         # The workers' own heartbeat, read by /healthz/workers: a row written by a worker proves the
         # scheduler, the broker and a worker all run (django-q2's cluster stats do not: on the ORM
@@ -53,13 +53,20 @@ def schedule_specs() -> list[dict]:
     ]
 
 
+# Schedules an earlier version registered under another name: deleted, or their task (renamed
+# with them) would fail every run.
+RETIRED_SCHEDULES = ("compact order status counts",)
+
+
 def schedules_out_of_date() -> list[str]:
-    """The schedules missing, or whose timing differs from what the settings say now."""
+    """The schedules missing, or whose timing differs from what the settings say now, and the
+    retired ones still there."""
     specs = schedule_specs()
     held = {row.name: row for row in Schedule.objects.filter(name__in=[spec["name"] for spec in specs])}
-    return [spec["name"] for spec in specs
-            if (row := held.get(spec["name"])) is None or row.repeats != -1
-            or any(getattr(row, key) != value for key, value in spec.items() if key != "name")]
+    retired = list(Schedule.objects.filter(name__in=RETIRED_SCHEDULES).values_list("name", flat=True))
+    return retired + [spec["name"] for spec in specs
+                      if (row := held.get(spec["name"])) is None or row.repeats != -1
+                      or any(getattr(row, key) != value for key, value in spec.items() if key != "name")]
 
 
 def ensure_schedules_on_worker_start(sender: object = None, **kwargs: object) -> None:
@@ -75,7 +82,9 @@ def ensure_schedules_on_worker_start(sender: object = None, **kwargs: object) ->
 
 
 def ensure_schedules() -> list[str]:
-    """Create or update the schedules; idempotent. Returns their names."""
+    """Create or update the schedules and delete the retired ones; idempotent. Returns the
+    names of those kept."""
+    Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
     names = []
     for spec in schedule_specs():
         name = spec.pop("name")

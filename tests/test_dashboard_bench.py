@@ -16,7 +16,7 @@ from django.db.models.functions import Length
 from bench import dashboard, dashboard_seed
 from exceptions.models import ExceptionEvent, IntegrationException
 from integration.models import Item, MessageLog, Order, OrderEvent, OrderLine, StockPosition
-from integration.orders import status_counts
+from integration.orders.status_counts import ORDERS_BY_STATUS
 from reconciliation.models import ReconciliationDay
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_exceptions_carry_their_history_and_the_rest_is_there(seeded):
 
 
 def test_the_pages_are_requested_by_ordinary_members_of_their_groups(seeded):
-    status_counts.compact(connection)
+    ORDERS_BY_STATUS.compact(connection)
     users = dashboard.bench_users()
     assert set(users) == {page.role for page in dashboard.pages().values()}
     for role, user in users.items():

@@ -7,10 +7,14 @@ import io
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions import services as queue
+from integration import tasks
+from integration.items.sync_status_counts import ITEMS_BY_SYNC_STATUS
 from integration.models import Item
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +71,35 @@ def test_audit_findings_show_on_the_page_and_export_one_row_per_finding(client):
     response = client.get("/items/findings.csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r[0], r[1]) for r in rows[1:]] == [("D-1", "ean_mismatch"), ("D-1", "weight_mismatch")]
+
+
+def page_counts(client) -> dict[str, int]:
+    return {value: n for value, _, n in client.get("/items/").context["statuses"] if n}
+
+
+def grouped() -> dict[str, int]:
+    return dict(Item.objects.values_list("sync_status").annotate(n=Count("id")).order_by())
+
+
+def test_the_counts_per_sync_status_come_from_the_counter_and_equal_a_group_by(client):
+    """The counts on the page are summed from the counter the database keeps (a GROUP BY over the
+    item master grew with it): they follow creates, moves, bulk writes, deletes and compaction."""
+    member(client, "ops")
+    S = Item.SyncStatus
+    item("E-1", S.PENDING)
+    item("E-2", S.PENDING)
+    Item.objects.bulk_create([Item(sku=f"F-{n}", bc_status="LIVE", bc_updated_at=timezone.now(), sync_status=S.LIVE)
+                              for n in range(5)])
+    assert page_counts(client) == grouped() == {S.PENDING: 2, S.LIVE: 5}
+    Item.objects.filter(sku="E-1").update(sync_status=S.SENDING)
+    Item.objects.filter(sku__startswith="F-").update(description="touched, status unchanged")
+    held = Item.objects.get(sku="E-2")
+    held.sync_status = S.INVALID
+    held.save()
+    assert page_counts(client) == grouped() == {S.SENDING: 1, S.INVALID: 1, S.LIVE: 5}
+    tasks.compact_status_counts()
+    Item.objects.filter(sku__in=["F-0", "F-1"]).delete()
+    assert page_counts(client) == grouped() == {S.SENDING: 1, S.INVALID: 1, S.LIVE: 3}
+    with connection.cursor() as cursor:  # the counter alone: a wrong count shows here
+        cursor.execute(f"INSERT INTO {ITEMS_BY_SYNC_STATUS.table} (status, n) VALUES ('live', 1)")
+    assert page_counts(client) != grouped()

@@ -24,7 +24,7 @@ from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration import tasks
 from integration.models import Order, OrderEvent, OrderLine
-from integration.orders import status_counts
+from integration.orders.status_counts import ORDERS_BY_STATUS as status_counts
 from integration.overview import figures as overview
 
 S = Order.Status
@@ -38,7 +38,7 @@ def real_counts() -> dict[str, int]:
 
 def delta_rows() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {status_counts.TABLE}")
+        cursor.execute(f"SELECT COUNT(*) FROM {status_counts.table}")
         return cursor.fetchone()[0]
 
 
@@ -91,7 +91,7 @@ def test_the_counter_follows_every_write_path_and_compaction_keeps_it():
 
     rows_before = delta_rows()
     assert rows_before > 2
-    folded = tasks.compact_order_status_counts()
+    folded = tasks.compact_status_counts()
     assert folded == rows_before
     assert delta_rows() == 2  # one row per status with orders
     assert status_counts.counts(connection) == real_counts() == {S.SENT: 20, S.DISPATCHED: 10}
@@ -158,10 +158,10 @@ def test_lost_triggers_are_put_back_and_the_counter_recounted():
     every migrate, and before every compaction) reinstalls them and recounts."""
     make(4, S.SENT)
     with connection.cursor() as cursor:
-        on = f" ON {status_counts.ORDERS}" if connection.vendor == "postgresql" else ""
-        cursor.execute(f"DROP TRIGGER {status_counts.PREFIX}_upd{on}")
-        cursor.execute(f"DROP TRIGGER {status_counts.PREFIX}_ins{on}")
-    assert status_counts.missing_triggers(connection) == {f"{status_counts.PREFIX}_upd", f"{status_counts.PREFIX}_ins"}
+        on = f" ON {status_counts.counted}" if connection.vendor == "postgresql" else ""
+        cursor.execute(f"DROP TRIGGER {status_counts.prefix}_upd{on}")
+        cursor.execute(f"DROP TRIGGER {status_counts.prefix}_ins{on}")
+    assert status_counts.missing_triggers(connection) == {f"{status_counts.prefix}_upd", f"{status_counts.prefix}_ins"}
     Order.objects.filter(pk=Order.objects.filter(status=S.SENT).first().pk).update(status=S.DISPATCHED)
     make(2, S.RECEIVED, start=50)
     assert status_counts.counts(connection) != real_counts()  # drifted while the triggers were gone
@@ -182,7 +182,7 @@ def test_the_migration_reverses_and_counts_the_existing_orders_when_reapplied():
     make(2, S.CANCELLED, start=10)
     with connection.schema_editor() as editor:
         migration.backwards(apps, editor)
-    assert status_counts.TABLE not in connection.introspection.table_names()
+    assert status_counts.table not in connection.introspection.table_names()
     assert status_counts.missing_triggers(connection) == set()  # nothing to keep before the migration
     two = list(Order.objects.filter(status=S.SENT).values_list("pk", flat=True)[:2])
     Order.objects.filter(pk__in=two).update(status=S.DISPATCHED)  # no triggers: plain writes
@@ -246,8 +246,14 @@ def test_on_postgresql_transactions_moving_orders_between_statuses_never_wait_on
 def test_the_compaction_is_scheduled_every_minute():
     from django_q.models import Schedule
 
-    from integration.schedules import ensure_schedules
+    from integration.schedules import ensure_schedules, schedules_out_of_date
 
+    # The name an earlier version registered it under: its task is gone, so it is deleted.
+    Schedule.objects.create(name="compact order status counts", func="integration.tasks.compact_order_status_counts",
+                            schedule_type=Schedule.MINUTES, minutes=1, repeats=-1)
+    assert "compact order status counts" in schedules_out_of_date()
     ensure_schedules()
-    schedule = Schedule.objects.get(func="integration.tasks.compact_order_status_counts")
+    schedule = Schedule.objects.get(func="integration.tasks.compact_status_counts")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+    assert not Schedule.objects.filter(name="compact order status counts").exists()
+    assert schedules_out_of_date() == []

@@ -1,13 +1,14 @@
 """The Items screen (issue 4): sync status per SKU with filters, the audit findings, and both
 as CSV. Keyset pages by SKU (no COUNT over the whole item master on every load); the counts
-per status are one grouped query."""
+per status are summed from the counter the database keeps (items/sync_status_counts.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.items.audit import AUDIT_NAME, open_findings
+from integration.items.sync_status_counts import ITEMS_BY_SYNC_STATUS
 from integration.models import Item, Order, SyncCursor
 from integration.shared.csv_stream import csv_download
 from integration.shared.roles import require, require_or_exception_owner
@@ -50,7 +52,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(sku__gt=after)
     page = list(rows.only("sku", "description", "upc", "bc_status", "sync_status", "seko_acknowledged_at",
                           "live_at", "problems", "last_error", "sync_changed_at")[: PAGE_SIZE + 1])
-    counts = dict(Item.objects.values_list("sync_status").annotate(n=Count("id")).order_by())
+    counts = ITEMS_BY_SYNC_STATUS.counts(connection)
     context = {
         "items": page[:PAGE_SIZE],
         "next_after": page[PAGE_SIZE - 1].sku if len(page) > PAGE_SIZE else "",

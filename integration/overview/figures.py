@@ -15,7 +15,7 @@ from exceptions import catalogue
 from exceptions.holds import HELD_ORDER_STATUSES
 from exceptions.models import IntegrationException
 from integration.models import Order, SyncCursor
-from integration.orders import status_counts
+from integration.orders.status_counts import ORDERS_BY_STATUS
 from integration.overview.charts import Series, hourly_bars_svg
 from integration.shared import flow_schedule, recovery, retention
 
@@ -173,4 +173,4 @@ def oldest_open(limit: int = OLDEST_SHOWN):
 def orders_by_status() -> dict[str, int]:
     """Orders per status, summed from the counter the database keeps (integration/orders/status_counts.py):
     one statement over a few rows instead of a GROUP BY over every order (issue 9)."""
-    return status_counts.counts(connection)
+    return ORDERS_BY_STATUS.counts(connection)

@@ -23,7 +23,8 @@ from django.core.management.color import no_style
 from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from integration.orders import status_counts
+from integration.orders.status_counts import ORDERS_BY_STATUS
+from integration.status_counters import COUNTERS
 
 TARGET = "move_target"
 CHUNK = 2000
@@ -131,7 +132,8 @@ def copy_all(source: BaseDatabaseWrapper, target: BaseDatabaseWrapper) -> int:
                 copied += len(rows)
         for sql in target.ops.sequence_reset_sql(no_style(), copied_models()):
             cursor.execute(sql)
-    status_counts.install(target)  # the orders-per-status counter, recounted from the copied orders
+    for counter in COUNTERS:  # recounted from the copied rows
+        counter.install(target)
     return copied
 
 
@@ -152,7 +154,7 @@ def source_rows(model: type[models.Model], fields: list[models.Field]) -> Iterat
 def compare_counts(source: BaseDatabaseWrapper, target: BaseDatabaseWrapper) -> list[TableCount]:
     counts = [TableCount(model._meta.db_table, model.objects.using("default").count(),
                          model.objects.using(TARGET).count()) for model in copied_models()]
-    by_status = status_counts.counts(source), status_counts.counts(target)
+    by_status = ORDERS_BY_STATUS.counts(source), ORDERS_BY_STATUS.counts(target)
     counts += [TableCount(f"orders {status} (status counter)", by_status[0].get(status, 0), by_status[1].get(status, 0))
                for status in sorted(set(by_status[0]) | set(by_status[1]))]
     return counts
