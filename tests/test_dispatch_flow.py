@@ -128,6 +128,45 @@ def test_a_batch_of_posts_logs_each_shipment_against_its_order_and_settles_each_
     assert overdue == {**{f"order:{o.ord_num}": "resolved" for o in orders}, "order:SO-NOT-SHIPPED": "open"}
 
 
+def test_a_batch_of_posts_is_recorded_together_and_one_that_fails_to_record_spares_the_others(
+        world, client, monkeypatch):
+    """What Blue Cherry took is recorded once for the batch (one transaction, not one per post
+    thread queueing for SQLite's write lock), each dispatch in a savepoint: one whose record
+    fails goes back to wait, posted again later under the same id without a second shipment."""
+    bluecherry, seko = world
+    for n in range(3):
+        sent_order(bluecherry, f"SO-R{n}")
+    push_outbox(client, dispatch_at_seko(seko))
+    dispatches.process_pushes()
+    batches: list[list[str]] = []
+    record_posted, record_one = dispatches.record_posted, dispatches._record_one
+
+    def counted(posts):
+        batches.append(sorted(p.order.ord_num for p in posts))
+        return record_posted(posts)
+
+    def failing_for_one(post):
+        if post.order.ord_num == "SO-R1":
+            raise RuntimeError("planted failure while recording")
+        return record_one(post)
+
+    monkeypatch.setattr(dispatches, "record_posted", counted)
+    monkeypatch.setattr(dispatches, "_record_one", failing_for_one)
+    assert dispatches.post_due_dispatches() == 3
+    assert batches == [["SO-R0", "SO-R1", "SO-R2"]]
+    status = dict(Dispatch.objects.values_list("ord_num", "status"))
+    assert status == {"SO-R0": Dispatch.Status.POSTED, "SO-R1": Dispatch.Status.RECEIVED,
+                      "SO-R2": Dispatch.Status.POSTED}
+    assert Order.objects.get(ord_num="SO-R0").status == Status.DISPATCHED
+    assert Order.objects.get(ord_num="SO-R1").status == Status.SENT  # nothing of it half-written
+    monkeypatch.setattr(dispatches, "_record_one", record_one)
+    Dispatch.objects.filter(ord_num="SO-R1").update(next_attempt_at=None)
+    assert dispatches.post_due_dispatches() == 1
+    assert Dispatch.objects.get(ord_num="SO-R1").status == Dispatch.Status.POSTED
+    at_bc = bc_order(bluecherry, "SO-R1")
+    assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
+
+
 def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, client):
     bluecherry, seko = world
     sent_order(bluecherry, "SO-D2")

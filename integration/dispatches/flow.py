@@ -56,7 +56,7 @@ from integration.clients.errors import (
     Unsupported,
 )
 from integration.clients.seko import PushRecord, normalise, parse_push
-from integration.dispatches.mapper import map_shipment
+from integration.dispatches.mapper import LineOutcome, map_shipment
 from integration.dispatches.rules import (
     INCOMPLETE,
     CarrierRow,
@@ -426,13 +426,13 @@ def post_due_dispatches(limit: int | None = None) -> int:
     if not batch and not owed:
         return 0
     carriers = carrier_lookup()
-    posted: list[Dispatch] = []  # appended by the threads (atomic for a list)
+    taken: list[Posted] = []  # appended by the threads (atomic for a list)
 
     def post_one(dispatch: Dispatch, bc: BlueCherryClient) -> None:
         try:
             with about_order(dispatch.order):
-                if post_dispatch(dispatch, carriers, bc, settle=False):
-                    posted.append(dispatch)
+                if (post := post_to_bluecherry(dispatch, carriers, bc)) is not None:
+                    taken.append(post)
         except Exception:
             log.exception("unexpected failure posting dispatch %s", dispatch.dispatch_id)
             _retry_later(dispatch, "Unexpected error; see the worker log")
@@ -441,12 +441,17 @@ def post_due_dispatches(limit: int | None = None) -> int:
     # ~7 dispatches a second at 150 ms a call, below a flash sale's dispatch rate, and held the
     # workers the order sends needed (bench/peakday.py, measured). Each dispatch is claimed
     # (POSTING) by this run alone and posted under its wms_dispatch_id, so no thread posts one twice.
-    # The batch's message log is one bulk insert at its end, and what every post settles (the
-    # exceptions it closes, Blue Cherry answering) a few statements for the whole batch: per
-    # dispatch, they were most of a flash sale's SQLite writes, each taking the write lock.
+    # What Blue Cherry took is recorded for the whole batch in one transaction at its end, its
+    # message log in one bulk insert, and what the posts settle (the exceptions they close, Blue
+    # Cherry answering) in a few statements: a transaction per dispatch in each of the threads
+    # had them queue for SQLite's single write lock, most of a flash sale's waiting (profiled).
+    # A worker dying after a post and before the record leaves its dispatches POSTING: they are
+    # taken back and posted again under the same wms_dispatch_id, which Blue Cherry answers
+    # with the first shipment's numbers (no second shipment or invoice).
     with buffered():
         each_in_threads(batch, post_one, client_factory=bluecherry_client,
                         threads=settings.DISPATCH_POST_CONCURRENCY)
+        posted = record_posted(taken)
     settle_posted(posted)
     with bluecherry_client() as bc:  # one session for the tracking owed
         for dispatch in owed:  # each on its own: one that fails never holds up the others
@@ -501,11 +506,30 @@ def order_view(order: Order | None) -> OrderView | None:
     )
 
 
-def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient, *,
-                  settle: bool = True) -> bool:
-    """Check a claimed (POSTING) dispatch, then quarantine it or post it to Blue Cherry once;
-    True when it was posted. ``settle=False`` leaves ``settle_posted`` to the caller, which
-    runs it once for a whole batch."""
+@dataclass(frozen=True)
+class Posted:
+    """A shipment Blue Cherry took, to be recorded (``record_posted``)."""
+    dispatch: Dispatch
+    order: Order
+    body: dict[str, Any]
+    outcomes: list[LineOutcome]
+    result: dict[str, Any]
+    carrier_note: str = ""
+
+
+def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient) -> bool:
+    """Check a claimed (POSTING) dispatch, then quarantine it or post it to Blue Cherry once,
+    and record it; True when it was posted."""
+    post = post_to_bluecherry(dispatch, carriers, bc)
+    if post is None or not record_posted([post]):
+        return False
+    settle_posted([dispatch])
+    return True
+
+
+def post_to_bluecherry(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherryClient) -> Posted | None:
+    """Check a claimed (POSTING) dispatch, then quarantine it, put it back for later, or post it
+    to Blue Cherry; what Blue Cherry took is returned for ``record_posted``."""
     order = dispatch.order or find_order(dispatch.confirmation)
     if order is not None and dispatch.order_id is None:
         Dispatch.objects.filter(pk=dispatch.pk).update(order=order, ord_num=order.ord_num)
@@ -517,16 +541,16 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
     if order is not None and order.sent_at is None and order.status in (Order.Status.RECEIVED,
                                                                         Order.Status.SENDING):
         _retry_later(dispatch, f"Order {order.ord_num} is still being sent to Seko; the dispatch waits for it")
-        return False
+        return None
     view = order_view(order)
     confirmation = dispatch.effective
     carriers = carriers_for(order, carriers)
     problems = validate_dispatch(confirmation, view, carriers)
     if only_tracking_missing(problems) and _waits_for_tracking(dispatch):
-        return False
+        return None
     if problems:
         quarantine(dispatch, problems)
-        return False
+        return None
     assert view is not None and order is not None  # validate_dispatch refuses a dispatch without an order
     carrier = resolve_carrier(text(confirmation.get("CourierName")), text(confirmation.get("CourierService")),
                               carriers, order.ship_via)
@@ -545,56 +569,69 @@ def post_dispatch(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueCherry
         quarantine(dispatch, [Problem(catalogue.DISPATCH_REJECTED.code, message)],
                    request_payload=json.dumps(body, indent=2),
                    response_payload=error.exchange.response_body if error.exchange else "")
-        return False
+        return None
     except Unauthorized as error:
         queue.raise_exception(catalogue.TRANSPORT_UNAUTHORIZED, catalogue.system_key("bluecherry"), str(error))
         _retry_later(dispatch, str(error))
-        return False
+        return None
     except (Transient, MalformedPayload) as error:  # safe to repeat: wms_dispatch_id is the key
         _retry_later(dispatch, str(error), transient=error)
-        return False
-    if not record_posted(dispatch, order, body, outcomes, result, carrier_note=carrier.note):
-        return False
-    if settle:
-        settle_posted([dispatch])
-    return True
+        return None
+    return Posted(dispatch, order, body, outcomes, result, carrier.note)
 
 
-def record_posted(dispatch: Dispatch, order: Order, body: dict, outcomes: list, result: dict, *,
-                  carrier_note: str = "") -> bool:
-    """Record what Blue Cherry took; False when the dispatch was no longer this run's."""
+def record_posted(posts: list[Posted]) -> list[Dispatch]:
+    """Record what Blue Cherry took, in one transaction (each dispatch in a savepoint of its
+    own, so one that fails to record never undoes the others); returns the dispatches recorded.
+    One no longer this run's, its claim taken back meanwhile, is left as it is."""
+    recorded: list[Dispatch] = []
+    if not posts:
+        return recorded
+    with transaction.atomic():
+        for post in posts:
+            try:
+                with transaction.atomic(), about_order(post.order):
+                    if _record_one(post):
+                        recorded.append(post.dispatch)
+            except Exception:  # posted again later under the same id: Blue Cherry answers the first numbers
+                log.exception("unexpected failure recording dispatch %s", post.dispatch.dispatch_id)
+                _retry_later(post.dispatch, "Unexpected error; see the worker log")
+    return recorded
+
+
+def _record_one(post: Posted) -> bool:
+    dispatch, order, body, outcomes, result = post.dispatch, post.order, post.body, post.outcomes, post.result
     now = timezone.now()
     short = any(o.cancelled for o in outcomes)
     new_status = Order.Status.PARTIALLY_DISPATCHED if short else Order.Status.DISPATCHED
     posted_tracking = next(iter(body.get("tracking_numbers") or []), "")
-    with transaction.atomic():
-        # Tracking may have come while the shipment was on its way: then Blue Cherry owes it.
-        now_tracking = text(Dispatch.objects.get(pk=dispatch.pk).effective.get("TrackingNumber"))
-        if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
-                status=DStatus.POSTED, shipment=body, short=short, posted_at=now, problems=[], last_error="",
-                bc_ship_num=str(result.get("ship_num") or "")[:40],
-                bc_invoice_num=str(result.get("invoice_num") or "")[:40], bc_tracking_number=posted_tracking[:100],
-                tracking_sent_at=now if now_tracking == posted_tracking else None, next_attempt_at=None):
-            log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
-            return False
-        for outcome in outcomes:
-            OrderLine.objects.filter(order=order, line_no=outcome.line_no).update(
-                qty_shipped=F("qty_shipped") + outcome.shipped, qty_cancelled=F("qty_cancelled") + outcome.cancelled)
-        old = order.status
-        Order.objects.filter(pk=order.pk, status__in=AWAITING_DISPATCH).update(
-            status=new_status, dispatched_at=now, updated_at=now)
-        shipped = ", ".join(f"line {o.line_no} {o.sku} {o.shipped}/{o.open}" for o in outcomes)
-        cancelled = ", ".join(f"line {o.line_no} {o.sku} x{o.cancelled}" for o in outcomes if o.cancelled)
-        note = (f"Dispatch {dispatch.dispatch_id} posted to Blue Cherry as shipment {result.get('ship_num')}, "
-                f"invoice {result.get('invoice_num')}. Shipped: {shipped}.")
-        if cancelled:
-            note += f" Not shipped, remainder cancelled: {cancelled}."
-        if carrier_note:
-            note += f" {carrier_note}"
-        if old == Order.Status.CANCEL_REFUSED:
-            note += (" It shipped after the cancel Seko refused: Blue Cherry took the shipment against the cancelled "
-                     "order and invoiced it, so a return can be raised against that invoice.")
-        _event(order, old, new_status, note)
+    # Tracking may have come while the shipment was on its way: then Blue Cherry owes it.
+    now_tracking = text(Dispatch.objects.get(pk=dispatch.pk).effective.get("TrackingNumber"))
+    if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
+            status=DStatus.POSTED, shipment=body, short=short, posted_at=now, problems=[], last_error="",
+            bc_ship_num=str(result.get("ship_num") or "")[:40],
+            bc_invoice_num=str(result.get("invoice_num") or "")[:40], bc_tracking_number=posted_tracking[:100],
+            tracking_sent_at=now if now_tracking == posted_tracking else None, next_attempt_at=None):
+        log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
+        return False
+    for outcome in outcomes:
+        OrderLine.objects.filter(order=order, line_no=outcome.line_no).update(
+            qty_shipped=F("qty_shipped") + outcome.shipped, qty_cancelled=F("qty_cancelled") + outcome.cancelled)
+    old = order.status
+    Order.objects.filter(pk=order.pk, status__in=AWAITING_DISPATCH).update(
+        status=new_status, dispatched_at=now, updated_at=now)
+    shipped = ", ".join(f"line {o.line_no} {o.sku} {o.shipped}/{o.open}" for o in outcomes)
+    cancelled = ", ".join(f"line {o.line_no} {o.sku} x{o.cancelled}" for o in outcomes if o.cancelled)
+    note = (f"Dispatch {dispatch.dispatch_id} posted to Blue Cherry as shipment {result.get('ship_num')}, "
+            f"invoice {result.get('invoice_num')}. Shipped: {shipped}.")
+    if cancelled:
+        note += f" Not shipped, remainder cancelled: {cancelled}."
+    if post.carrier_note:
+        note += f" {post.carrier_note}"
+    if old == Order.Status.CANCEL_REFUSED:
+        note += (" It shipped after the cancel Seko refused: Blue Cherry took the shipment against the cancelled "
+                 "order and invoiced it, so a return can be raised against that invoice.")
+    _event(order, old, new_status, note)
     return True
 
 
