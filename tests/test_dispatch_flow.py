@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.clients.seko import parse_push
 from integration.dispatches import flow as dispatches
-from integration.models import Dispatch, InboundPush, Order, OrderLine, PushPart
+from integration.models import Dispatch, InboundPush, MessageLog, Order, OrderEvent, OrderLine, PushPart
 from tests.factories import BlueCherryOrderFactory, LineFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
 
@@ -183,6 +184,76 @@ def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, 
     assert dispatch.repeats == 1
     at_bc = bc_order(bluecherry, "SO-D2")
     assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
+
+
+def tracking_for(ord_num: str, record_id: str, number: str) -> dict:
+    return {"InterfaceRecordId": record_id, "SequenceNumber": 7, "MessagePart": 1, "MessageTotal": 1,
+            "SalesOrderNumber": ord_num, "DispatchNumber": "1", "Courier": "RoyalMail", "TrackingNumber": number}
+
+
+def test_a_push_of_many_dispatches_takes_each_as_one_at_a_time_would(world, client):
+    """A push's new dispatches are created together; a known DispatchId, the same one twice in the
+    push, an order named only by its GUID, an order we never had and tracking that came first
+    are each handled as a push of one would handle them."""
+    bluecherry, _ = world
+    a, b, c = (sent_order(bluecherry, number) for number in ("SO-M1", "SO-M2", "SO-M3"))
+    push(client, ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-1", DispatchId="DSP-M1")))
+    push(client, ("TrackingDetails", tracking_for("SO-M3", "m-t3", "JD333GB")))
+    assert dispatches.process_pushes() == 2
+    push(client,
+         ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-2", DispatchId="DSP-M1")),
+         ("DispatchConfirmation", confirmation(b, InterfaceRecordId="m-3", DispatchId="DSP-M2", SalesOrderNumber="")),
+         ("DispatchConfirmation", confirmation(c, InterfaceRecordId="m-4", DispatchId="DSP-M3", TrackingNumber="")),
+         ("DispatchConfirmation", confirmation(b, InterfaceRecordId="m-5", DispatchId="DSP-M2", SalesOrderNumber="")),
+         ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-6", DispatchId="DSP-M9",
+                                               SalesOrderNumber="SO-NEVER", GUID="")))
+    assert dispatches.process_pushes() == 1
+    taken = {d.dispatch_id: d for d in Dispatch.objects.all()}
+    assert sorted(taken) == ["DSP-M1", "DSP-M2", "DSP-M3", "DSP-M9"]
+    assert (taken["DSP-M1"].repeats, taken["DSP-M2"].repeats, taken["DSP-M3"].repeats) == (1, 1, 0)
+    assert taken["DSP-M2"].order == b and taken["DSP-M2"].ord_num == "SO-M2"
+    assert taken["DSP-M3"].effective["TrackingNumber"] == "JD333GB"
+    assert taken["DSP-M9"].order is None and taken["DSP-M9"].ord_num == "SO-NEVER"
+    assert not PushPart.objects.filter(applied_at__isnull=True).exists()
+    logged = MessageLog.objects.filter(operation="dispatch_confirmation")
+    assert sorted(logged.values_list("order__ord_num", flat=True)) == ["SO-M1", "SO-M2", "SO-M3"]
+    assert MessageLog.objects.filter(operation="tracking_details", order=c).count() == 1
+    assert OrderEvent.objects.filter(order=b, note="Dispatch DSP-M2 pushed by Seko").count() == 1
+
+
+def test_a_push_of_many_dispatches_costs_the_same_statements_as_a_push_of_a_few(client, django_assert_max_num_queries):
+    """A statement per dispatch held SQLite's write lock for seconds on a peak day's pushes of
+    500: the number of statements must not grow with the push."""
+    now = timezone.now()
+    Order.objects.bulk_create([Order(ord_num=f"SO-Q{n}", status=Status.SENT, bc_status="released", bc_updated_at=now,
+                                     location="DC1", ship_via="UPS", seko_guid=f"g-q{n}") for n in range(60)])
+    orders = list(Order.objects.order_by("id"))
+    push(client, *[("DispatchConfirmation", confirmation(order, InterfaceRecordId=f"q-{order.pk}",
+                                                         DispatchId=f"DSP-Q{order.pk}")) for order in orders])
+    with django_assert_max_num_queries(25):
+        assert dispatches.process_pushes() == 1
+    assert Dispatch.objects.filter(order__isnull=False).count() == 60
+    assert OrderEvent.objects.filter(note__startswith="Dispatch DSP-Q").count() == 60
+
+
+def test_a_dispatch_another_worker_takes_meanwhile_is_a_repeat_and_the_rest_are_still_taken(
+        world, client, monkeypatch):
+    bluecherry, _ = world
+    a, b = sent_order(bluecherry, "SO-R1"), sent_order(bluecherry, "SO-R2")
+    finding = dispatches.find_orders
+
+    def another_worker_first(confirmations):
+        Dispatch.objects.create(dispatch_id="DSP-R1", order=a, ord_num=a.ord_num, confirmation=confirmations[0])
+        return finding(confirmations)
+
+    monkeypatch.setattr(dispatches, "find_orders", another_worker_first)
+    push(client, ("DispatchConfirmation", confirmation(a, InterfaceRecordId="r-1", DispatchId="DSP-R1")),
+         ("DispatchConfirmation", confirmation(b, InterfaceRecordId="r-2", DispatchId="DSP-R2")))
+    assert dispatches.process_pushes() == 1
+    assert Dispatch.objects.get(dispatch_id="DSP-R1").repeats == 1
+    assert Dispatch.objects.get(dispatch_id="DSP-R2").order == b
+    assert InboundPush.objects.get().status == InboundPush.Status.PROCESSED
+    assert not PushPart.objects.filter(applied_at__isnull=True).exists()
 
 
 def test_the_dispatches_of_one_message_numbered_as_its_parts_are_each_taken_whole(world, client):

@@ -138,19 +138,8 @@ def take_push(push: InboundPush) -> None:
         report_malformed_push(push, str(error))
         return
     with transaction.atomic():
-        new_parts, repeats, resent = [], 0, []
-        for record in records:
-            part, is_new = store_part(record, push)
-            if is_new:
-                new_parts.append(part)
-            else:
-                repeats += 1
-                # Seko may resend a dispatch corrected under the part's own identity: handed on,
-                # so a held dispatch takes the correction (a posted one counts it as a repeat).
-                if record.type == PushPart.DISPATCH and content_of(record.fields) != content_of(part.fields):
-                    resent.append(dict(record.fields))
-        for part in new_parts:
-            use_part(part)
+        new_parts, repeats, resent = store_parts(records, push)
+        use_parts(new_parts)
         for fields in resent:
             take_dispatch(fields, Dispatch.Source.PUSH)
         # Stock adjustments, status movements and overnight summaries: taken by the stock flow in
@@ -175,38 +164,102 @@ def part_identity(fields: dict[str, Any]) -> tuple[str, str, int]:
     return record_id[:64], text(fields.get("SequenceNumber"))[:64], part
 
 
-def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, bool]:
-    """Keep one delivered part; (part, False) when the same part arrived before (a repeat)."""
+PartKey = tuple[str, str, str, int]  # type, InterfaceRecordId, SequenceNumber, MessagePart
+
+
+def part_key(record: PushRecord) -> PartKey:
+    return (record.type, *part_identity(record.fields))
+
+
+def store_parts(records: list[PushRecord], push: InboundPush) -> tuple[list[PushPart], int, list[dict[str, Any]]]:
+    """Keep a push's parts: (the new ones in the order they came, how many were repeats, the
+    repeats that carry a corrected dispatch). The parts never seen are written with one insert
+    (a push holds up to 500: a statement each held SQLite's one write lock for seconds at peak,
+    and the order sends waited for it); any other part goes through ``store_part``, as does
+    every part when another worker stored one of them meanwhile."""
+    keys = [part_key(record) for record in records]
+    seen = set(PushPart.objects.filter(type__in={key[0] for key in keys},
+                                       interface_record_id__in={key[1] for key in keys})
+               .values_list("type", "interface_record_id", "sequence_number", "message_part"))
+    unseen: dict[PartKey, PushPart] = {}
+    for record, key in zip(records, keys, strict=True):
+        if key not in seen and key not in unseen:
+            unseen[key] = new_part(record, push)
+    try:
+        with transaction.atomic():
+            PushPart.objects.bulk_create(list(unseen.values()))
+    except IntegrityError:  # another worker stored some of them a moment ago: one at a time
+        unseen = {}
+    new_parts, repeats, resent = [], 0, []
+    for record, key in zip(records, keys, strict=True):
+        part = unseen.pop(key, None)
+        is_new = True
+        if part is None:
+            part, is_new = store_part(record, push)
+        if is_new:
+            new_parts.append(part)
+        else:
+            repeats += 1
+            # Seko may resend a dispatch corrected under the part's own identity: handed on, so
+            # a held dispatch takes the correction (a posted one counts it as a repeat).
+            if record.type == PushPart.DISPATCH and content_of(record.fields) != content_of(part.fields):
+                resent.append(dict(record.fields))
+    return new_parts, repeats, resent
+
+
+def new_part(record: PushRecord, push: InboundPush | None) -> PushPart:
+    """The row for one delivered part, not yet saved."""
     fields = record.fields
     record_id, sequence, number = part_identity(fields)
+    try:
+        total = int(fields.get("MessageTotal") or 1)
+    except (TypeError, ValueError):
+        total = 1
+    # A stock adjustment's SKUs are on its lines: its ref is the message's InternalId.
+    ref_key = {PushPart.DISPATCH: "DispatchId", PushPart.TRACKING: "DispatchNumber",
+               PushPart.STOCK: "InternalId" if "InternalId" in fields else "ProductCode",
+               PushPart.STATUS_MOVEMENT: "ProductCode",
+               PushPart.OVERNIGHT_SUMMARY: "MessageGroupId"}[record.type]
+    return PushPart(
+        push=push, type=record.type, interface_record_id=record_id, sequence_number=sequence,
+        message_part=number, message_total=max(1, total),
+        message_group_id=(text(fields.get("MessageGroupId")) or f"r-{record_id}")[:100],
+        ref=text(fields.get(ref_key))[:100],
+        sales_order_number=text(fields.get("SalesOrderNumber"))[:50], fields=fields,
+    )
+
+
+def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, bool]:
+    """Keep one delivered part; (part, False) when the same part arrived before (a repeat)."""
+    _, record_id, sequence, number = part_key(record)
     identity = {"type": record.type, "interface_record_id": record_id, "sequence_number": sequence,
                 "message_part": number}
     existing = PushPart.objects.filter(**identity).first()
     if existing is None:
-        try:
-            total = int(fields.get("MessageTotal") or 1)
-        except (TypeError, ValueError):
-            total = 1
-        # A stock adjustment's SKUs are on its lines: its ref is the message's InternalId.
-        ref_key = {PushPart.DISPATCH: "DispatchId", PushPart.TRACKING: "DispatchNumber",
-                   PushPart.STOCK: "InternalId" if "InternalId" in fields else "ProductCode",
-                   PushPart.STATUS_MOVEMENT: "ProductCode",
-                   PushPart.OVERNIGHT_SUMMARY: "MessageGroupId"}[record.type]
+        part = new_part(record, push)
         try:
             with transaction.atomic():
-                return PushPart.objects.create(
-                    push=push, type=record.type, interface_record_id=record_id, sequence_number=sequence,
-                    message_part=number, message_total=max(1, total),
-                    message_group_id=(text(fields.get("MessageGroupId")) or f"r-{record_id}")[:100],
-                    ref=text(fields.get(ref_key))[:100],
-                    sales_order_number=text(fields.get("SalesOrderNumber"))[:50], fields=fields,
-                ), True
+                part.save(force_insert=True)
+                return part, True
         except IntegrityError:  # another worker stored the same part a moment ago
             existing = PushPart.objects.get(**identity)
     if push is not None and existing.push_id == push.pk:
         return existing, True  # our own earlier, interrupted attempt at this push: not a repeat
     PushPart.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
     return existing, False
+
+
+def use_parts(parts: list[PushPart]) -> None:
+    """Use new parts in the order they came, each run of dispatches together."""
+    run: list[PushPart] = []
+    for part in parts:
+        if part.type == PushPart.DISPATCH:
+            run.append(part)
+            continue
+        take_wholes(run)
+        run = []
+        use_part(part)
+    take_wholes(run)
 
 
 def use_part(part: PushPart) -> None:
@@ -227,11 +280,80 @@ def take_whole(part: PushPart) -> Dispatch:
     return dispatch
 
 
+def take_wholes(parts: list[PushPart]) -> None:
+    """``take_whole`` for a run of dispatch parts: the dispatches never seen are created with
+    one insert, their orders found with two queries, their log rows and timeline events written
+    with one insert each. A DispatchId seen before (a repeat, or Seko's correction of a held
+    one), twice in the run or too long to keep goes one at a time through ``take_dispatch``, as
+    do all of them when another worker created one meanwhile."""
+    if not parts:
+        return
+    confirmations = [dict(part.fields) for part in parts]
+    ids = [dispatch_id_of(confirmation) for confirmation in confirmations]
+    known = set(Dispatch.objects.filter(dispatch_id__in=ids).values_list("dispatch_id", flat=True))
+    first_of: dict[str, int] = {}
+    for index, dispatch_id in enumerate(ids):
+        if dispatch_id not in known and dispatch_id not in first_of and len(dispatch_id) <= 100:
+            first_of[dispatch_id] = index
+    fresh = [confirmations[index] for index in first_of.values()]
+    orders = find_orders(fresh)
+    rows = [Dispatch(dispatch_id=dispatch_id, order=order, source=Dispatch.Source.PUSH, confirmation=confirmation,
+                     ord_num=(order.ord_num if order else text(confirmation.get("SalesOrderNumber")))[:50])
+            for dispatch_id, confirmation, order in zip(first_of, fresh, orders, strict=True)]
+    try:
+        with transaction.atomic():
+            Dispatch.objects.bulk_create(rows)
+    except IntegrityError:  # another worker took one of them a moment ago
+        rows, first_of = [], {}
+    MessageLog.objects.bulk_create([log_in_row(row.order, "dispatch_confirmation", row.confirmation)
+                                    for row in rows if row.order is not None])
+    OrderEvent.objects.bulk_create([
+        OrderEvent(order=row.order, from_status=row.order.status, to_status=row.order.status,
+                   note=f"Dispatch {row.dispatch_id} pushed by Seko") for row in rows if row.order is not None])
+    # Tracking that came before its dispatch was kept; Seko names it by the sales order.
+    waiting: dict[str, PushPart] = {}
+    for part in (PushPart.objects.filter(type=PushPart.TRACKING, applied_at__isnull=True,
+                                         sales_order_number__in={row.ord_num for row in rows if row.ord_num})
+                 .order_by("id")):
+        waiting.setdefault(part.sales_order_number, part)
+    for part in waiting.values():
+        apply_tracking(part)
+    created = set(first_of.values())
+    for index, confirmation in enumerate(confirmations):
+        if index not in created:
+            take_dispatch(confirmation, Dispatch.Source.PUSH)
+    PushPart.objects.filter(pk__in=[part.pk for part in parts], applied_at__isnull=True).update(
+        applied_at=timezone.now())
+
+
+def find_orders(confirmations: list[dict[str, Any]]) -> list[Order | None]:
+    """``find_order`` for many confirmations, with a query for each way of naming an order."""
+    by_number = {order.ord_num: order for order in Order.objects.filter(
+        ord_num__in={text(c.get("SalesOrderNumber")) for c in confirmations} - {""})}
+    found = [by_number.get(text(c.get("SalesOrderNumber"))) for c in confirmations]
+    guids = {guid_of(c) for c, order in zip(confirmations, found, strict=True) if order is None} - {""}
+    by_guid: dict[str, Order] = {}
+    for order in Order.objects.filter(seko_guid__in=guids).order_by("-id"):
+        by_guid[order.seko_guid] = order  # the lowest id wins, as .first() does
+    return [order or by_guid.get(guid_of(c)) for c, order in zip(confirmations, found, strict=True)]
+
+
+def guid_of(confirmation: dict[str, Any]) -> str:
+    # InterfaceRecordId: the pages give it as the order's GUID (given or generated at load).
+    return text(confirmation.get("GUID")) or text(confirmation.get("InterfaceRecordId"))
+
+
+def dispatch_id_of(confirmation: dict[str, Any]) -> str:
+    dispatch_id = text(confirmation.get("DispatchId"))
+    if not dispatch_id:  # unidentifiable, but kept: it is quarantined as incomplete
+        dispatch_id = f"no-id:{text(confirmation.get('MessageGroupId')) or text(confirmation.get('InterfaceRecordId'))}"
+    return dispatch_id
+
+
 def find_order(confirmation: dict[str, Any]) -> Order | None:
     """Our order by Seko's SalesOrderNumber, else by the GUID Seko gave it at submit."""
-    # InterfaceRecordId: the pages give it as the order's GUID (given or generated at load).
     ord_num = text(confirmation.get("SalesOrderNumber"))
-    guid = text(confirmation.get("GUID")) or text(confirmation.get("InterfaceRecordId"))
+    guid = guid_of(confirmation)
     order = Order.objects.filter(ord_num=ord_num).first() if ord_num else None
     if order is None and guid:
         order = Order.objects.filter(seko_guid=guid).first()
@@ -268,9 +390,7 @@ def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, 
     """One dispatch per DispatchId: (dispatch, True) when new. The same DispatchId again is a
     repeat, counted, unless it says something else while its dispatch is still held: then it
     is Seko's correction, which replaces the held one and is checked again."""
-    dispatch_id = text(confirmation.get("DispatchId"))
-    if not dispatch_id:  # unidentifiable, but kept: it is quarantined as incomplete
-        dispatch_id = f"no-id:{text(confirmation.get('MessageGroupId')) or text(confirmation.get('InterfaceRecordId'))}"
+    dispatch_id = dispatch_id_of(confirmation)
     existing = Dispatch.objects.filter(dispatch_id=dispatch_id).first()
     if existing is None:
         order = find_order(confirmation)
@@ -1039,7 +1159,11 @@ def mark_sync_success() -> None:
 
 def _log_in(order: Order, operation: str, body: dict[str, Any]) -> None:
     """An inbound message on the order's timeline (the whole push stays on InboundPush)."""
-    MessageLog.objects.create(
+    log_in_row(order, operation, body).save(force_insert=True)
+
+
+def log_in_row(order: Order, operation: str, body: dict[str, Any]) -> MessageLog:
+    return MessageLog(
         direction=MessageLog.Direction.IN, system="seko", operation=operation, method="POST", url="webhooks/seko",
         request_body=json.dumps(body, indent=2, default=str)[:BODY_LIMIT], order=order, status_code=202,
     )
