@@ -91,9 +91,15 @@ def month_summary(first: date, last: date) -> dict[str, Any]:
     # SQLite sums decimals without their places: money is always shown with two.
     sums = {k: (Decimal(v or 0).quantize(Decimal("0.01")) if k.endswith("value") else (v or 0))
             for k, v in sums.items()}
-    lines = Difference.objects.filter(day__day__range=(first, last)).select_related("exception")
-    by_kind = Counter(lines.values_list("kind", flat=True))
-    still_open = lines.filter(exception__status=IntegrationException.Status.OPEN).values("ord_num").distinct().count()
+    lines = list(Difference.objects.filter(day__day__range=(first, last)).order_by()
+                 .values_list("kind", "ord_num", "exception_id"))
+    by_kind = Counter(kind for kind, _, _ in lines)
+    # The month's exceptions looked up by key: joined in SQL, SQLite walked every open exception
+    # of the whole history (the status index) to find the month's few.
+    open_ids = set(IntegrationException.objects.filter(
+        pk__in={exception_id for _, _, exception_id in lines if exception_id},
+        status=IntegrationException.Status.OPEN).values_list("pk", flat=True))
+    still_open = len({ord_num for _, ord_num, exception_id in lines if exception_id in open_ids})
     day_rows = list(days)
     return {
         "first": first, "last": last, "days": day_rows, "sums": sums, "columns": _columns(sums),

@@ -11,9 +11,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from exceptions.models import IntegrationException
 from integration.models import MessageLog, Order, SyncCursor
 from reconciliation import rules, views
-from reconciliation.models import ReconciliationDay, ReconciliationRun
+from reconciliation.models import Difference, ReconciliationDay, ReconciliationRun
 from reconciliation.run import CURSOR, run_reconciliation
 from tests.test_dispatch_flow import dispatch_at_seko, push_outbox, push_settings, sent_order, take_in  # noqa: F401
 from tests.test_order_flow import world  # noqa: F401
@@ -109,3 +110,26 @@ def test_the_page_names_the_business_time_zone_its_days_are_in(client, settings)
     settings.BUSINESS_TIME_ZONE = "Europe/Berlin"
     finance(client)
     assert "the business's days in Europe/Berlin" in client.get("/reconciliation/").content.decode()
+
+
+def test_the_month_counts_each_order_with_an_open_difference_once_and_only_that_months():
+    """An order with two open differences is one order still open; a resolved one, another
+    month's and an open exception no difference names do not count."""
+    raised = iter(range(100))
+
+    def exception(status: str) -> IntegrationException:
+        return IntegrationException.objects.create(kind="recon", owner="finance", category="data",
+                                                   trace_key=f"t{next(raised)}", message="m", status=status)
+
+    now = timezone.now()
+    april = [ReconciliationDay.objects.create(day=date(2026, 4, d), reconciled_at=now, differences=1) for d in (3, 9)]
+    march = ReconciliationDay.objects.create(day=date(2026, 3, 30), reconciled_at=now, differences=1)
+    kind = next(iter(rules.KINDS))
+    for day, ord_num, status in [(april[0], "SO-1", "open"), (april[1], "SO-1", "open"),
+                                 (april[1], "SO-2", "resolved"), (march, "SO-3", "open")]:
+        Difference.objects.create(day=day, kind=kind, ord_num=ord_num, message="m", exception=exception(status))
+    Difference.objects.create(day=april[0], kind=kind, ord_num="SO-4", message="m")  # no exception raised
+    exception("open")
+    summary = views.month_summary(date(2026, 4, 1), date(2026, 4, 30))
+    assert summary["orders_open"] == 1
+    assert summary["by_kind"] == [(kind, rules.KINDS[kind], 4)]
