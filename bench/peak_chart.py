@@ -116,7 +116,7 @@ def _draw_timeline(flow_ax: Any, page_ax: Any, name: str, run: dict[str, Any]) -
     page_ax.plot(minutes, [row.get("dashboard_p99_ms") for row in rows], color="#805ad5", linewidth=1.4)
     if target:
         page_ax.axhline(target, color="#c53030", linestyle="--", linewidth=1)
-    page_ax.set_title(f"{name}: dashboard p99 per minute, ms (dashed: the target during the bursts)", fontsize=9)
+    page_ax.set_title(f"{name}: dashboard p99 per minute, ms\n(dashed: the target during the bursts)", fontsize=9)
     page_ax.set_xlabel("minute of the peak day", fontsize=8)
     page_ax.spines[["top", "right"]].set_visible(False)
 
