@@ -177,12 +177,13 @@ def sync_dispatches() -> dict[str, int]:
     """Take the stored pushes and post the dispatches they complete, batch after batch, until
     none are left or the time budget is spent. Enqueued by the webhook and on a schedule."""
     from integration.dispatches import flow as dispatches
+    from integration.dispatches import intake
 
     recovered = dispatches.recover_stale_claims()
     deadline = time.monotonic() + DISPATCH_TASK_BUDGET_SECONDS
     pushes = posted = 0
     while time.monotonic() < deadline:
-        taken = dispatches.process_pushes()
+        taken = intake.process_pushes()
         handled = dispatches.post_due_dispatches()
         pushes, posted = pushes + taken, posted + handled
         if not taken and not handled:

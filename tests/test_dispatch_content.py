@@ -3,7 +3,7 @@ dispatch: only a real correction counts as one (a held dispatch is replaced and 
 
 from __future__ import annotations
 
-from integration.dispatches.flow import content_of
+from integration.dispatches.intake import content_of
 
 PLAIN = {"SalesOrderNumber": "SO-1", "DispatchId": "d-1", "CourierName": "DPD", "CourierService": "Next Day",
          "TrackingNumber": "", "TrackingUrl": "", "Weight": 1.2,

@@ -19,6 +19,7 @@ from integration.clients.bluecherry import BlueCherryClient
 from integration.clients.errors import NotFound, Rejected, Transient
 from integration.clients.seko import parse_push
 from integration.dispatches import flow as dispatches
+from integration.dispatches import intake
 from integration.dispatches.rules import CarrierRow, OrderView, resolve_carrier, validate_dispatch
 from integration.mappings.csv_io import export_csv, import_csv
 from integration.mappings.tables import TABLES
@@ -394,10 +395,10 @@ def test_tracking_laid_over_a_dispatch_while_it_was_being_checked_sends_it_back_
     bluecherry, _ = world
     order = sent_order(bluecherry, "SO-T8")
     push(client, ("DispatchConfirmation", confirmation(order)))
-    dispatches.process_pushes()
+    intake.process_pushes()
     [claimed] = dispatches.claim_due_dispatches(10)  # read before the tracking came
     push(client, ("TrackingDetails", tracking_details(order, "JD800GB")))
-    dispatches.process_pushes()
+    intake.process_pushes()
     with django_capture_on_commit_callbacks(execute=True), dispatches.bluecherry_client() as bc:
         dispatches.post_dispatch(claimed, dispatches.carrier_lookup(), bc)
     dispatch = Dispatch.objects.get(order=order)

@@ -16,6 +16,7 @@ from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.clients.seko import parse_push
 from integration.dispatches import flow as dispatches
+from integration.dispatches import intake
 from integration.models import Dispatch, InboundPush, MessageLog, Order, OrderEvent, OrderLine, PushPart
 from tests.factories import BlueCherryOrderFactory, LineFactory
 from tests.test_order_flow import release, run_flow, world  # noqa: F401  (world is a fixture)
@@ -63,7 +64,7 @@ def push_outbox(client, outbox: list[dict]) -> None:
 
 
 def take_in() -> None:
-    while dispatches.process_pushes() or dispatches.post_due_dispatches():
+    while intake.process_pushes() or dispatches.post_due_dispatches():
         pass
 
 
@@ -132,13 +133,14 @@ def test_a_batch_of_posts_logs_each_shipment_against_its_order_and_settles_each_
 def test_a_batch_of_posts_is_recorded_together_and_one_that_fails_to_record_spares_the_others(
         world, client, monkeypatch):
     """What Blue Cherry took is recorded once for the batch (one transaction, not one per post
-    thread queueing for SQLite's write lock), each dispatch in a savepoint: one whose record
-    fails goes back to wait, posted again later under the same id without a second shipment."""
+    thread queueing for SQLite's write lock). Should recording them together fail, each goes in
+    a savepoint of its own: one whose record fails goes back to wait, posted again later under
+    the same id without a second shipment."""
     bluecherry, seko = world
     for n in range(3):
         sent_order(bluecherry, f"SO-R{n}")
     push_outbox(client, dispatch_at_seko(seko))
-    dispatches.process_pushes()
+    intake.process_pushes()
     batches: list[list[str]] = []
     record_posted, record_one = dispatches.record_posted, dispatches._record_one
 
@@ -151,7 +153,11 @@ def test_a_batch_of_posts_is_recorded_together_and_one_that_fails_to_record_spar
             raise RuntimeError("planted failure while recording")
         return record_one(post)
 
+    def batch_fails(posts):
+        raise RuntimeError("planted failure recording the batch")
+
     monkeypatch.setattr(dispatches, "record_posted", counted)
+    monkeypatch.setattr(dispatches, "record_batch", batch_fails)
     monkeypatch.setattr(dispatches, "_record_one", failing_for_one)
     assert dispatches.post_due_dispatches() == 3
     assert batches == [["SO-R0", "SO-R1", "SO-R2"]]
@@ -166,6 +172,35 @@ def test_a_batch_of_posts_is_recorded_together_and_one_that_fails_to_record_spar
     assert Dispatch.objects.get(ord_num="SO-R1").status == Dispatch.Status.POSTED
     at_bc = bc_order(bluecherry, "SO-R1")
     assert len(at_bc["shipments"]) == 1 and len(at_bc["invoices"]) == 1
+
+
+def test_a_batch_of_posts_is_recorded_in_the_same_statements_however_many_it_holds(
+        world, client, monkeypatch, django_assert_max_num_queries):
+    """Recording each post on its own cost eight statements a dispatch, all of them holding
+    SQLite's write lock while the order sends waited. Recorded together: lines, orders and
+    timelines as one at a time would leave them."""
+    bluecherry, seko = world
+    orders = [sent_order(bluecherry, f"SO-P{n}", [LineFactory(line_no=1, sku="10023-NAVY-S"),
+                                                  LineFactory(line_no=2, sku="10023-NAVY-M")]) for n in range(12)]
+    push_outbox(client, dispatch_at_seko(seko))
+    intake.process_pushes()
+    posts: list = []
+    with monkeypatch.context() as patched:
+        patched.setattr(dispatches, "record_posted", lambda batch: posts.extend(batch) or [])  # recorded below
+        dispatches.post_due_dispatches()
+    assert len(posts) == 12
+    with django_assert_max_num_queries(12):
+        recorded = dispatches.record_posted(posts)
+    assert len(recorded) == 12
+    assert set(Dispatch.objects.values_list("status", flat=True)) == {Dispatch.Status.POSTED}
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == Status.DISPATCHED
+        shipped = list(order.lines.order_by("line_no").values_list("qty_ordered", "qty_shipped"))
+        assert len(shipped) == 2 and all(ordered == got > 0 for ordered, got in shipped)
+        assert OrderEvent.objects.filter(order=order, to_status=Status.DISPATCHED,
+                                         note__contains="posted to Blue Cherry as shipment").count() == 1
+    assert dispatches.record_posted(posts) == []  # no longer POSTING: nothing recorded twice
 
 
 def test_a_repeated_part_and_a_repeated_dispatch_are_ignored_and_counted(world, client):
@@ -199,7 +234,7 @@ def test_a_push_of_many_dispatches_takes_each_as_one_at_a_time_would(world, clie
     a, b, c = (sent_order(bluecherry, number) for number in ("SO-M1", "SO-M2", "SO-M3"))
     push(client, ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-1", DispatchId="DSP-M1")))
     push(client, ("TrackingDetails", tracking_for("SO-M3", "m-t3", "JD333GB")))
-    assert dispatches.process_pushes() == 2
+    assert intake.process_pushes() == 2
     push(client,
          ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-2", DispatchId="DSP-M1")),
          ("DispatchConfirmation", confirmation(b, InterfaceRecordId="m-3", DispatchId="DSP-M2", SalesOrderNumber="")),
@@ -207,7 +242,7 @@ def test_a_push_of_many_dispatches_takes_each_as_one_at_a_time_would(world, clie
          ("DispatchConfirmation", confirmation(b, InterfaceRecordId="m-5", DispatchId="DSP-M2", SalesOrderNumber="")),
          ("DispatchConfirmation", confirmation(a, InterfaceRecordId="m-6", DispatchId="DSP-M9",
                                                SalesOrderNumber="SO-NEVER", GUID="")))
-    assert dispatches.process_pushes() == 1
+    assert intake.process_pushes() == 1
     taken = {d.dispatch_id: d for d in Dispatch.objects.all()}
     assert sorted(taken) == ["DSP-M1", "DSP-M2", "DSP-M3", "DSP-M9"]
     assert (taken["DSP-M1"].repeats, taken["DSP-M2"].repeats, taken["DSP-M3"].repeats) == (1, 1, 0)
@@ -231,7 +266,7 @@ def test_a_push_of_many_dispatches_costs_the_same_statements_as_a_push_of_a_few(
     push(client, *[("DispatchConfirmation", confirmation(order, InterfaceRecordId=f"q-{order.pk}",
                                                          DispatchId=f"DSP-Q{order.pk}")) for order in orders])
     with django_assert_max_num_queries(25):
-        assert dispatches.process_pushes() == 1
+        assert intake.process_pushes() == 1
     assert Dispatch.objects.filter(order__isnull=False).count() == 60
     assert OrderEvent.objects.filter(note__startswith="Dispatch DSP-Q").count() == 60
 
@@ -248,7 +283,7 @@ def test_a_push_of_dispatches_each_followed_by_its_tracking_costs_the_same_state
     # The first order's dispatch is already here (an earlier push): its tracking is laid over it.
     push(client, ("DispatchConfirmation", confirmation(orders[0], InterfaceRecordId="t-0", DispatchId="DSP-T0",
                                                        TrackingNumber="")))
-    assert dispatches.process_pushes() == 1
+    assert intake.process_pushes() == 1
     records = [("TrackingDetails", tracking_for(orders[0].ord_num, "tt-0", "JD1000GB"))]
     for order in orders[1:]:
         records += [("DispatchConfirmation", confirmation(order, InterfaceRecordId=f"t-{order.pk}",
@@ -256,7 +291,7 @@ def test_a_push_of_dispatches_each_followed_by_its_tracking_costs_the_same_state
                     ("TrackingDetails", tracking_for(order.ord_num, f"tt-{order.pk}", f"JD{order.pk}GB"))]
     push(client, *records)
     with django_assert_max_num_queries(45):
-        assert dispatches.process_pushes() == 1
+        assert intake.process_pushes() == 1
     taken = {d.ord_num: d for d in Dispatch.objects.all()}
     assert taken[orders[0].ord_num].effective["TrackingNumber"] == "JD1000GB"
     assert all(taken[o.ord_num].effective["TrackingNumber"] == f"JD{o.pk}GB" for o in orders[1:])
@@ -269,16 +304,16 @@ def test_a_dispatch_another_worker_takes_meanwhile_is_a_repeat_and_the_rest_are_
         world, client, monkeypatch):
     bluecherry, _ = world
     a, b = sent_order(bluecherry, "SO-R1"), sent_order(bluecherry, "SO-R2")
-    finding = dispatches.find_orders
+    finding = intake.find_orders
 
     def another_worker_first(confirmations):
         Dispatch.objects.create(dispatch_id="DSP-R1", order=a, ord_num=a.ord_num, confirmation=confirmations[0])
         return finding(confirmations)
 
-    monkeypatch.setattr(dispatches, "find_orders", another_worker_first)
+    monkeypatch.setattr(intake, "find_orders", another_worker_first)
     push(client, ("DispatchConfirmation", confirmation(a, InterfaceRecordId="r-1", DispatchId="DSP-R1")),
          ("DispatchConfirmation", confirmation(b, InterfaceRecordId="r-2", DispatchId="DSP-R2")))
-    assert dispatches.process_pushes() == 1
+    assert intake.process_pushes() == 1
     assert Dispatch.objects.get(dispatch_id="DSP-R1").repeats == 1
     assert Dispatch.objects.get(dispatch_id="DSP-R2").order == b
     assert InboundPush.objects.get().status == InboundPush.Status.PROCESSED

@@ -15,7 +15,7 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions.models import IntegrationException
 from integration.clients.seko import list_items, parse_body, parse_push, parse_stock_line
-from integration.dispatches import flow as dispatches
+from integration.dispatches import intake
 from integration.models import (
     InboundPush,
     Order,
@@ -44,7 +44,7 @@ def happening_now(name: str) -> str:
 
 
 def take(body: str) -> None:
-    dispatches.take_push(InboundPush.objects.create(body=body))
+    intake.take_push(InboundPush.objects.create(body=body))
 
 
 def position(sku: str) -> StockPosition:

@@ -311,7 +311,7 @@ def test_the_stock_page_shows_the_buffer_and_why_to_ops_and_refuses_other_roles(
 def test_a_stock_adjustment_push_taken_by_the_dispatch_processing_moves_the_position_once(world):
     import json
 
-    from integration.dispatches import flow as dispatches
+    from integration.dispatches import intake
     from integration.models import InboundPush
 
     _, seko = world
@@ -319,6 +319,6 @@ def test_a_stock_adjustment_push_taken_by_the_dispatch_processing_moves_the_posi
     [record] = adjust(seko, "10023-NAVY-S", -6)
     body = json.dumps({"Responses": [{"Response": {"StockAdjustment": record.fields}}]})
     for _ in range(2):  # Seko delivers it twice
-        dispatches.take_push(InboundPush.objects.create(body=body))
+        intake.take_push(InboundPush.objects.create(body=body))
     assert position("10023-NAVY-S").free == 34
     assert StockMovement.objects.count() == 1

@@ -3,15 +3,9 @@
 The steps, in order (DESIGN.md):
 
 1. The webhook (``integration/pushes/views.py``) stores each push raw and answers 202.
-2. ``process_pushes``: workers claim stored pushes in batches (PENDING -> PROCESSING by
-   compare-and-swap) and split them into parts. A part is named by its type + InterfaceRecordId
-   + SequenceNumber + MessagePart: the same again is a repeat, counted and ignored. Each
-   DispatchConfirmation part is one whole dispatch (Seko numbers the dispatches of a message as
-   its parts), known by its DispatchId (a second one is a repeat). TrackingDetails fill in or
-   update a dispatch's tracking number: they name the sales order (one dispatch closes an order
-   at Seko), and of several for one order the highest DispatchNumber wins; one that comes
-   before its dispatch waits for it. Stock parts (adjustments, status movements, overnight
-   summaries) are taken by the stock flow in the same transaction.
+2. ``intake.process_pushes`` (intake.py): stored pushes split into parts, each part once; a
+   DispatchConfirmation part is one whole dispatch, TrackingDetails fill in its tracking number,
+   stock parts go to the stock flow.
 3. ``post_due_dispatches``: claim a batch of dispatches (RECEIVED -> POSTING), check each
    against the data contract (``dispatch_rules``): quarantine with every problem listed, or map
    (``dispatch_mapper``) and post one shipment with ``wms_dispatch_id`` as Blue Cherry's
@@ -30,7 +24,6 @@ Ops can fill in a missing carrier or tracking number and release a quarantined d
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -39,8 +32,8 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from exceptions import catalogue
@@ -55,7 +48,7 @@ from integration.clients.errors import (
     Unauthorized,
     Unsupported,
 )
-from integration.clients.seko import PushRecord, normalise, parse_push
+from integration.dispatches.intake import add_event, find_order, take_dispatch, tracking_rank
 from integration.dispatches.mapper import LineOutcome, map_shipment
 from integration.dispatches.rules import (
     INCOMPLETE,
@@ -72,7 +65,6 @@ from integration.models import (
     CarrierMapping,
     Dispatch,
     InboundPush,
-    MessageLog,
     Order,
     OrderEvent,
     OrderLine,
@@ -83,7 +75,7 @@ from integration.models import (
 from integration.orders.rules import Problem
 from integration.shared import cursors, recovery
 from integration.shared.concurrency import each_in_threads
-from integration.shared.messagelog import BODY_LIMIT, about_order, buffered
+from integration.shared.messagelog import about_order, buffered
 from integration.shared.systems import bluecherry_client, seko_client
 
 log = logging.getLogger(__name__)
@@ -96,453 +88,6 @@ DISPATCH_KINDS = [catalogue.DISPATCH_INCOMPLETE, catalogue.DISPATCH_UNKNOWN_ORDE
 AWAITING_DISPATCH = [Order.Status.SENT, Order.Status.CANCEL_REFUSED]
 
 DStatus = Dispatch.Status
-
-
-# --- 2. Take in stored pushes --------------------------------------------------------------
-
-def claim_pushes(limit: int) -> list[InboundPush]:
-    """Claim up to ``limit`` stored pushes; each PENDING -> PROCESSING by compare-and-swap, so
-    two workers never take the same push."""
-    now = timezone.now()
-    candidates = list(InboundPush.objects.filter(status=InboundPush.Status.PENDING)
-                      .order_by("id").values_list("pk", flat=True)[: limit * 2])
-    claimed = []
-    for pk in candidates:
-        if InboundPush.objects.filter(pk=pk, status=InboundPush.Status.PENDING).update(
-                status=InboundPush.Status.PROCESSING, claimed_at=now):
-            claimed.append(pk)
-            if len(claimed) == limit:
-                break
-    return list(InboundPush.objects.filter(pk__in=claimed).order_by("id"))
-
-
-def process_pushes(limit: int | None = None) -> int:
-    """Take one batch of stored pushes; returns how many were taken."""
-    batch = claim_pushes(limit or settings.DISPATCH_BATCH_SIZE)
-    for push in batch:
-        try:
-            take_push(push)
-        except Exception as error:  # one bad push must not stop the batch; it is kept, marked failed
-            log.exception("push %s could not be processed", push.pk)
-            InboundPush.objects.filter(pk=push.pk, status=InboundPush.Status.PROCESSING).update(
-                status=InboundPush.Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
-    return len(batch)
-
-
-def take_push(push: InboundPush) -> None:
-    """Split one stored push into its parts, all or nothing, then use the new parts."""
-    try:
-        records = parse_push(push.body)
-    except MalformedPayload as error:  # the webhook checked it; kept and flagged if it slipped by
-        InboundPush.objects.filter(pk=push.pk).update(status=InboundPush.Status.FAILED, error=str(error)[:2000])
-        report_malformed_push(push, str(error))
-        return
-    with transaction.atomic():
-        new_parts, repeats, resent = store_parts(records, push)
-        use_parts(new_parts)
-        for fields in resent:
-            take_dispatch(fields, Dispatch.Source.PUSH)
-        # Stock adjustments, status movements and overnight summaries: taken by the stock flow in
-        # one go, in this transaction.
-        from integration.stock.flow import STOCK_PART_TYPES, apply_stock_parts
-
-        apply_stock_parts([part for part in new_parts if part.type in STOCK_PART_TYPES])
-        InboundPush.objects.filter(pk=push.pk).update(
-            status=InboundPush.Status.PROCESSED, records=len(records), repeats=repeats, processed_at=timezone.now())
-
-
-def part_identity(fields: dict[str, Any]) -> tuple[str, str, int]:
-    """InterfaceRecordId + SequenceNumber + MessagePart (within one push type). A record without
-    an InterfaceRecordId is named by its content, so an exact repeat of it is still recognised."""
-    record_id = text(fields.get("InterfaceRecordId"))
-    if not record_id:
-        record_id = "sha1-" + hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-    try:
-        part = int(fields.get("MessagePart") or 1)
-    except (TypeError, ValueError):
-        part = 1
-    return record_id[:64], text(fields.get("SequenceNumber"))[:64], part
-
-
-PartKey = tuple[str, str, str, int]  # type, InterfaceRecordId, SequenceNumber, MessagePart
-
-
-def part_key(record: PushRecord) -> PartKey:
-    return (record.type, *part_identity(record.fields))
-
-
-def store_parts(records: list[PushRecord], push: InboundPush) -> tuple[list[PushPart], int, list[dict[str, Any]]]:
-    """Keep a push's parts: (the new ones in the order they came, how many were repeats, the
-    repeats that carry a corrected dispatch). The parts never seen are written with one insert
-    (a push holds up to 500: a statement each held SQLite's one write lock for seconds at peak,
-    and the order sends waited for it); any other part goes through ``store_part``, as does
-    every part when another worker stored one of them meanwhile."""
-    keys = [part_key(record) for record in records]
-    seen = set(PushPart.objects.filter(type__in={key[0] for key in keys},
-                                       interface_record_id__in={key[1] for key in keys})
-               .values_list("type", "interface_record_id", "sequence_number", "message_part"))
-    unseen: dict[PartKey, PushPart] = {}
-    for record, key in zip(records, keys, strict=True):
-        if key not in seen and key not in unseen:
-            unseen[key] = new_part(record, push)
-    try:
-        with transaction.atomic():
-            PushPart.objects.bulk_create(list(unseen.values()))
-    except IntegrityError:  # another worker stored some of them a moment ago: one at a time
-        unseen = {}
-    new_parts, repeats, resent = [], 0, []
-    for record, key in zip(records, keys, strict=True):
-        part = unseen.pop(key, None)
-        is_new = True
-        if part is None:
-            part, is_new = store_part(record, push)
-        if is_new:
-            new_parts.append(part)
-        else:
-            repeats += 1
-            # Seko may resend a dispatch corrected under the part's own identity: handed on, so
-            # a held dispatch takes the correction (a posted one counts it as a repeat).
-            if record.type == PushPart.DISPATCH and content_of(record.fields) != content_of(part.fields):
-                resent.append(dict(record.fields))
-    return new_parts, repeats, resent
-
-
-def new_part(record: PushRecord, push: InboundPush | None) -> PushPart:
-    """The row for one delivered part, not yet saved."""
-    fields = record.fields
-    record_id, sequence, number = part_identity(fields)
-    try:
-        total = int(fields.get("MessageTotal") or 1)
-    except (TypeError, ValueError):
-        total = 1
-    # A stock adjustment's SKUs are on its lines: its ref is the message's InternalId.
-    ref_key = {PushPart.DISPATCH: "DispatchId", PushPart.TRACKING: "DispatchNumber",
-               PushPart.STOCK: "InternalId" if "InternalId" in fields else "ProductCode",
-               PushPart.STATUS_MOVEMENT: "ProductCode",
-               PushPart.OVERNIGHT_SUMMARY: "MessageGroupId"}[record.type]
-    return PushPart(
-        push=push, type=record.type, interface_record_id=record_id, sequence_number=sequence,
-        message_part=number, message_total=max(1, total),
-        message_group_id=(text(fields.get("MessageGroupId")) or f"r-{record_id}")[:100],
-        ref=text(fields.get(ref_key))[:100],
-        sales_order_number=text(fields.get("SalesOrderNumber"))[:50], fields=fields,
-    )
-
-
-def store_part(record: PushRecord, push: InboundPush | None) -> tuple[PushPart, bool]:
-    """Keep one delivered part; (part, False) when the same part arrived before (a repeat)."""
-    _, record_id, sequence, number = part_key(record)
-    identity = {"type": record.type, "interface_record_id": record_id, "sequence_number": sequence,
-                "message_part": number}
-    existing = PushPart.objects.filter(**identity).first()
-    if existing is None:
-        part = new_part(record, push)
-        try:
-            with transaction.atomic():
-                part.save(force_insert=True)
-                return part, True
-        except IntegrityError:  # another worker stored the same part a moment ago
-            existing = PushPart.objects.get(**identity)
-    if push is not None and existing.push_id == push.pk:
-        return existing, True  # our own earlier, interrupted attempt at this push: not a repeat
-    PushPart.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
-    return existing, False
-
-
-def use_parts(parts: list[PushPart]) -> None:
-    """Use a push's new parts: its dispatches together, then its tracking together. Seko sends
-    each dispatch's TrackingDetails right behind it; used in the order they came, a push of 500
-    alternated a dispatch of one and a tracking of one, a handful of statements each, all inside
-    take_push's transaction, holding SQLite's write lock while the order sends waited (profiled
-    on a peak day: two fifths of the workers' CPU). Which comes first does not matter: tracking
-    that finds no dispatch is kept, and a new dispatch takes the tracking kept for its order."""
-    tracking_taken = take_wholes([part for part in parts if part.type == PushPart.DISPATCH])
-    apply_trackings([part for part in parts
-                     if part.type == PushPart.TRACKING and part.sales_order_number not in tracking_taken])
-
-
-def take_whole(part: PushPart) -> Dispatch:
-    """The dispatch a DispatchConfirmation part carries. Each dispatch is a part of its own
-    ("Push Dispatch Confirmation": MessagePart/MessageTotal number the dispatches of one message),
-    so a part is a whole dispatch whatever MessageTotal says; waiting for "the other parts" of a
-    documented message would hold every dispatch of a batch for good."""
-    dispatch, _ = take_dispatch(dict(part.fields), Dispatch.Source.PUSH)
-    PushPart.objects.filter(pk=part.pk, applied_at__isnull=True).update(applied_at=timezone.now())
-    return dispatch
-
-
-def take_wholes(parts: list[PushPart]) -> set[str]:
-    """``take_whole`` for a run of dispatch parts: the dispatches never seen are created with
-    one insert, their orders found with two queries, their log rows and timeline events written
-    with one insert each. A DispatchId seen before (a repeat, or Seko's correction of a held
-    one), twice in the run or too long to keep goes one at a time through ``take_dispatch``, as
-    do all of them when another worker created one meanwhile. Returns the sales orders whose
-    kept tracking was laid over their new dispatch."""
-    if not parts:
-        return set()
-    confirmations = [dict(part.fields) for part in parts]
-    ids = [dispatch_id_of(confirmation) for confirmation in confirmations]
-    known = set(Dispatch.objects.filter(dispatch_id__in=ids).values_list("dispatch_id", flat=True))
-    first_of: dict[str, int] = {}
-    for index, dispatch_id in enumerate(ids):
-        if dispatch_id not in known and dispatch_id not in first_of and len(dispatch_id) <= 100:
-            first_of[dispatch_id] = index
-    fresh = [confirmations[index] for index in first_of.values()]
-    orders = find_orders(fresh)
-    rows = [Dispatch(dispatch_id=dispatch_id, order=order, source=Dispatch.Source.PUSH, confirmation=confirmation,
-                     ord_num=(order.ord_num if order else text(confirmation.get("SalesOrderNumber")))[:50])
-            for dispatch_id, confirmation, order in zip(first_of, fresh, orders, strict=True)]
-    try:
-        with transaction.atomic():
-            Dispatch.objects.bulk_create(rows)
-    except IntegrityError:  # another worker took one of them a moment ago
-        rows, first_of = [], {}
-    MessageLog.objects.bulk_create([log_in_row(row.order, "dispatch_confirmation", row.confirmation)
-                                    for row in rows if row.order is not None])
-    OrderEvent.objects.bulk_create([
-        OrderEvent(order=row.order, from_status=row.order.status, to_status=row.order.status,
-                   note=f"Dispatch {row.dispatch_id} pushed by Seko") for row in rows if row.order is not None])
-    # Tracking that came before its dispatch was kept; Seko names it by the sales order.
-    waiting: dict[str, PushPart] = {}
-    for part in (PushPart.objects.filter(type=PushPart.TRACKING, applied_at__isnull=True,
-                                         sales_order_number__in={row.ord_num for row in rows if row.ord_num})
-                 .order_by("id")):
-        waiting.setdefault(part.sales_order_number, part)
-    tracking_taken = apply_trackings(list(waiting.values()))
-    created = set(first_of.values())
-    for index, confirmation in enumerate(confirmations):
-        if index not in created:
-            take_dispatch(confirmation, Dispatch.Source.PUSH)
-    PushPart.objects.filter(pk__in=[part.pk for part in parts], applied_at__isnull=True).update(
-        applied_at=timezone.now())
-    return tracking_taken
-
-
-def find_orders(confirmations: list[dict[str, Any]]) -> list[Order | None]:
-    """``find_order`` for many confirmations, with a query for each way of naming an order."""
-    by_number = {order.ord_num: order for order in Order.objects.filter(
-        ord_num__in={text(c.get("SalesOrderNumber")) for c in confirmations} - {""})}
-    found = [by_number.get(text(c.get("SalesOrderNumber"))) for c in confirmations]
-    guids = {guid_of(c) for c, order in zip(confirmations, found, strict=True) if order is None} - {""}
-    by_guid: dict[str, Order] = {}
-    for order in Order.objects.filter(seko_guid__in=guids).order_by("-id"):
-        by_guid[order.seko_guid] = order  # the lowest id wins, as .first() does
-    return [order or by_guid.get(guid_of(c)) for c, order in zip(confirmations, found, strict=True)]
-
-
-def guid_of(confirmation: dict[str, Any]) -> str:
-    # InterfaceRecordId: the pages give it as the order's GUID (given or generated at load).
-    return text(confirmation.get("GUID")) or text(confirmation.get("InterfaceRecordId"))
-
-
-def dispatch_id_of(confirmation: dict[str, Any]) -> str:
-    dispatch_id = text(confirmation.get("DispatchId"))
-    if not dispatch_id:  # unidentifiable, but kept: it is quarantined as incomplete
-        dispatch_id = f"no-id:{text(confirmation.get('MessageGroupId')) or text(confirmation.get('InterfaceRecordId'))}"
-    return dispatch_id
-
-
-def find_order(confirmation: dict[str, Any]) -> Order | None:
-    """Our order by Seko's SalesOrderNumber, else by the GUID Seko gave it at submit."""
-    ord_num = text(confirmation.get("SalesOrderNumber"))
-    guid = guid_of(confirmation)
-    order = Order.objects.filter(ord_num=ord_num).first() if ord_num else None
-    if order is None and guid:
-        order = Order.objects.filter(seko_guid=guid).first()
-    return order
-
-
-# How a message travels, not what it says: a dispatch sent again under new ones is the same.
-TRANSPORT_FIELDS = frozenset({"InterfaceRecordId", "SequenceNumber", "MessageGroupId", "MessagePart",
-                              "MessageTotal"})
-# A dispatch not yet posted, which a corrected resend from Seko replaces.
-HELD = [DStatus.RECEIVED, DStatus.QUARANTINED]
-
-
-def content_of(confirmation: dict[str, Any]) -> dict[str, Any]:
-    """What a confirmation says, apart from how it travelled: iHub's quirks (an empty value sent
-    as ``{}``, one line as an object, a code as a number) normalised away and an absent value the
-    same as an empty one, so the quirky push and Seko's plain copy of one dispatch (read by the
-    poll) are the same content, and only a real correction differs."""
-    return _empty_as_blank(normalise({key: value for key, value in confirmation.items()
-                                      if key not in TRANSPORT_FIELDS}) or {})
-
-
-def _empty_as_blank(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return {key: _empty_as_blank(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_empty_as_blank(item) for item in value]
-    return value
-
-
-def take_dispatch(confirmation: dict[str, Any], source: str) -> tuple[Dispatch, bool]:
-    """One dispatch per DispatchId: (dispatch, True) when new. The same DispatchId again is a
-    repeat, counted, unless it says something else while its dispatch is still held: then it
-    is Seko's correction, which replaces the held one and is checked again."""
-    dispatch_id = dispatch_id_of(confirmation)
-    existing = Dispatch.objects.filter(dispatch_id=dispatch_id).first()
-    if existing is None:
-        order = find_order(confirmation)
-        try:
-            with transaction.atomic():
-                dispatch = Dispatch.objects.create(
-                    dispatch_id=dispatch_id[:100], order=order, source=source, confirmation=confirmation,
-                    ord_num=(order.ord_num if order else text(confirmation.get("SalesOrderNumber")))[:50],
-                )
-        except IntegrityError:
-            existing = Dispatch.objects.get(dispatch_id=dispatch_id)
-        else:
-            how = "pushed by Seko" if source == Dispatch.Source.PUSH else "recovered by the poll (its push never came)"
-            if order is not None:
-                if source == Dispatch.Source.PUSH:  # a polled one is on the log as our own call
-                    _log_in(order, "dispatch_confirmation", confirmation)
-                _event(order, order.status, order.status, f"Dispatch {dispatch_id} {how}")
-            # Tracking that came before its dispatch was kept; Seko names it by the sales order.
-            waiting = PushPart.objects.filter(type=PushPart.TRACKING, sales_order_number=dispatch.ord_num,
-                                              applied_at__isnull=True).order_by("id").first()
-            if waiting is not None and dispatch.ord_num:
-                apply_tracking(waiting)
-            return dispatch, True
-    if existing.status in HELD and content_of(existing.confirmation) != content_of(confirmation):
-        replaced = replace_held(existing, confirmation)
-        if replaced is not None:
-            return replaced, False
-    Dispatch.objects.filter(pk=existing.pk).update(repeats=F("repeats") + 1)
-    return existing, False
-
-
-def replace_held(existing: Dispatch, confirmation: dict[str, Any]) -> Dispatch | None:
-    """Lay Seko's corrected resend over a dispatch that is not posted yet, and send it back to be
-    checked. What the resend now gives wins over a fill-in of the same field (Seko's word on what
-    left); fill-ins of what it still lacks stay. None when the dispatch was posted meanwhile."""
-    with transaction.atomic():
-        current = Dispatch.objects.select_for_update().filter(pk=existing.pk, status__in=HELD).first()
-        if current is None:
-            return None
-        before = content_of(current.confirmation)
-        after = content_of(confirmation)
-        changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
-        if not changed:
-            return None  # the same as what is held: a repeat after all
-        order = find_order(confirmation) or current.order
-        overrides = {key: value for key, value in current.overrides.items() if not text(confirmation.get(key))}
-        Dispatch.objects.filter(pk=current.pk, status__in=HELD).update(
-            confirmation=confirmation, overrides=overrides, order=order, status=DStatus.RECEIVED,
-            ord_num=(order.ord_num if order else text(confirmation.get("SalesOrderNumber")))[:50],
-            next_attempt_at=None, last_error="", repeats=F("repeats") + 1, updated_at=timezone.now())
-    if order is not None:
-        _log_in(order, "dispatch_confirmation", confirmation)
-        was = "held" if current.status == DStatus.QUARANTINED else "waiting to be checked"
-        _event(order, order.status, order.status,
-               f"Seko sent dispatch {current.dispatch_id} again, corrected ({', '.join(changed)} changed); it "
-               f"replaces the one {was} and is checked again")
-    return Dispatch.objects.get(pk=current.pk)
-
-
-def tracking_rank(part: PushPart) -> tuple[int, int, int]:
-    """Several TrackingDetails for one order: the highest DispatchNumber wins (Seko's own counter
-    of the order's dispatches, "Push Tracking Details"), then the one Seko sent last
-    (SequenceNumber), then the one that arrived last."""
-
-    def whole(value: Any) -> int:
-        number = text(value)
-        return int(number) if number.isdigit() else -1
-
-    return whole(part.fields.get("DispatchNumber")), whole(part.sequence_number), part.pk
-
-
-def apply_tracking(part: PushPart) -> bool:
-    """``apply_trackings`` for one part: True when its dispatch was here."""
-    return bool(apply_trackings([part]))
-
-
-@dataclass
-class TrackingLaid:
-    """What laying an order's latest tracking over its dispatch changed (for its timeline)."""
-
-    dispatch: Dispatch
-    tracking: str
-    previous: str
-
-
-def apply_trackings(parts: list[PushPart]) -> set[str]:
-    """Lay each order's latest TrackingDetails over its dispatch; returns the sales orders whose
-    dispatch was here. Seko names the dispatch by the sales order (one dispatch closes an order),
-    not by DispatchId: ``DispatchNumber`` only orders several messages. Kept for later when the
-    dispatch is not here yet. A dispatch waiting for its tracking number goes at once; one
-    quarantined only for what the tracking fills in is checked again (and posted); one already
-    posted owes Blue Cherry the new number. A few statements for the whole list, not per part."""
-    for part in parts:
-        if not part.sales_order_number:
-            log.warning("TrackingDetails %s names no sales order; kept unapplied", part.pk)
-    ord_nums = {part.sales_order_number for part in parts if part.sales_order_number}
-    if not ord_nums:
-        return set()
-    now = timezone.now()
-    laid: list[TrackingLaid] = []
-    with transaction.atomic():
-        latest: dict[str, Dispatch] = {}
-        for dispatch in (Dispatch.objects.select_for_update(of=("self",)).select_related("order")
-                         .filter(ord_num__in=ord_nums).order_by("ord_num", "-created_at", "-id")):
-            latest.setdefault(dispatch.ord_num, dispatch)
-        if not latest:
-            return set()
-        tracking_parts: dict[str, list[PushPart]] = {}
-        for tracking_part in PushPart.objects.filter(type=PushPart.TRACKING, sales_order_number__in=latest):
-            tracking_parts.setdefault(tracking_part.sales_order_number, []).append(tracking_part)
-        owes_tracking, wakes = [], []
-        for ord_num, dispatch in latest.items():
-            fields = max(tracking_parts[ord_num], key=tracking_rank).fields
-            previous = text(dispatch.effective.get("TrackingNumber"))
-            overrides = dict(dispatch.overrides)
-            tracking, url = text(fields.get("TrackingNumber")), text(fields.get("TrackingUrl"))
-            if tracking:
-                overrides["TrackingNumber"] = tracking
-                if url:
-                    overrides["TrackingUrl"] = url
-            courier = text(fields.get("Courier"))
-            if courier and not text(dispatch.effective.get("CourierName")):
-                overrides["CourierName"] = courier
-            dispatch.overrides, dispatch.updated_at = overrides, now
-            if tracking and tracking != dispatch.bc_tracking_number:
-                owes_tracking.append(dispatch.pk)  # Blue Cherry holds another number: one is owed
-            if dispatch.status == DStatus.RECEIVED and tracking:
-                wakes.append(dispatch.pk)  # it may have been waiting for just this
-            laid.append(TrackingLaid(dispatch, tracking, previous))
-        Dispatch.objects.bulk_update(list(latest.values()), ["overrides", "updated_at"])
-        Dispatch.objects.filter(pk__in=owes_tracking).update(tracking_sent_at=None)
-        Dispatch.objects.filter(pk__in=wakes).update(next_attempt_at=None)
-        PushPart.objects.filter(pk__in=[p.pk for found in tracking_parts.values() for p in found],
-                                applied_at__isnull=True).update(applied_at=now)
-    MessageLog.objects.bulk_create([
-        log_in_row(latest[part.sales_order_number].order, "tracking_details", part.fields) for part in parts
-        if part.sales_order_number in latest and latest[part.sales_order_number].order is not None])
-    events = []
-    for change in laid:
-        dispatch, order, tracking = change.dispatch, change.dispatch.order, change.tracking
-        if dispatch.status == DStatus.QUARANTINED and all(p.get("kind") == INCOMPLETE for p in dispatch.problems):
-            requeued = Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.QUARANTINED).update(
-                status=DStatus.RECEIVED, next_attempt_at=None)
-            if requeued and order is not None:
-                events.append(OrderEvent(order=order, from_status=order.status, to_status=order.status, note=(
-                    f"Tracking {tracking or '(none)'} arrived for dispatch {dispatch.dispatch_id}; checking it again")))
-        elif order is not None and tracking and tracking != change.previous:
-            note = f"Tracking for dispatch {dispatch.dispatch_id} is now {tracking}"
-            if dispatch.status == DStatus.POSTED:
-                note += " (after the shipment was posted: the dispatch sync sends it to Blue Cherry)"
-            events.append(OrderEvent(order=order, from_status=order.status, to_status=order.status, note=note))
-    OrderEvent.objects.bulk_create(events)
-    return set(latest)
-
-
-def report_malformed_push(push: InboundPush, reason: str) -> None:
-    queue.raise_exception(
-        catalogue.PUSH_MALFORMED, f"push:{push.pk}", f"A push from Seko (#{push.pk}) was refused: {reason}",
-        response_payload=push.body,
-    )
 
 
 # --- 3. Check and post -----------------------------------------------------------------------
@@ -725,12 +270,19 @@ def post_to_bluecherry(dispatch: Dispatch, carriers: list[CarrierRow], bc: BlueC
 
 
 def record_posted(posts: list[Posted]) -> list[Dispatch]:
-    """Record what Blue Cherry took, in one transaction (each dispatch in a savepoint of its
-    own, so one that fails to record never undoes the others); returns the dispatches recorded.
-    One no longer this run's, its claim taken back meanwhile, is left as it is."""
-    recorded: list[Dispatch] = []
+    """Record what Blue Cherry took, in one transaction; returns the dispatches recorded. The
+    whole batch first, in a few statements (a handful per dispatch, eight hundred for a batch of
+    a hundred, held SQLite's write lock while the order sends waited; profiled). Should that
+    fail, each dispatch on its own in a savepoint, so one that fails to record never undoes the
+    others. One no longer this run's, its claim taken back meanwhile, is left as it is."""
     if not posts:
-        return recorded
+        return []
+    try:
+        with transaction.atomic():
+            return record_batch(posts)
+    except Exception:
+        log.exception("recording %d posted dispatches together failed; recording each on its own", len(posts))
+    recorded: list[Dispatch] = []
     with transaction.atomic():
         for post in posts:
             try:
@@ -743,39 +295,100 @@ def record_posted(posts: list[Posted]) -> list[Dispatch]:
     return recorded
 
 
-def _record_one(post: Posted) -> bool:
-    dispatch, order, body, outcomes, result = post.dispatch, post.order, post.body, post.outcomes, post.result
+def record_batch(posts: list[Posted]) -> list[Dispatch]:
+    """``_record_one`` for every post at once, inside the caller's transaction: the dispatches
+    still POSTING are read under lock (SQLite's IMMEDIATE transaction holds the write lock; on
+    PostgreSQL, FOR UPDATE), so the compare-and-swap holds for each of them."""
     now = timezone.now()
-    short = any(o.cancelled for o in outcomes)
-    new_status = Order.Status.PARTIALLY_DISPATCHED if short else Order.Status.DISPATCHED
-    posted_tracking = next(iter(body.get("tracking_numbers") or []), "")
-    # Tracking may have come while the shipment was on its way: then Blue Cherry owes it.
-    now_tracking = text(Dispatch.objects.get(pk=dispatch.pk).effective.get("TrackingNumber"))
-    if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
-            status=DStatus.POSTED, shipment=body, short=short, posted_at=now, problems=[], last_error="",
-            bc_ship_num=str(result.get("ship_num") or "")[:40],
-            bc_invoice_num=str(result.get("invoice_num") or "")[:40], bc_tracking_number=posted_tracking[:100],
-            tracking_sent_at=now if now_tracking == posted_tracking else None, next_attempt_at=None):
-        log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
-        return False
-    for outcome in outcomes:
-        OrderLine.objects.filter(order=order, line_no=outcome.line_no).update(
-            qty_shipped=F("qty_shipped") + outcome.shipped, qty_cancelled=F("qty_cancelled") + outcome.cancelled)
-    old = order.status
-    Order.objects.filter(pk=order.pk, status__in=AWAITING_DISPATCH).update(
-        status=new_status, dispatched_at=now, updated_at=now)
+    by_pk = {post.dispatch.pk: post for post in posts}
+    still_posting = list(Dispatch.objects.select_for_update().filter(pk__in=by_pk, status=DStatus.POSTING)
+                         .only("pk", "status", "confirmation", "overrides"))
+    for lost in by_pk.keys() - {dispatch.pk for dispatch in still_posting}:
+        log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", by_pk[lost].dispatch.dispatch_id)
+    if not still_posting:
+        return []
+    ours = [by_pk[dispatch.pk] for dispatch in still_posting]
+    recorded_fields: list[str] = []
+    for dispatch in still_posting:
+        fields = posted_fields(by_pk[dispatch.pk], dispatch, now)
+        for name, value in fields.items():
+            setattr(dispatch, name, value)
+        recorded_fields = list(fields)
+    Dispatch.objects.bulk_update(still_posting, recorded_fields)
+    increments: dict[tuple[int, int], tuple[int, int]] = {}
+    for post in ours:
+        for outcome in post.outcomes:
+            shipped, cancelled = increments.get((post.order.pk, outcome.line_no), (0, 0))
+            increments[(post.order.pk, outcome.line_no)] = (shipped + outcome.shipped, cancelled + outcome.cancelled)
+    line_pks = {(order_id, line_no): pk for order_id, line_no, pk in OrderLine.objects.filter(
+        order_id__in={post.order.pk for post in ours}).values_list("order_id", "line_no", "pk")}
+    by_line = {line_pks[key]: added for key, added in increments.items() if key in line_pks}
+    if by_line:
+        OrderLine.objects.filter(pk__in=by_line).update(
+            qty_shipped=F("qty_shipped") + Case(*[When(pk=pk, then=Value(added[0])) for pk, added in by_line.items()],
+                                                default=Value(0)),
+            qty_cancelled=F("qty_cancelled") + Case(*[When(pk=pk, then=Value(added[1]))
+                                                      for pk, added in by_line.items()], default=Value(0)))
+    for new_status in {status_after(post) for post in ours}:
+        Order.objects.filter(pk__in=[post.order.pk for post in ours if status_after(post) == new_status],
+                             status__in=AWAITING_DISPATCH).update(status=new_status, dispatched_at=now, updated_at=now)
+    OrderEvent.objects.bulk_create([
+        OrderEvent(order=post.order, from_status=post.order.status, to_status=status_after(post),
+                   note=posted_note(post)[:4000]) for post in ours])
+    return [post.dispatch for post in ours]
+
+
+def status_after(post: Posted) -> str:
+    """The order's status once the shipment is recorded: partly dispatched when a line was cut."""
+    short = any(o.cancelled for o in post.outcomes)
+    return Order.Status.PARTIALLY_DISPATCHED if short else Order.Status.DISPATCHED
+
+
+def posted_fields(post: Posted, current: Dispatch, now: Any) -> dict[str, Any]:
+    """What a posted dispatch records; ``current`` is it as read now: tracking may have come
+    while the shipment was on its way, and then Blue Cherry owes it."""
+    posted_tracking = next(iter(post.body.get("tracking_numbers") or []), "")
+    now_tracking = text(current.effective.get("TrackingNumber"))
+    return {"status": DStatus.POSTED, "shipment": post.body, "short": any(o.cancelled for o in post.outcomes),
+            "posted_at": now, "problems": [], "last_error": "",
+            "bc_ship_num": str(post.result.get("ship_num") or "")[:40],
+            "bc_invoice_num": str(post.result.get("invoice_num") or "")[:40],
+            "bc_tracking_number": posted_tracking[:100],
+            "tracking_sent_at": now if now_tracking == posted_tracking else None, "next_attempt_at": None}
+
+
+def posted_note(post: Posted) -> str:
+    """The order's timeline entry for a recorded shipment."""
+    outcomes, result = post.outcomes, post.result
     shipped = ", ".join(f"line {o.line_no} {o.sku} {o.shipped}/{o.open}" for o in outcomes)
     cancelled = ", ".join(f"line {o.line_no} {o.sku} x{o.cancelled}" for o in outcomes if o.cancelled)
-    note = (f"Dispatch {dispatch.dispatch_id} posted to Blue Cherry as shipment {result.get('ship_num')}, "
+    note = (f"Dispatch {post.dispatch.dispatch_id} posted to Blue Cherry as shipment {result.get('ship_num')}, "
             f"invoice {result.get('invoice_num')}. Shipped: {shipped}.")
     if cancelled:
         note += f" Not shipped, remainder cancelled: {cancelled}."
     if post.carrier_note:
         note += f" {post.carrier_note}"
-    if old == Order.Status.CANCEL_REFUSED:
+    if post.order.status == Order.Status.CANCEL_REFUSED:
         note += (" It shipped after the cancel Seko refused: Blue Cherry took the shipment against the cancelled "
                  "order and invoiced it, so a return can be raised against that invoice.")
-    _event(order, old, new_status, note)
+    return note
+
+
+def _record_one(post: Posted) -> bool:
+    """``record_batch`` for one post, each step a statement of its own (the fallback)."""
+    dispatch, order = post.dispatch, post.order
+    now = timezone.now()
+    current = Dispatch.objects.get(pk=dispatch.pk)
+    if not Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(**posted_fields(post, current, now)):
+        log.warning("dispatch %s was no longer POSTING when Blue Cherry took it", dispatch.dispatch_id)
+        return False
+    for outcome in post.outcomes:
+        OrderLine.objects.filter(order=order, line_no=outcome.line_no).update(
+            qty_shipped=F("qty_shipped") + outcome.shipped, qty_cancelled=F("qty_cancelled") + outcome.cancelled)
+    old, new_status = order.status, status_after(post)
+    Order.objects.filter(pk=order.pk, status__in=AWAITING_DISPATCH).update(
+        status=new_status, dispatched_at=now, updated_at=now)
+    add_event(order, old, new_status, posted_note(post))
     return True
 
 
@@ -818,7 +431,7 @@ def quarantine(dispatch: Dispatch, problems: list[Problem], *, request_payload: 
             response_payload=response_payload,
         )
     if order is not None:
-        _event(order, order.status, order.status,
+        add_event(order, order.status, order.status,
                f"Dispatch {dispatch.dispatch_id} quarantined: " + " ".join(p.message for p in problems))
     if all(p.kind == INCOMPLETE for p in problems):
         checked = dispatch.effective
@@ -836,7 +449,7 @@ def check_again_if_filled_meanwhile(dispatch_pk: int, checked: dict[str, Any]) -
     requeued = Dispatch.objects.filter(pk=dispatch_pk, status=DStatus.QUARANTINED).update(
         status=DStatus.RECEIVED, next_attempt_at=None)
     if requeued and current.order is not None:
-        _event(current.order, current.order.status, current.order.status,
+        add_event(current.order, current.order.status, current.order.status,
                f"Dispatch {current.dispatch_id} was filled in while it was being checked; checking it again")
     return bool(requeued)
 
@@ -869,7 +482,8 @@ def _waits_for_tracking(dispatch: Dispatch) -> bool:
     waiting = Dispatch.objects.filter(pk=dispatch.pk, status=DStatus.POSTING).update(
         status=DStatus.RECEIVED, next_attempt_at=wait_until, last_error=note)
     if waiting and dispatch.last_error != note and dispatch.order is not None:
-        _event(dispatch.order, dispatch.order.status, dispatch.order.status, f"Dispatch {dispatch.dispatch_id}: {note}")
+        order = dispatch.order
+        add_event(order, order.status, order.status, f"Dispatch {dispatch.dispatch_id}: {note}")
     return bool(waiting)
 
 
@@ -924,7 +538,7 @@ def send_tracking(dispatch: Dispatch, bc: BlueCherryClient) -> None:
                        "Blue Cherry took the tracking number")
     if current.order is not None:
         was = f" (it held {current.bc_tracking_number})" if current.bc_tracking_number else " (it held none)"
-        _event(current.order, current.order.status, current.order.status,
+        add_event(current.order, current.order.status, current.order.status,
                f"Tracking {tracking} of dispatch {current.dispatch_id} sent to Blue Cherry shipment "
                f"{current.bc_ship_num}{was}")
 
@@ -1040,7 +654,7 @@ def release_dispatch(dispatch: Dispatch, user: Any, fill: dict[str, str]) -> Dis
     if current.order is not None:
         who = getattr(user, "username", "someone")
         filled = ", ".join(f"{k} {v}" for k, v in values.items()) or "nothing filled in"
-        _event(current.order, current.order.status, current.order.status,
+        add_event(current.order, current.order.status, current.order.status,
                f"Dispatch {current.dispatch_id} released by {who} ({filled})")
     with bluecherry_client() as bc, about_order(current.order):
         post_dispatch(current, carrier_lookup(), bc)
@@ -1070,7 +684,7 @@ def set_aside(dispatch_id: str, who: str, reason: str) -> str:
     queue.auto_resolve(catalogue.dispatch_key(dispatch_id), DISPATCH_KINDS,
                        f"The dispatch was set aside by {who}, settled by hand: {reason}")
     if dispatch.order is not None:
-        _event(dispatch.order, dispatch.order.status, dispatch.order.status,
+        add_event(dispatch.order, dispatch.order.status, dispatch.order.status,
                f"Dispatch {dispatch_id} set aside by {who}, settled by hand and never posted: {reason}")
     return f"Dispatch {dispatch_id} was set aside by {who} and will not be posted."
 
@@ -1085,7 +699,7 @@ def release_dispatches_held_for_carrier() -> int:
                 status=DStatus.RECEIVED, next_attempt_at=None):
             requeued += 1
             if dispatch.order is not None:
-                _event(dispatch.order, dispatch.order.status, dispatch.order.status,
+                add_event(dispatch.order, dispatch.order.status, dispatch.order.status,
                        f"A carrier row was saved active; dispatch {dispatch.dispatch_id}, held because no carrier "
                        "row mapped it back, is checked again")
     if requeued:
@@ -1179,19 +793,3 @@ def mark_sync_success() -> None:
     SyncCursor.objects.get_or_create(name=SYNC_CURSOR)
     now = timezone.now()
     SyncCursor.objects.filter(name=SYNC_CURSOR).update(last_run_at=now, last_success_at=now, last_error="")
-
-
-def _log_in(order: Order, operation: str, body: dict[str, Any]) -> None:
-    """An inbound message on the order's timeline (the whole push stays on InboundPush)."""
-    log_in_row(order, operation, body).save(force_insert=True)
-
-
-def log_in_row(order: Order, operation: str, body: dict[str, Any]) -> MessageLog:
-    return MessageLog(
-        direction=MessageLog.Direction.IN, system="seko", operation=operation, method="POST", url="webhooks/seko",
-        request_body=json.dumps(body, indent=2, default=str)[:BODY_LIMIT], order=order, status_code=202,
-    )
-
-
-def _event(order: Order, from_status: str, to_status: str, note: str) -> None:
-    OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, note=note[:4000])

@@ -33,7 +33,7 @@ from exceptions import services as queue
 from exceptions.models import IntegrationException
 from integration.clients.errors import MalformedPayload
 from integration.clients.seko import parse_push
-from integration.dispatches.flow import report_malformed_push
+from integration.dispatches.intake import report_malformed_push
 from integration.models import InboundPush, SyncCursor
 
 log = logging.getLogger(__name__)
