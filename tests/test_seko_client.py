@@ -739,3 +739,13 @@ def test_proxy_environment_is_read_once_when_the_client_is_built(monkeypatch: py
     monkeypatch.setenv("NO_PROXY", "ihub.example.test")
     bypassed = SekoClient("https://ihub.example.test/api/", "key")
     assert "https" not in bypassed.session.proxies
+
+
+def test_a_ca_bundle_named_in_the_environment_is_used_for_https_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle path makes requests look at the file on every call, plain http too (a few
+    percent of a peak day's worker CPU): an http base URL leaves it unset."""
+    from integration.clients.seko import SekoClient
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    assert SekoClient("https://ihub.example.test/api/", "key").session.verify == "/etc/ssl/certs/ca-certificates.crt"
+    assert SekoClient("http://127.0.0.1:8102/api/", "key").session.verify is True
