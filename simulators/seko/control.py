@@ -25,7 +25,7 @@ from .models import (
     Stock,
     SubmitAttempt,
 )
-from .state import put_setting
+from .state import forget_settings, put_setting
 
 KEPT_COUNTERS = ("record", "sequence", "dispatch")
 
@@ -56,6 +56,7 @@ def reset(request: HttpRequest) -> dict[str, Any]:
                       CourierService, Push, Setting):
             model.objects.all().delete()
         Counter.objects.exclude(name__in=KEPT_COUNTERS).delete()
+    forget_settings()
     tally.reset()
     return {"reset": True}
 
