@@ -46,6 +46,21 @@ def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def machine_speed_ms(rounds: int = 3) -> float:
+    """Milliseconds a fixed piece of pure-Python work takes here now (median of ``rounds``):
+    on a shared virtual machine the same code has run a third slower in the afternoon than in
+    the morning (the simulators' CPU for the same calls), so a stored run says how fast the
+    machine was when it started and ended."""
+    record = {"order": "SO-1", "lines": [{"sku": f"SKU-{n}", "qty": n, "price": "12.50"} for n in range(40)]}
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(2000):
+            json.loads(json.dumps(record, sort_keys=True))
+        times.append(time.perf_counter() - started)
+    return round(sorted(times)[len(times) // 2] * 1000, 1)
+
+
 def _postgres(database_url: str, name: str, create: bool) -> str:
     """Create (or drop) database ``name`` on the server of ``database_url``; returns its URL."""
     import psycopg
@@ -80,7 +95,7 @@ def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str,
         "database": "postgresql" if database_url else "sqlite",
         "broker": "redis" if broker_url else "orm",
         "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": code_version(),
-        "load_average_at_start": load_average(),
+        "load_average_at_start": load_average(), "machine_speed_ms_at_start": machine_speed_ms(),
     }
     failed = []
     for name in names:
@@ -94,6 +109,7 @@ def run_all(names: list[str], *, scale: str, database_url: str, broker_url: str,
             continue
         report[name] = _child(name, database_url, broker_url, keep_data, failed)
     report["load_average_at_end"] = load_average()
+    report["machine_speed_ms_at_end"] = machine_speed_ms()
     report["targets"] = targets_summary(report)
     if failed:
         report["failed"] = failed

@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from bench.perf_common import figure
-from bench.perf_runner import targets_summary
+from bench.perf_runner import machine_speed_ms, targets_summary
 from demo.management.commands.bench import _names
 
 
@@ -60,3 +60,13 @@ def test_a_burst_share_outside_zero_to_one_is_refused_by_name(value):
 
     with pytest.raises(argparse.ArgumentTypeError, match="share above 0 and at most 1"):
         _share(value)
+
+
+def test_the_machine_speed_is_the_median_round_of_fixed_work(monkeypatch):
+    """A stored run says how fast the machine was; the figure is the median of its rounds, so one
+    round slowed by a neighbour does not make it."""
+    import bench.perf_runner as runner
+
+    ticks = iter([0.0, 0.2, 1.0, 1.9, 2.0, 2.3])  # rounds of 0.2 s, 0.9 s and 0.3 s
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(ticks))
+    assert machine_speed_ms(rounds=3) == 300.0
