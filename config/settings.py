@@ -391,9 +391,6 @@ RETENTION_INTERVAL_MINUTES = env_int("RETENTION_INTERVAL_MINUTES", 1440)
 # not replayed after downtime (catch_up). Correctness never rests on the broker: state rows
 # and the sweeper in integration.tasks re-enqueue whatever is due.
 Q_BROKER_URL = env_str("Q_BROKER_URL", "")
-# How far each worker process lowers its own CPU priority (os.nice) as it starts, so the web
-# server's pages stay quick while the workers are saturated on the same host; 0 leaves it.
-WORKER_NICENESS = env_int("WORKER_NICENESS", 5)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "bridge"),
     # Issue 9: three on two cores, because a worker mostly waits on Seko and Blue Cherry (its

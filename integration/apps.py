@@ -38,8 +38,6 @@ class IntegrationConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from integration.schedules import ensure_schedules_on_worker_start
-        from integration.shared.worker_priority import lower_worker_priority
 
         # Each worker, as it starts, brings the schedules in line with the settings.
         post_spawn.connect(ensure_schedules_on_worker_start, dispatch_uid="ensure_schedules_on_worker_start")
-        post_spawn.connect(lower_worker_priority, dispatch_uid="lower_worker_priority")
