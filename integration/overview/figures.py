@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, Count, Func, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions.holds import HELD_ORDER_STATUSES
 from exceptions.models import IntegrationException
-from integration.models import Order, SyncCursor
+from integration.models import ORDER_DOCUMENT_FIELDS, Order, SyncCursor
 from integration.orders.status_counts import ORDERS_BY_STATUS
 from integration.overview.charts import Series, hourly_bars_svg
 from integration.shared import flow_schedule, recovery, retention
@@ -128,36 +128,32 @@ def kinds_with_titles(rows: list[dict]) -> list[dict]:
     return rows
 
 
-class UtcHourText(Func):
-    """A datetime's UTC hour as 'YYYY-MM-DD HH' text, worked out by the database itself. Django's
-    TruncHour calls a Python function for every row on SQLite: on a flash sale's day, 20,000 orders
-    in the chart's window cost the overview 250 ms; SQLite's stored text is cut instead."""
-
-    output_field = CharField()
-    HOUR_FORMAT = "%Y-%m-%d %H"
-
-    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
-        # Django keeps aware datetimes in SQLite as naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
-        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)", **extra)
-
-    def as_postgresql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def]
-        return self.as_sql(compiler, connection,
-                           template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')", **extra)
+def window_hours(now: datetime) -> list[datetime]:
+    """The starts of the chart's UTC hours, oldest first, the last the hour ``now`` is in."""
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [end - timedelta(hours=CHART_HOURS - 1 - i) for i in range(CHART_HOURS)]
 
 
-def hourly(field: str, start: datetime) -> dict[datetime, int]:
-    """Orders whose ``field`` falls in each UTC hour from ``start`` on."""
-    rows = (Order.objects.filter(**{f"{field}__gte": start}).annotate(hour=UtcHourText(field))
-            .values("hour").annotate(n=Count("id")).order_by())
-    return {datetime.strptime(row["hour"], UtcHourText.HOUR_FORMAT).replace(tzinfo=UTC): row["n"] for row in rows}
+def hourly(field: str, hours: list[datetime]) -> dict[datetime, int]:
+    """Orders whose ``field`` falls in each of the UTC hours starting at ``hours`` (those with
+    any). One statement of one index range count per hour: on a flash sale's day, 20,000 orders in
+    the window, a GROUP BY over each order's hour took 14 ms on SQLite (every row's hour worked out,
+    then sorted); counting each hour's range of the index reads the same entries in 2 ms."""
+    table = connection.ops.quote_name(Order._meta.db_table)
+    column = connection.ops.quote_name(Order._meta.get_field(field).column)
+    one_hour = f"(SELECT COUNT(*) FROM {table} WHERE {column} >= %s AND {column} < %s)"
+    params = [connection.ops.adapt_datetimefield_value(moment)
+              for hour in hours for moment in (hour, hour + timedelta(hours=1))]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join([one_hour] * len(hours)), params)
+        counts = cursor.fetchone()
+    return {hour: n for hour, n in zip(hours, counts, strict=True) if n}
 
 
 def sent_vs_dispatched_chart(now: datetime | None = None) -> tuple[str, int, int]:
     """The SVG, and the totals sent and dispatched over the window."""
-    now = now or timezone.now()
-    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    hours = [end - timedelta(hours=CHART_HOURS - 1 - i) for i in range(CHART_HOURS)]
-    sent, dispatched = hourly("sent_at", hours[0]), hourly("dispatched_at", hours[0])
+    hours = window_hours(now or timezone.now())
+    sent, dispatched = hourly("sent_at", hours), hourly("dispatched_at", hours)
     sent_values = [sent.get(h, 0) for h in hours]
     dispatched_values = [dispatched.get(h, 0) for h in hours]
     svg = hourly_bars_svg(hours, [Series("sent", "series-sent", sent_values),
@@ -167,7 +163,8 @@ def sent_vs_dispatched_chart(now: datetime | None = None) -> tuple[str, int, int
 
 def oldest_open(limit: int = OLDEST_SHOWN):
     return (IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
-            .select_related("order").order_by("first_seen_at", "id")[:limit])
+            .select_related("order").defer(*(f"order__{name}" for name in ORDER_DOCUMENT_FIELDS))
+            .order_by("first_seen_at", "id")[:limit])
 
 
 def orders_by_status() -> dict[str, int]:
