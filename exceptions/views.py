@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from exceptions import holds, registry, services
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
+from integration.models import ORDER_DOCUMENT_FIELDS
 from integration.shared.csv_stream import csv_download
 from integration.shared.redaction import pretty
 from integration.shared.roles import can, exception_actors, may_act_on_exception, require
@@ -41,6 +42,12 @@ KEPT_BULK = "exceptions.bulk_kept"  # session key: a refused bulk action's note,
 def queue_queryset():
     """Everything one page of the queue shows, in a fixed number of queries whatever its size."""
     return IntegrationException.objects.select_related("order", "assigned_to")
+
+
+# What a row of the queue does not show, and would decode or carry for every row: the exception's
+# payloads and problems, its order's document (they are on the exception's own page).
+UNSHOWN_IN_QUEUE = ("problems", "request_payload", "response_payload",
+                    *(f"order__{name}" for name in ORDER_DOCUMENT_FIELDS))
 
 
 def filtered_queue(request: HttpRequest, params: QueryDict | None = None) -> ExceptionFilter:
@@ -98,7 +105,8 @@ def current_tab(filterset: ExceptionFilter) -> str:
 @require("view_exceptions")
 def queue(request: HttpRequest) -> HttpResponse:
     filterset = filtered_queue(request)
-    page = Paginator(filterset.qs, settings.DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filterset.qs.defer(*UNSHOWN_IN_QUEUE), settings.DASHBOARD_PAGE_SIZE).get_page(
+        request.GET.get("page"))
     current_sort = filterset.data.get("o", "")
     kept = request.session.pop(KEPT_BULK, None) or {}
     context = {

@@ -182,6 +182,11 @@ class Order(models.Model):
         return self.ord_num
 
 
+# The order as Blue Cherry sent it: kilobytes of JSON per order, shown on the order's own page and
+# not in lists; a list that loads it decodes it for every row.
+ORDER_DOCUMENT_FIELDS = ("raw", "ship_to")
+
+
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     line_no = models.PositiveIntegerField()

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from exceptions import catalogue
 from exceptions.models import IntegrationException
-from integration.models import CarrierMapping, Order
+from integration.models import AtsPublication, CarrierMapping, Item, Order, StockPosition
 
 pytestmark = pytest.mark.django_db
 
 LISTS = ["/exceptions/", "/exceptions/?o=first_seen&owner=integration-admin", "/orders/", "/orders/?status=quarantined",
-         "/api/exceptions/", "/api/orders/", "/api/mappings/carriers/", "/"]
+         "/api/exceptions/", "/api/orders/", "/api/mappings/carriers/", "/", "/stock/", "/items/"]
 
 
 def add_rows(start: int, count: int, assignee: User) -> None:
@@ -32,6 +32,16 @@ def add_rows(start: int, count: int, assignee: User) -> None:
                              assigned_to=assignee if n % 2 else None)
         for n, o in enumerate(orders)
     ])
+    publication = AtsPublication.objects.create(batch_id=f"B{start}", location="UK3PL", posted_at=now,
+                                                positions={f"SKU-{n}": 1 for n in range(start, start + count)})
+    StockPosition.objects.bulk_create([
+        StockPosition(sku=f"SKU-{n}", dc_code="UK3PL", free=n, held={"Quarantine": 1}, held_units=1, buffer=2,
+                      buffer_reason="velocity", velocity=0.5, available=n - 2, published_qty=n - 2,
+                      publication=publication, last_correction=1, bc_drift=-1)
+        for n in range(start, start + count)
+    ])
+    Item.objects.bulk_create([Item(sku=f"SKU-{n}", bc_status=Item.BCStatus.LIVE, bc_updated_at=now)
+                              for n in range(start, start + count)])
     CarrierMapping.objects.bulk_create([
         CarrierMapping(bc_ship_via=f"S{n}", seko_courier_name="C", seko_courier_service=f"V{n}")
         for n in range(start, start + count)
