@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from exceptions import holds, registry, services
 from exceptions.filters import ExceptionFilter
 from exceptions.models import IntegrationException
-from integration.models import ORDER_DOCUMENT_FIELDS
+from integration.models import ORDER_DOCUMENT_VIA_RELATION
 from integration.shared.csv_stream import csv_download
 from integration.shared.redaction import pretty
 from integration.shared.roles import can, exception_actors, may_act_on_exception, require
@@ -46,8 +46,7 @@ def queue_queryset():
 
 # What a row of the queue does not show, and would decode or carry for every row: the exception's
 # payloads and problems, its order's document (they are on the exception's own page).
-UNSHOWN_IN_QUEUE = ("problems", "request_payload", "response_payload",
-                    *(f"order__{name}" for name in ORDER_DOCUMENT_FIELDS))
+UNSHOWN_IN_QUEUE = ("problems", "request_payload", "response_payload", *ORDER_DOCUMENT_VIA_RELATION)
 
 
 def filtered_queue(request: HttpRequest, params: QueryDict | None = None) -> ExceptionFilter:

@@ -185,6 +185,8 @@ class Order(models.Model):
 # The order as Blue Cherry sent it: kilobytes of JSON per order, shown on the order's own page and
 # not in lists; a list that loads it decodes it for every row.
 ORDER_DOCUMENT_FIELDS = ("raw", "ship_to")
+# The same fields reached from a row that points at its order (an exception's), for `.defer()`.
+ORDER_DOCUMENT_VIA_RELATION = tuple(f"order__{name}" for name in ORDER_DOCUMENT_FIELDS)
 
 
 class OrderLine(models.Model):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from exceptions import catalogue
 from exceptions.holds import HELD_ORDER_STATUSES
 from exceptions.models import IntegrationException
-from integration.models import ORDER_DOCUMENT_FIELDS, Order, SyncCursor
+from integration.models import ORDER_DOCUMENT_VIA_RELATION, Order, SyncCursor
 from integration.orders.status_counts import ORDERS_BY_STATUS
 from integration.overview.charts import Series, hourly_bars_svg
 from integration.shared import flow_schedule, recovery, retention
@@ -163,7 +163,7 @@ def sent_vs_dispatched_chart(now: datetime | None = None) -> tuple[str, int, int
 
 def oldest_open(limit: int = OLDEST_SHOWN):
     return (IntegrationException.objects.filter(status=IntegrationException.Status.OPEN)
-            .select_related("order").defer(*(f"order__{name}" for name in ORDER_DOCUMENT_FIELDS))
+            .select_related("order").defer(*ORDER_DOCUMENT_VIA_RELATION)
             .order_by("first_seen_at", "id")[:limit])
 
 
